@@ -1,0 +1,1 @@
+"""The Discord bot: builds the application and translates Discord to store calls."""

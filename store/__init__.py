@@ -1,0 +1,1 @@
+"""The shop's domain and persistence: catalog, carts, orders, accounts, fulfilment."""
