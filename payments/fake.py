@@ -1,0 +1,773 @@
+"""The ``fake`` gateway: a complete stand-in for a hosted payment provider.
+
+It serves its checkout page from the shop's own web app and delivers every outcome as a
+signed webhook over real HTTP, with retries and switchable faults, so developers and
+tests exercise exactly the code paths a real gateway would. It refuses to run in
+production because it takes no money.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+import tempfile
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import aiohttp
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from yarl import URL
+
+from payments import signing
+from payments.errors import GatewayConfigError, GatewayError, WebhookVerificationError
+from payments.fake_pages import CheckoutPage, PageLine, render_checkout_page
+from payments.gateway import Gateway, GatewayContext, GatewayOptions
+from payments.models import (
+    CheckoutRequest,
+    CheckoutSession,
+    EventKind,
+    GatewayEvent,
+    RefundResult,
+    SessionState,
+    check_currency,
+)
+
+FakeStatus = Literal["open", "pending", "paid", "failed", "expired"]
+DisputeStatus = Literal["open", "won", "lost"]
+
+_EVENT_TYPES = frozenset(kind.value for kind in EventKind)
+
+ACTIONS = (
+    "pay",
+    "decline",
+    "pay-later",
+    "cancel",
+    "expire",
+    "refund",
+    "dispute",
+    "dispute-won",
+    "dispute-lost",
+)
+
+
+class FakeOptions(GatewayOptions):
+    webhook_secret: SecretStr = Field(min_length=1)
+    previous_webhook_secrets: tuple[SecretStr, ...] = ()
+    checkout_ttl_minutes: int = Field(default=24 * 60, ge=1)
+    max_delivery_attempts: int = Field(default=5, ge=1)
+    retry_backoff_seconds: float = Field(default=1.0, ge=0)
+    delivery_timeout_seconds: float = Field(default=10.0, gt=0)
+    pay_later_settle_seconds: float = Field(default=5.0, ge=0)
+    signature_tolerance_seconds: int = Field(default=signing.DEFAULT_TOLERANCE_SECONDS, ge=1)
+    state_path: Path | None = None
+
+
+class FaultPlan(BaseModel):
+    """Misbehaviour to inject into webhook deliveries, for tests.
+
+    Every switch applies to each event sent while the plan is set (limited to
+    ``event_types`` when given). Tampering keeps a valid signature, as a confused
+    gateway would; ``bad_signature`` signs with a wrong secret, as a forger would.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    duplicate: bool = False
+    reorder: bool = False
+    delay_seconds: float = Field(default=0.0, ge=0)
+    drop: bool = False
+    bad_signature: bool = False
+    amount_delta: int = 0
+    currency: str | None = None
+    order_id: str | None = None
+    event_types: frozenset[EventKind] | None = None
+
+    def applies_to(self, kind: str) -> bool:
+        return self.event_types is None or kind in self.event_types
+
+
+class FakeSessionNotFound(GatewayError):
+    def __init__(self, session_id: str) -> None:
+        super().__init__(f"no fake checkout session {session_id!r}", transient=False)
+
+
+class IllegalAction(GatewayError):
+    """The action does not fit the session's state (HTTP 409)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, transient=False)
+
+
+@dataclass
+class FakeRefund:
+    refund_id: str
+    amount: int
+    idempotency_key: str
+
+
+@dataclass
+class FakeSession:
+    session_id: str
+    order_id: str
+    idempotency_key: str
+    fingerprint: str
+    lines: list[PageLine]
+    total: int
+    currency: str
+    success_url: str
+    cancel_url: str
+    description: str
+    customer_ref: str | None
+    created_at: datetime
+    expires_at: datetime
+    status: FakeStatus = "open"
+    refunds: list[FakeRefund] = field(default_factory=list)
+    dispute: DisputeStatus | None = None
+    notice: str = ""
+
+    @property
+    def refunded(self) -> int:
+        return sum(refund.amount for refund in self.refunds)
+
+    def state(self) -> SessionState:
+        status: Literal["open", "complete", "expired"]
+        if self.status == "open":
+            status = "open"
+        elif self.status == "expired":
+            status = "expired"
+        else:
+            status = "complete"
+        return SessionState(
+            session_id=self.session_id,
+            order_id=self.order_id,
+            status=status,
+            paid=self.status == "paid",
+            amount=self.total,
+            currency=self.currency,
+            payment_failed=self.status == "failed",
+        )
+
+    def public(self) -> dict[str, Any]:
+        """What scripts get back as JSON; enough to assert on without internals."""
+        return {
+            "session_id": self.session_id,
+            "order_id": self.order_id,
+            "status": self.status,
+            "amount": self.total,
+            "currency": self.currency,
+            "refunded": self.refunded,
+            "refunds": [asdict(r) for r in self.refunds],
+            "dispute": self.dispute,
+            "expires_at": self.expires_at.isoformat(),
+            "notice": self.notice,
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["created_at"] = self.created_at.isoformat()
+        data["expires_at"] = self.expires_at.isoformat()
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> FakeSession:
+        data = dict(data)
+        data["lines"] = [PageLine(**line) for line in data["lines"]]
+        data["refunds"] = [FakeRefund(**refund) for refund in data["refunds"]]
+        data["created_at"] = datetime.fromisoformat(data["created_at"])
+        data["expires_at"] = datetime.fromisoformat(data["expires_at"])
+        return cls(**data)
+
+
+@dataclass
+class Delivery:
+    """How one webhook delivery went, for tests and for a developer's curiosity."""
+
+    event_id: str
+    type: str
+    status: Literal["queued", "delivered", "failed", "dropped"] = "queued"
+    responses: list[int | None] = field(default_factory=list)
+
+    @property
+    def attempts(self) -> int:
+        return len(self.responses)
+
+
+@dataclass
+class _Outgoing:
+    seq: int
+    payload: dict[str, Any]
+    bad_signature: bool = False
+    delay_seconds: float = 0.0
+
+
+def _request_fingerprint(request: CheckoutRequest) -> str:
+    return json.dumps(
+        [
+            request.order_id,
+            [[line.name, line.quantity, line.unit_amount] for line in request.lines],
+            request.total,
+            request.currency,
+            request.success_url,
+            request.cancel_url,
+            request.expires_at.isoformat(),
+            request.description,
+            request.customer_ref,
+        ]
+    )
+
+
+class FakeGateway(Gateway):
+    name: ClassVar[str] = "fake"
+    Options: ClassVar[type[GatewayOptions]] = FakeOptions
+
+    def __init__(self, options: FakeOptions, context: GatewayContext) -> None:
+        if context.environment == "production":
+            raise GatewayConfigError(
+                "the fake gateway takes no real payments and refuses to run with "
+                'environment = "production"'
+            )
+        super().__init__(options, context)
+        self.options = options
+        self.faults = FaultPlan()
+        self.deliveries: list[Delivery] = []
+        self._sessions: dict[str, FakeSession] = {}
+        self._by_key: dict[str, str] = {}
+        self._outbox: dict[int, _Outgoing] = {}
+        self._seq = 0
+        self._held: _Outgoing | None = None
+        self._queue: asyncio.Queue[_Outgoing] | None = None
+        self._worker: asyncio.Task[None] | None = None
+        self._timers: set[asyncio.Task[None]] = set()
+        self._http: aiohttp.ClientSession | None = None
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self._worker is not None:
+            return
+        self._load()
+        self._http = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=self.options.delivery_timeout_seconds)
+        )
+        self._queue = asyncio.Queue()
+        for outgoing in sorted(self._outbox.values(), key=lambda o: o.seq):
+            self._queue.put_nowait(outgoing)
+        self._worker = asyncio.create_task(self._deliver_forever(), name="fake-gateway-webhooks")
+        for session in self._sessions.values():
+            if session.status == "pending":
+                self._schedule_settle(session.session_id)
+
+    async def close(self) -> None:
+        """Stop sending; undelivered webhooks stay in the state file for the next start."""
+        tasks = [*self._timers, *([self._worker] if self._worker else [])]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._timers.clear()
+        self._worker = None
+        self._queue = None
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
+
+    async def drain(self) -> None:
+        """Wait until every due event has been delivered, given up on or dropped.
+
+        Pending "pay later" payments are settled first, and an event held back by the
+        reorder fault is released, so nothing is left waiting on a later event.
+        """
+        if self._queue is None:
+            raise RuntimeError("start() the fake gateway before draining it")
+        while self._timers:
+            await asyncio.gather(*self._timers, return_exceptions=True)
+        if self._held is not None:
+            held, self._held = self._held, None
+            self._queue.put_nowait(held)
+        await self._queue.join()
+
+    # -- Gateway interface ---------------------------------------------------------
+
+    async def create_checkout(self, request: CheckoutRequest) -> CheckoutSession:
+        fingerprint = _request_fingerprint(request)
+        existing_id = self._by_key.get(request.idempotency_key)
+        if existing_id is not None:
+            existing = self._sessions[existing_id]
+            if existing.fingerprint != fingerprint:
+                raise GatewayError(
+                    "idempotency key reused with different checkout parameters",
+                    transient=False,
+                )
+            return self._checkout_session(existing)
+        now = self.context.now()
+        expires_at = min(
+            request.expires_at, now + timedelta(minutes=self.options.checkout_ttl_minutes)
+        )
+        session = FakeSession(
+            session_id=f"fs_{secrets.token_hex(12)}",
+            order_id=request.order_id,
+            idempotency_key=request.idempotency_key,
+            fingerprint=fingerprint,
+            lines=[PageLine(line.name, line.quantity, line.unit_amount) for line in request.lines],
+            total=request.total,
+            currency=request.currency,
+            success_url=request.success_url,
+            cancel_url=request.cancel_url,
+            description=request.description,
+            customer_ref=request.customer_ref,
+            created_at=now,
+            expires_at=expires_at,
+        )
+        self._sessions[session.session_id] = session
+        self._by_key[request.idempotency_key] = session.session_id
+        self._save()
+        return self._checkout_session(session)
+
+    def verify_webhook(self, body: bytes, headers: Mapping[str, str]) -> list[GatewayEvent]:
+        signing.verify(
+            body,
+            signing.header_value(headers, signing.SIGNATURE_HEADER),
+            self._secrets(),
+            self.context.now(),
+            self.options.signature_tolerance_seconds,
+        )
+        try:
+            payload = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise WebhookVerificationError("webhook body is not JSON") from None
+        return parse_fake_event(payload)
+
+    async def fetch_session(self, session_id: str) -> SessionState:
+        return self._get(session_id).state()
+
+    async def refund(
+        self, session_id: str, amount: int | None, idempotency_key: str
+    ) -> RefundResult:
+        session = self._get(session_id)
+        refund = self._refund(session, amount, idempotency_key)
+        return RefundResult(refund.refund_id, refund.amount, session.currency, "succeeded")
+
+    async def expire_session(self, session_id: str) -> None:
+        session = self._get(session_id)
+        if session.status == "expired":
+            return
+        self._act(session, "expire", None)
+
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_get("/fake-gateway/checkout/{session_id}", self._page_handler)
+        app.router.add_get("/fake-gateway/sessions/{session_id}", self._state_handler)
+        app.router.add_post("/fake-gateway/sessions/{session_id}/{action}", self._action_handler)
+        app.router.add_get("/fake-gateway/faults", self._faults_get_handler)
+        app.router.add_post("/fake-gateway/faults", self._faults_post_handler)
+
+    # -- test and script API -------------------------------------------------------
+
+    async def perform(
+        self, session_id: str, action: str, amount: int | None = None
+    ) -> dict[str, Any]:
+        """Press one of the page's buttons; returns the session as the JSON API shows it."""
+        session = self._get(session_id)
+        self._act(session, action, amount)
+        return session.public()
+
+    def session(self, session_id: str) -> dict[str, Any]:
+        return self._get(session_id).public()
+
+    def render_webhook(
+        self, payload: Mapping[str, Any], *, bad_signature: bool = False
+    ) -> tuple[bytes, dict[str, str]]:
+        """The exact bytes and headers the fake sends for ``payload``."""
+        body = json.dumps(payload, separators=(",", ":")).encode()
+        timestamp = int(self.context.now().timestamp())
+        secret = (
+            "not-the-webhook-secret"
+            if bad_signature
+            else self.options.webhook_secret.get_secret_value()
+        )
+        return body, {
+            "Content-Type": "application/json",
+            signing.SIGNATURE_HEADER: signing.sign(body, secret, timestamp),
+        }
+
+    # -- session state machine -----------------------------------------------------
+
+    def _secrets(self) -> list[str]:
+        return [
+            self.options.webhook_secret.get_secret_value(),
+            *(s.get_secret_value() for s in self.options.previous_webhook_secrets),
+        ]
+
+    def _checkout_session(self, session: FakeSession) -> CheckoutSession:
+        return CheckoutSession(
+            gateway=self.name,
+            session_id=session.session_id,
+            url=self.context.url(f"fake-gateway/checkout/{session.session_id}"),
+            expires_at=session.expires_at,
+        )
+
+    def _get(self, session_id: str) -> FakeSession:
+        session = self._sessions.get(session_id)
+        if session is None:
+            raise FakeSessionNotFound(session_id)
+        if session.status == "open" and self.context.now() >= session.expires_at:
+            session.status = "expired"
+            session.notice = "This checkout link has expired."
+            self._emit(session, EventKind.CHECKOUT_EXPIRED, session.total)
+        return session
+
+    def _act(self, session: FakeSession, action: str, amount: int | None) -> None:
+        status = session.status
+        if action == "pay" and status in ("open", "pending"):
+            session.status = "paid"
+            session.notice = "Payment received."
+            self._emit(session, EventKind.PAYMENT_SUCCEEDED, session.total)
+        elif action == "decline" and status in ("open", "pending"):
+            # A declined card leaves the checkout open for another try, as at Stripe;
+            # a delayed payment that bounces fails the completed session for good.
+            session.status = "open" if status == "open" else "failed"
+            session.notice = "The payment was declined."
+            self._emit(session, EventKind.PAYMENT_FAILED, session.total)
+        elif action == "pay-later" and status == "open":
+            session.status = "pending"
+            session.notice = "Payment is processing."
+            self._emit(session, EventKind.PAYMENT_PENDING, session.total)
+            self._schedule_settle(session.session_id)
+        elif action in ("cancel", "expire") and status == "open":
+            session.status = "expired"
+            session.notice = "This checkout was cancelled." if action == "cancel" else ""
+            self._emit(session, EventKind.CHECKOUT_EXPIRED, session.total)
+        elif action == "refund":
+            self._refund(session, amount, f"page-{secrets.token_hex(8)}")
+            return
+        elif action == "dispute" and status == "paid" and session.dispute is None:
+            session.dispute = "open"
+            self._emit(session, EventKind.DISPUTE_OPENED, session.total - session.refunded)
+        elif action in ("dispute-won", "dispute-lost") and session.dispute == "open":
+            won = action == "dispute-won"
+            session.dispute = "won" if won else "lost"
+            kind = EventKind.DISPUTE_WON if won else EventKind.DISPUTE_LOST
+            self._emit(session, kind, session.total - session.refunded)
+        elif action not in ACTIONS:
+            raise IllegalAction(f"unknown action {action!r}")
+        else:
+            raise IllegalAction(f"cannot {action} a session that is {self._describe(session)}")
+        self._save()
+
+    @staticmethod
+    def _describe(session: FakeSession) -> str:
+        if session.dispute is not None:
+            return f"{session.status} with a dispute {session.dispute}"
+        return session.status
+
+    def _refund(self, session: FakeSession, amount: int | None, key: str) -> FakeRefund:
+        for refund in session.refunds:
+            if refund.idempotency_key == key:
+                return refund
+        if session.status != "paid":
+            raise IllegalAction(f"cannot refund a session that is {session.status}")
+        if session.dispute in ("open", "lost"):
+            raise IllegalAction("cannot refund a disputed payment")
+        remaining = session.total - session.refunded
+        amount = remaining if amount is None else amount
+        if amount <= 0 or amount > remaining:
+            raise IllegalAction(f"refund amount must be between 1 and {remaining}")
+        refund = FakeRefund(f"fr_{secrets.token_hex(8)}", amount, key)
+        session.refunds.append(refund)
+        self._emit(session, EventKind.REFUND_SUCCEEDED, amount, subject_id=refund.refund_id)
+        self._save()
+        return refund
+
+    def _schedule_settle(self, session_id: str) -> None:
+        if self._queue is None:
+            return
+        task = asyncio.create_task(self._settle_later(session_id))
+        self._timers.add(task)
+        task.add_done_callback(self._timers.discard)
+
+    async def _settle_later(self, session_id: str) -> None:
+        await asyncio.sleep(self.options.pay_later_settle_seconds)
+        session = self._sessions[session_id]
+        if session.status == "pending":
+            self._act(session, "pay", None)
+
+    # -- webhooks ------------------------------------------------------------------
+
+    def _emit(
+        self,
+        session: FakeSession,
+        kind: EventKind,
+        amount: int,
+        *,
+        subject_id: str | None = None,
+    ) -> None:
+        payload: dict[str, Any] = {
+            "id": f"evt_{secrets.token_hex(12)}",
+            "type": kind.value,
+            "created": int(self.context.now().timestamp()),
+            "data": {
+                "session_id": session.session_id,
+                "order_id": session.order_id,
+                "amount": amount,
+                "currency": session.currency,
+                "subject_id": subject_id,
+            },
+        }
+        plan = self.faults
+        if not plan.applies_to(kind):
+            plan = FaultPlan()
+        data = payload["data"]
+        data["amount"] += plan.amount_delta
+        if plan.currency is not None:
+            data["currency"] = plan.currency
+        if plan.order_id is not None:
+            data["order_id"] = plan.order_id
+        copies: list[_Outgoing] = []
+        if plan.drop:
+            self.deliveries.append(Delivery(payload["id"], kind.value, "dropped"))
+        else:
+            outgoing = _Outgoing(self._next_seq(), payload, plan.bad_signature, plan.delay_seconds)
+            copies.append(outgoing)
+            if plan.duplicate:
+                copies.append(replace(outgoing, seq=self._next_seq()))
+        if self._held is not None:
+            held, self._held = self._held, None
+            copies.append(held)
+        elif plan.reorder and copies:
+            self._held, copies = copies[0], copies[1:]
+        for copy in copies:
+            self._enqueue(copy)
+
+    def _next_seq(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    def _enqueue(self, outgoing: _Outgoing) -> None:
+        self._outbox[outgoing.seq] = outgoing
+        self._save()
+        if self._queue is not None:
+            self._queue.put_nowait(outgoing)
+
+    async def _deliver_forever(self) -> None:
+        assert self._queue is not None
+        while True:
+            outgoing = await self._queue.get()
+            try:
+                await self._deliver(outgoing)
+            finally:
+                self._queue.task_done()
+
+    async def _deliver(self, outgoing: _Outgoing) -> None:
+        """Send one webhook, retrying with exponential backoff like a real gateway.
+
+        Deliveries go one at a time in the order events happened (unless a fault says
+        otherwise), which keeps test runs deterministic.
+        """
+        assert self._http is not None
+        record = Delivery(outgoing.payload["id"], outgoing.payload["type"])
+        self.deliveries.append(record)
+        if outgoing.delay_seconds:
+            await asyncio.sleep(outgoing.delay_seconds)
+        url = self.context.webhook_url(self.name)
+        for attempt in range(self.options.max_delivery_attempts):
+            if attempt:
+                await asyncio.sleep(self.options.retry_backoff_seconds * 2 ** (attempt - 1))
+            body, headers = self.render_webhook(
+                outgoing.payload, bad_signature=outgoing.bad_signature
+            )
+            status: int | None = None
+            try:
+                async with self._http.post(url, data=body, headers=headers) as response:
+                    status = response.status
+            except (aiohttp.ClientError, TimeoutError) as error:
+                self.context.logger.info("fake gateway webhook to %s failed: %r", url, error)
+            record.responses.append(status)
+            if status is not None and 200 <= status < 300:
+                record.status = "delivered"
+                break
+        else:
+            record.status = "failed"
+            self.context.logger.warning(
+                "fake gateway gave up on webhook %s after %d attempts",
+                record.event_id,
+                record.attempts,
+            )
+        del self._outbox[outgoing.seq]
+        self._save()
+
+    # -- persistence ---------------------------------------------------------------
+
+    def _load(self) -> None:
+        path = self.options.state_path
+        if path is None or not path.exists():
+            return
+        data = json.loads(path.read_text(encoding="utf-8"))
+        self._sessions = {
+            s["session_id"]: FakeSession.from_json(s) for s in data.get("sessions", [])
+        }
+        self._by_key = {s.idempotency_key: s.session_id for s in self._sessions.values()}
+        self._outbox = {o["seq"]: _Outgoing(**o) for o in data.get("outbox", [])}
+        self._seq = max([self._seq, *self._outbox], default=0)
+
+    def _save(self) -> None:
+        """Write the whole state atomically; it is small, and a developer's crash test
+        must find either the old or the new file, never half of one."""
+        path = self.options.state_path
+        if path is None:
+            return
+        data = {
+            "sessions": [s.to_json() for s in self._sessions.values()],
+            "outbox": [asdict(o) for o in self._outbox.values()],
+        }
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle)
+        os.replace(tmp, path)
+
+    # -- HTTP handlers -------------------------------------------------------------
+
+    async def _page_handler(self, request: web.Request) -> web.Response:
+        try:
+            session = self._get(request.match_info["session_id"])
+        except FakeSessionNotFound:
+            raise web.HTTPNotFound(text="No such checkout session.") from None
+        page = CheckoutPage(
+            shop_name=self.context.shop_name,
+            session_id=session.session_id,
+            status=session.status,
+            lines=session.lines,
+            total=session.total,
+            currency=session.currency,
+            refunded=session.refunded,
+            dispute=session.dispute,
+            notice=session.notice,
+            actions=self._available_actions(session),
+        )
+        return web.Response(text=render_checkout_page(page), content_type="text/html")
+
+    @staticmethod
+    def _available_actions(session: FakeSession) -> list[str]:
+        if session.status == "open":
+            return ["pay", "decline", "pay-later", "cancel", "expire"]
+        if session.status == "pending":
+            return ["pay", "decline"]
+        if session.status != "paid":
+            return []
+        actions = []
+        if session.dispute is None:
+            actions += ["refund", "dispute"] if session.refunded < session.total else ["dispute"]
+        elif session.dispute == "open":
+            actions += ["dispute-won", "dispute-lost"]
+        return actions
+
+    async def _state_handler(self, request: web.Request) -> web.Response:
+        try:
+            session = self._get(request.match_info["session_id"])
+        except FakeSessionNotFound as error:
+            return web.json_response({"error": str(error)}, status=404)
+        return web.json_response(session.public())
+
+    async def _action_handler(self, request: web.Request) -> web.StreamResponse:
+        wants_json = "application/json" in request.headers.get("Accept", "")
+        session_id = request.match_info["session_id"]
+        action = request.match_info["action"]
+        try:
+            amount = await _read_amount(request)
+            session = self._get(session_id)
+            if action not in ACTIONS:
+                raise web.HTTPNotFound(text=f"unknown action {action!r}")
+            self._act(session, action, amount)
+        except FakeSessionNotFound as error:
+            return _error(wants_json, 404, str(error))
+        except IllegalAction as error:
+            return _error(wants_json, 409, str(error))
+        except ValueError as error:
+            return _error(wants_json, 400, str(error))
+        if wants_json:
+            return web.json_response(session.public())
+        if action in ("pay", "pay-later") and session.status in ("paid", "pending"):
+            target = str(URL(session.success_url).extend_query(session_id=session.session_id))
+        elif action == "cancel":
+            target = session.cancel_url
+        else:
+            target = f"/fake-gateway/checkout/{session.session_id}"
+        raise web.HTTPSeeOther(location=target)
+
+    async def _faults_get_handler(self, request: web.Request) -> web.Response:
+        return web.json_response(self.faults.model_dump(mode="json"))
+
+    async def _faults_post_handler(self, request: web.Request) -> web.Response:
+        try:
+            self.faults = FaultPlan.model_validate(await request.json())
+        except (ValidationError, json.JSONDecodeError) as error:
+            return web.json_response({"error": str(error)}, status=400)
+        return web.json_response(self.faults.model_dump(mode="json"))
+
+
+def _error(wants_json: bool, status: int, message: str) -> web.Response:
+    if wants_json:
+        return web.json_response({"error": message}, status=status)
+    return web.Response(text=message, status=status)
+
+
+async def _read_amount(request: web.Request) -> int | None:
+    """The optional partial-refund amount, from a form field or a JSON body."""
+    raw: Any = None
+    if request.content_type == "application/json" and request.can_read_body:
+        try:
+            body = await request.json()
+        except json.JSONDecodeError:
+            raise ValueError("body is not JSON") from None
+        raw = body.get("amount") if isinstance(body, dict) else None
+    elif request.can_read_body:
+        raw = (await request.post()).get("amount")
+    if raw is None or raw == "":
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, int | str):
+        raise ValueError("amount must be a whole number of minor units")
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError("amount must be a whole number of minor units") from None
+
+
+def parse_fake_event(payload: Any) -> list[GatewayEvent]:
+    """Translate a verified fake webhook body; unknown types are ignored."""
+    try:
+        event_type = payload["type"]
+        if event_type not in _EVENT_TYPES:
+            return []
+        data = payload["data"]
+        amount = data["amount"]
+        currency = data["currency"]
+        order_id = data["order_id"]
+        if not isinstance(payload["id"], str) or not isinstance(data["session_id"], str):
+            raise TypeError
+        if isinstance(amount, bool) or not isinstance(amount, int):
+            raise TypeError
+        if order_id is not None and not isinstance(order_id, str):
+            raise TypeError
+        return [
+            GatewayEvent(
+                gateway=FakeGateway.name,
+                event_id=payload["id"],
+                kind=EventKind(event_type),
+                session_id=data["session_id"],
+                order_id=order_id,
+                amount=amount,
+                currency=check_currency(currency),
+                occurred_at=datetime.fromtimestamp(int(payload["created"]), tz=UTC),
+                raw_type=event_type,
+                subject_id=data.get("subject_id"),
+            )
+        ]
+    except (KeyError, TypeError, ValueError, OverflowError):
+        raise WebhookVerificationError("malformed fake gateway event") from None
