@@ -1,0 +1,335 @@
+"""Carts: one open cart per member; every operation answers with the summary.
+
+Refusals raise a `StoreError` before anything is written, so a refused operation
+changes nothing. The cart row is locked (FOR UPDATE on PostgreSQL, the writer
+lock on SQLite) while lines change, so concurrent adds never lose a line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, delete, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from store.accounts import AccountBook
+from store.catalog import CatalogItem
+from store.context import StoreContext
+from store.db.schema import cart_lines, carts
+from store.db.sql import insert_ignore
+from store.errors import CartFull, InvalidInput, NotFound
+from store.kinds.base import LineDraft, MembershipState
+from store.money import Money
+
+
+@dataclass(frozen=True)
+class CartLine:
+    id: int
+    sku: str
+    name: str
+    description: str
+    quantity: int
+    unit_price: Money
+    recipient_id: int
+    anonymous: bool
+    note: str | None
+    buyer_id: int
+
+    @property
+    def total(self) -> Money:
+        return self.unit_price * self.quantity
+
+    @property
+    def is_gift(self) -> bool:
+        return self.recipient_id != self.buyer_id
+
+
+@dataclass(frozen=True)
+class CartSummary:
+    """What every reply shows: lines, how many items, the total."""
+
+    member_id: int
+    lines: tuple[CartLine, ...]
+    total: Money
+    version: int
+
+    @property
+    def item_count(self) -> int:
+        return sum(line.quantity for line in self.lines)
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.lines
+
+
+@dataclass(frozen=True)
+class CartRow:
+    id: int
+    sku: str
+    quantity: int
+    recipient_id: int
+    anonymous: bool
+    note: str | None
+
+
+class _Context:
+    """LineContext for kinds: the cart's other lines and read access to memberships."""
+
+    def __init__(self, book: AccountBook, others: Sequence[LineDraft]) -> None:
+        self._book = book
+        self._others = others
+
+    @property
+    def other_lines(self) -> Sequence[LineDraft]:
+        return self._others
+
+    async def membership(self, member_id: int, tier: str) -> MembershipState | None:
+        return await self._book.membership(member_id, tier)
+
+
+class CartService:
+    def __init__(self, ctx: StoreContext) -> None:
+        self.ctx = ctx
+
+    async def view(self, shop_id: int, member_id: int) -> CartSummary:
+        async with self.ctx.db.read() as conn:
+            cart = (
+                await conn.execute(
+                    select(carts.c.id, carts.c.version).where(
+                        carts.c.shop_id == shop_id, carts.c.member_id == member_id
+                    )
+                )
+            ).first()
+            if cart is None:
+                return self.summary(member_id, [], 0)
+            rows = await load_lines(conn, cart.id)
+        return self.summary(member_id, rows, cart.version)
+
+    async def add(
+        self,
+        shop_id: int,
+        member_id: int,
+        sku: str,
+        *,
+        quantity: int = 1,
+        recipient_id: int | None = None,
+        anonymous: bool = False,
+        note: str | None = None,
+    ) -> CartSummary:
+        item = self.ctx.catalog.require(sku)
+        recipient = member_id if recipient_id is None else recipient_id
+        note = _clean_note(note)
+        self._check_line(item, quantity, member_id, recipient, anonymous, note)
+        async with self.ctx.db.write() as conn:
+            cart_id, version = await lock_cart(conn, shop_id, member_id, self.ctx.now())
+            rows = await load_lines(conn, cart_id)
+            same = next(
+                (
+                    row
+                    for row in rows
+                    if row.sku == sku
+                    and row.recipient_id == recipient
+                    and row.anonymous == anonymous
+                    and row.note == note
+                ),
+                None,
+            )
+            new_quantity = quantity + (same.quantity if same else 0)
+            if same is not None and new_quantity > item.max_quantity:
+                raise InvalidInput(
+                    f"You can have at most {item.max_quantity} of {item.name} in one line; "
+                    f"the cart already has {same.quantity}."
+                )
+            if same is None and len(rows) >= self.ctx.config.cart_line_limit:
+                raise CartFull(
+                    f"Your cart is full ({self.ctx.config.cart_line_limit} lines). "
+                    "Check out or remove a line first."
+                )
+            others = [self.draft(row, member_id) for row in rows if row is not same]
+            draft = LineDraft(item.sku, item.spec, new_quantity, member_id, recipient)
+            book = AccountBook(conn, shop_id, self.ctx.now(), self.ctx.tiers)
+            await self.ctx.catalog.kind_of(item).validate_line(draft, _Context(book, others))
+            now = self.ctx.now()
+            if same is not None:
+                await conn.execute(
+                    update(cart_lines)
+                    .where(cart_lines.c.id == same.id)
+                    .values(quantity=new_quantity)
+                )
+                rows = [
+                    CartRow(r.id, r.sku, new_quantity, r.recipient_id, r.anonymous, r.note)
+                    if r is same
+                    else r
+                    for r in rows
+                ]
+            else:
+                result = await conn.execute(
+                    cart_lines.insert()
+                    .values(
+                        cart_id=cart_id,
+                        sku=sku,
+                        quantity=quantity,
+                        recipient_id=recipient,
+                        anonymous=anonymous,
+                        note=note,
+                        created_at=now,
+                    )
+                    .returning(cart_lines.c.id)
+                )
+                rows.append(CartRow(result.scalar_one(), sku, quantity, recipient, anonymous, note))
+            version = await touch_cart(conn, cart_id, now)
+        return self.summary(member_id, rows, version)
+
+    async def remove(self, shop_id: int, member_id: int, line_id: int) -> CartSummary:
+        async with self.ctx.db.write() as conn:
+            cart_id, version = await lock_cart(conn, shop_id, member_id, self.ctx.now())
+            result = await conn.execute(
+                delete(cart_lines).where(
+                    and_(cart_lines.c.id == line_id, cart_lines.c.cart_id == cart_id)
+                )
+            )
+            if result.rowcount != 1:
+                # Someone else's line id looks exactly like a missing one.
+                raise NotFound("That line is not in your cart (it may have been removed already).")
+            version = await touch_cart(conn, cart_id, self.ctx.now())
+            rows = await load_lines(conn, cart_id)
+        return self.summary(member_id, rows, version)
+
+    async def clear(self, shop_id: int, member_id: int) -> CartSummary:
+        async with self.ctx.db.write() as conn:
+            cart_id, version = await lock_cart(conn, shop_id, member_id, self.ctx.now())
+            await conn.execute(delete(cart_lines).where(cart_lines.c.cart_id == cart_id))
+            version = await touch_cart(conn, cart_id, self.ctx.now())
+        return self.summary(member_id, [], version)
+
+    async def purge_abandoned(self, older_than: datetime) -> int:
+        """Empty carts untouched since `older_than`; returns how many lines went."""
+        async with self.ctx.db.write() as conn:
+            stale = select(carts.c.id).where(carts.c.updated_at < older_than)
+            result = await conn.execute(
+                delete(cart_lines).where(cart_lines.c.cart_id.in_(stale.scalar_subquery()))
+            )
+            return int(result.rowcount)
+
+    # ---- helpers ------------------------------------------------------------
+
+    def _check_line(
+        self,
+        item: CatalogItem,
+        quantity: int,
+        buyer: int,
+        recipient: int,
+        anonymous: bool,
+        note: str | None,
+    ) -> None:
+        if not 1 <= quantity <= item.max_quantity:
+            raise InvalidInput(
+                f"Quantity for {item.name} must be between 1 and {item.max_quantity}."
+            )
+        gift = recipient != buyer
+        if gift and not item.giftable:
+            raise InvalidInput(f"{item.name} can't be given as a gift.")
+        if anonymous and not gift:
+            raise InvalidInput("Only gifts to another member can be anonymous.")
+        limit = self.ctx.config.gift_note_max
+        if note is not None and not gift:
+            raise InvalidInput("A note can only go with a gift to another member.")
+        if note is not None and len(note) > limit:
+            raise InvalidInput(
+                f"A gift note can be at most {limit} characters (this one is {len(note)})."
+            )
+
+    def draft(self, row: CartRow, buyer: int) -> LineDraft:
+        item = self.ctx.catalog.get(row.sku)
+        spec: dict[str, Any] = dict(item.spec) if item else {}
+        return LineDraft(row.sku, spec, row.quantity, buyer, row.recipient_id)
+
+    def summary(self, member_id: int, rows: Sequence[CartRow], version: int) -> CartSummary:
+        catalog = self.ctx.catalog
+        lines = []
+        for row in rows:
+            item = catalog.get(row.sku)
+            if item is None:
+                # Withdrawn from the catalog: shown at no price until removed.
+                name, description, price = row.sku, "No longer sold", self.ctx.money(0)
+            else:
+                name, description, price = (
+                    item.name,
+                    catalog.describe(item, row.quantity),
+                    item.price,
+                )
+            lines.append(
+                CartLine(
+                    id=row.id,
+                    sku=row.sku,
+                    name=name,
+                    description=description,
+                    quantity=row.quantity,
+                    unit_price=price,
+                    recipient_id=row.recipient_id,
+                    anonymous=row.anonymous,
+                    note=row.note,
+                    buyer_id=member_id,
+                )
+            )
+        total = sum((line.total for line in lines), self.ctx.money(0))
+        return CartSummary(member_id, tuple(lines), total, version)
+
+
+def _clean_note(note: str | None) -> str | None:
+    if note is None:
+        return None
+    stripped = note.strip()
+    return stripped or None
+
+
+async def load_lines(conn: AsyncConnection, cart_id: int) -> list[CartRow]:
+    result = await conn.execute(
+        select(
+            cart_lines.c.id,
+            cart_lines.c.sku,
+            cart_lines.c.quantity,
+            cart_lines.c.recipient_id,
+            cart_lines.c.anonymous,
+            cart_lines.c.note,
+        )
+        .where(cart_lines.c.cart_id == cart_id)
+        .order_by(cart_lines.c.id)
+    )
+    return [
+        CartRow(int(r.id), r.sku, int(r.quantity), int(r.recipient_id), bool(r.anonymous), r.note)
+        for r in result
+    ]
+
+
+async def touch_cart(conn: AsyncConnection, cart_id: int, now: datetime) -> int:
+    result = await conn.execute(
+        update(carts)
+        .where(carts.c.id == cart_id)
+        .values(version=carts.c.version + 1, updated_at=now)
+        .returning(carts.c.version)
+    )
+    return int(result.scalar_one())
+
+
+async def lock_cart(
+    conn: AsyncConnection, shop_id: int, member_id: int, now: datetime
+) -> tuple[int, int]:
+    """Create the member's cart if needed and lock it; returns (id, version)."""
+    await insert_ignore(
+        conn,
+        carts,
+        {"shop_id": shop_id, "member_id": member_id, "version": 0, "updated_at": now},
+        conflict=["shop_id", "member_id"],
+    )
+    row = (
+        await conn.execute(
+            select(carts.c.id, carts.c.version)
+            .where(carts.c.shop_id == shop_id, carts.c.member_id == member_id)
+            .with_for_update()
+        )
+    ).one()
+    return int(row.id), int(row.version)

@@ -1,0 +1,1 @@
+"""Persistence: table definitions, the engine and units of work, migrations."""

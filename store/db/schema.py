@@ -1,0 +1,223 @@
+"""The tables. Every row belongs to a shop (a Discord guild id).
+
+Core tables rather than ORM classes: the store's hot paths are a handful of
+statements each, and the benchmark counts every round trip.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from store.db.types import BigId, UTCDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+carts = Table(
+    "carts",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("shop_id", BigInteger, nullable=False),
+    Column("member_id", BigInteger, nullable=False),
+    Column("version", Integer, nullable=False, default=0),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("shop_id", "member_id", name="uq_carts_member"),
+)
+
+cart_lines = Table(
+    "cart_lines",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("cart_id", BigId, ForeignKey("carts.id", ondelete="CASCADE"), nullable=False),
+    Column("sku", String(40), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("recipient_id", BigInteger, nullable=False),
+    Column("anonymous", Boolean, nullable=False, default=False),
+    Column("note", Text, nullable=True),
+    # Set when a line came back from an order that expired or failed, so a late
+    # payment for that order can take it out of the cart again.
+    Column("from_order_id", BigId, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    CheckConstraint("quantity > 0", name="quantity_positive"),
+    Index("ix_cart_lines_cart", "cart_id"),
+)
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("shop_id", BigInteger, nullable=False),
+    Column("buyer_id", BigInteger, nullable=False),
+    Column("state", String(24), nullable=False),
+    Column("state_before_dispute", String(24), nullable=True),
+    Column("currency", String(3), nullable=False),
+    Column("subtotal", BigInteger, nullable=False),
+    Column("points_applied", BigInteger, nullable=False, default=0),
+    Column("points_value", BigInteger, nullable=False, default=0),
+    Column("cash_due", BigInteger, nullable=False),
+    Column("refunded", BigInteger, nullable=False, default=0),
+    # cart id and version: two checkouts of one cart state make one order.
+    Column("checkout_key", String(64), nullable=False),
+    Column("gateway", String(40), nullable=True),
+    Column("gateway_session_id", String(255), nullable=True),
+    Column("checkout_url", Text, nullable=True),
+    Column("checkout_expires_at", UTCDateTime, nullable=True),
+    Column("review_reason", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("paid_at", UTCDateTime, nullable=True),
+    Column("fulfilled_at", UTCDateTime, nullable=True),
+    UniqueConstraint("shop_id", "checkout_key", name="uq_orders_checkout_key"),
+    Index("ix_orders_buyer", "shop_id", "buyer_id"),
+    Index("ix_orders_state", "state", "updated_at"),
+    Index("ix_orders_session", "gateway", "gateway_session_id"),
+)
+
+order_lines = Table(
+    "order_lines",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("order_id", BigId, ForeignKey("orders.id", ondelete="CASCADE"), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("sku", String(40), nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("name", String(80), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("unit_price", BigInteger, nullable=False),
+    Column("recipient_id", BigInteger, nullable=False),
+    Column("anonymous", Boolean, nullable=False, default=False),
+    Column("note", Text, nullable=True),
+    Column("spec", JSON, nullable=False),
+    Column("applied_at", UTCDateTime, nullable=True),
+    Column("clawed_back_at", UTCDateTime, nullable=True),
+    Index("ix_order_lines_order", "order_id"),
+)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("shop_id", BigInteger, primary_key=True),
+    Column("member_id", BigInteger, primary_key=True),
+    Column("points", BigInteger, nullable=False, default=0),
+    Column("points_reserved", BigInteger, nullable=False, default=0),
+    Column("updated_at", UTCDateTime, nullable=False),
+    CheckConstraint("points >= 0", name="points_not_negative"),
+    CheckConstraint("points_reserved >= 0 AND points_reserved <= points", name="reserved_covered"),
+)
+
+memberships = Table(
+    "memberships",
+    metadata,
+    Column("shop_id", BigInteger, primary_key=True),
+    Column("member_id", BigInteger, primary_key=True),
+    Column("tier", String(40), primary_key=True),
+    Column("expires_at", UTCDateTime, nullable=True),
+    Column("permanent", Boolean, nullable=False, default=False),
+    # The smallest reminder step (days before expiry) already sent for this expiry.
+    Column("reminded_days", Integer, nullable=True),
+    # Whether the member should hold the tier's role; cleared once removal is claimed.
+    Column("role_active", Boolean, nullable=False, default=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_memberships_expiry", "expires_at"),
+)
+
+ledger = Table(
+    "ledger",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("shop_id", BigInteger, nullable=False),
+    Column("member_id", BigInteger, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("reason", String(24), nullable=False),
+    Column("points_delta", BigInteger, nullable=False, default=0),
+    Column("tier", String(40), nullable=True),
+    Column("expires_before", UTCDateTime, nullable=True),
+    Column("expires_after", UTCDateTime, nullable=True),
+    Column("permanent_before", Boolean, nullable=True),
+    Column("permanent_after", Boolean, nullable=True),
+    Column("actor_id", BigInteger, nullable=True),
+    Column("order_id", BigId, nullable=True),
+    Column("order_line_id", BigId, nullable=True),
+    Column("grant_id", BigId, nullable=True),
+    Column("memo", Text, nullable=True),
+    Index("ix_ledger_member", "shop_id", "member_id", "id"),
+    Index("ix_ledger_order", "order_id"),
+)
+
+grants = Table(
+    "grants",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("shop_id", BigInteger, nullable=False),
+    Column("actor_id", BigInteger, nullable=False),
+    Column("member_id", BigInteger, nullable=False),
+    Column("action", String(24), nullable=False),
+    Column("points", BigInteger, nullable=True),
+    Column("tier", String(40), nullable=True),
+    Column("months", Integer, nullable=True),
+    Column("days", Integer, nullable=True),
+    Column("reason", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_grants_member", "shop_id", "member_id"),
+)
+
+payment_events = Table(
+    "payment_events",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("gateway", String(40), nullable=False),
+    Column("event_id", String(255), nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("order_id", BigId, nullable=True),
+    Column("session_id", String(255), nullable=True),
+    Column("amount", BigInteger, nullable=True),
+    Column("currency", String(3), nullable=True),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("applied_at", UTCDateTime, nullable=True),
+    Column("outcome", String(40), nullable=True),
+    Column("detail", Text, nullable=True),
+    UniqueConstraint("gateway", "event_id", name="uq_payment_events_gateway_event"),
+    Index("ix_payment_events_pending", "applied_at"),
+    Index("ix_payment_events_order", "order_id"),
+)
+
+# What the bot must still do in Discord for a committed change (roles, DMs).
+# Written in the same transaction as the change, so a crash loses nothing.
+effects = Table(
+    "effects",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("shop_id", BigInteger, nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("member_id", BigInteger, nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("order_id", BigId, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("done_at", UTCDateTime, nullable=True),
+    # A process delivering an effect leases it; an expired lease lets another retry.
+    Column("leased_until", UTCDateTime, nullable=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("outcome", Text, nullable=True),
+    Index("ix_effects_pending", "done_at", "id"),
+)

@@ -1,0 +1,103 @@
+"""What the bot must do in Discord after a committed change.
+
+The store decides; the bot carries these out. They are stored in the `effects`
+table (an outbox) in the same transaction as the change that caused them, so a
+crash between commit and delivery loses nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True)
+class Effect:
+    kind: ClassVar[str] = "effect"
+    member_id: int
+
+    def payload(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("member_id")
+        return data
+
+
+@dataclass(frozen=True)
+class AddRole(Effect):
+    kind: ClassVar[str] = "add_role"
+    tier: str
+    role_id: int
+
+
+@dataclass(frozen=True)
+class RemoveRole(Effect):
+    kind: ClassVar[str] = "remove_role"
+    tier: str
+    role_id: int
+
+
+@dataclass(frozen=True)
+class GiftNotice(Effect):
+    """Tell a recipient about a gift; `giver_id` is None when anonymous."""
+
+    kind: ClassVar[str] = "gift_notice"
+    giver_id: int | None
+    description: str
+    note: str | None
+    order_id: int
+
+
+@dataclass(frozen=True)
+class Receipt(Effect):
+    kind: ClassVar[str] = "receipt"
+    order_id: int
+    lines: list[str]
+    total: str
+    points_used: int
+
+
+@dataclass(frozen=True)
+class RefundNotice(Effect):
+    kind: ClassVar[str] = "refund_notice"
+    order_id: int
+    description: str
+
+
+@dataclass(frozen=True)
+class ExpiryReminder(Effect):
+    kind: ClassVar[str] = "expiry_reminder"
+    tier: str
+    expires_at: str
+    days: int
+
+
+@dataclass(frozen=True)
+class ReviewAlert(Effect):
+    """Something a moderator must look at (money that does not match, a shortfall)."""
+
+    kind: ClassVar[str] = "review_alert"
+    order_id: int | None
+    reason: str
+
+
+EFFECT_TYPES: dict[str, type[Effect]] = {
+    cls.kind: cls
+    for cls in (AddRole, RemoveRole, GiftNotice, Receipt, RefundNotice, ExpiryReminder, ReviewAlert)
+}
+
+
+@dataclass(frozen=True)
+class StoredEffect:
+    """An effect read back from the outbox, with the id to mark it done."""
+
+    id: int
+    effect: Effect
+    attempts: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def effect_from_row(kind: str, member_id: int, payload: dict[str, Any]) -> Effect:
+    cls = EFFECT_TYPES.get(kind)
+    if cls is None:
+        raise ValueError(f"unknown effect kind {kind!r}")
+    return cls(member_id=member_id, **payload)

@@ -1,0 +1,1 @@
+"""Item kinds: what a catalog item does to an account. Plugins add more."""

@@ -1,0 +1,87 @@
+"""The small interface every item kind implements.
+
+A kind validates its own catalog options, checks a cart line, describes it, applies
+it to an account when an order is paid and claws it back on a refund. Kinds never
+touch tables directly: they act through the `AccountBook` they are handed, so the
+ledger stays the single record of every change.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+from store.config import TierConfig
+from store.effects import Effect
+
+if TYPE_CHECKING:
+    from store.accounts import AccountBook
+
+
+@dataclass(frozen=True)
+class MembershipState:
+    expires_at: datetime | None
+    permanent: bool
+
+
+@dataclass(frozen=True)
+class LineDraft:
+    """A line as it would sit in the cart."""
+
+    sku: str
+    spec: Mapping[str, Any]
+    quantity: int
+    buyer_id: int
+    recipient_id: int
+
+
+class LineContext(Protocol):
+    """What a kind may look at while validating a line."""
+
+    @property
+    def other_lines(self) -> Sequence[LineDraft]: ...
+
+    async def membership(self, member_id: int, tier: str) -> MembershipState | None: ...
+
+
+@dataclass(frozen=True)
+class PaidLine:
+    """An order line being applied or clawed back."""
+
+    order_id: int
+    line_id: int
+    buyer_id: int
+    recipient_id: int
+    quantity: int
+    spec: Mapping[str, Any]
+
+
+class ItemKind(ABC):
+    """Base of every kind; register subclasses under the `storefront.items` entry point."""
+
+    name: ClassVar[str]
+
+    def __init__(self, tiers: Mapping[str, TierConfig]) -> None:
+        self.tiers = tiers
+
+    @abstractmethod
+    def parse_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        """Validate catalog options into a JSON-able spec; raise ValueError naming the key."""
+
+    @abstractmethod
+    def describe(self, spec: Mapping[str, Any], quantity: int) -> str:
+        """What a line gives, in words a member reads ('3 months of Paid')."""
+
+    async def validate_line(self, line: LineDraft, context: LineContext) -> None:  # noqa: B027
+        """Raise InvalidInput when this line may not join the cart; default: allowed."""
+
+    @abstractmethod
+    async def apply(self, line: PaidLine, book: AccountBook) -> list[Effect]:
+        """Give what the line bought; return what Discord must do."""
+
+    @abstractmethod
+    async def claw_back(self, line: PaidLine, book: AccountBook) -> list[Effect]:
+        """Take back what `apply` gave, as far as it can; return what Discord must do."""

@@ -1,0 +1,95 @@
+"""Paid membership time in a tier: calendar months, days, or permanent."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from store.accounts import AccountBook, Reason, Source
+from store.effects import Effect
+from store.errors import InvalidInput
+from store.kinds.base import ItemKind, LineContext, LineDraft, PaidLine
+
+
+class MembershipKind(ItemKind):
+    name = "membership"
+
+    def parse_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        unknown = set(options) - {"tier", "months", "days", "permanent"}
+        if unknown:
+            raise ValueError(f"unknown option(s) {', '.join(sorted(unknown))}")
+        tier = options.get("tier")
+        if not isinstance(tier, str) or tier not in self.tiers:
+            known = ", ".join(sorted(self.tiers)) or "none configured"
+            raise ValueError(f"tier {tier!r} is not a configured membership tier ({known})")
+        permanent = options.get("permanent", False)
+        months = options.get("months", 0)
+        days = options.get("days", 0)
+        if not isinstance(permanent, bool):
+            raise ValueError("permanent must be true or false")
+        for key, value in (("months", months), ("days", days)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"{key} must be a whole number of zero or more")
+        if permanent and (months or days):
+            raise ValueError("a permanent membership takes no months or days")
+        if not permanent and not (months or days):
+            raise ValueError("set months or days, or permanent = true")
+        return {"tier": tier, "months": months, "days": days, "permanent": permanent}
+
+    def describe(self, spec: Mapping[str, Any], quantity: int) -> str:
+        tier = str(spec["tier"]).title()
+        if spec["permanent"]:
+            return f"Permanent {tier} membership"
+        parts = []
+        months = int(spec["months"]) * quantity
+        days = int(spec["days"]) * quantity
+        if months:
+            parts.append(f"{months} month{'s' if months != 1 else ''}")
+        if days:
+            parts.append(f"{days} day{'s' if days != 1 else ''}")
+        return f"{' and '.join(parts)} of {tier}"
+
+    async def validate_line(self, line: LineDraft, context: LineContext) -> None:
+        tier = line.spec["tier"]
+        if line.spec["permanent"] and line.quantity != 1:
+            raise InvalidInput("A permanent membership can only be bought once.")
+        state = await context.membership(line.recipient_id, tier)
+        whose = "You already have" if line.recipient_id == line.buyer_id else "They already have"
+        if state is not None and state.permanent:
+            raise InvalidInput(
+                f"{whose} a permanent {tier.title()} membership, so more time can't be added."
+            )
+        for other in context.other_lines:
+            if other.recipient_id != line.recipient_id or other.spec.get("tier") != tier:
+                continue
+            if other.spec.get("permanent") and line.spec["permanent"]:
+                raise InvalidInput(
+                    f"The cart already has a permanent {tier.title()} membership for this member."
+                )
+            if other.spec.get("permanent") or line.spec["permanent"]:
+                raise InvalidInput(
+                    f"The cart has a permanent {tier.title()} membership for this member; "
+                    "time can't be added to it."
+                )
+
+    async def apply(self, line: PaidLine, book: AccountBook) -> list[Effect]:
+        spec = line.spec
+        return await book.extend_membership(
+            line.recipient_id,
+            str(spec["tier"]),
+            Source(Reason.ORDER_LINE, order_id=line.order_id, order_line_id=line.line_id),
+            months=int(spec["months"]) * line.quantity,
+            days=int(spec["days"]) * line.quantity,
+            permanent=bool(spec["permanent"]),
+        )
+
+    async def claw_back(self, line: PaidLine, book: AccountBook) -> list[Effect]:
+        effects: list[Effect] = []
+        for change in await book.line_time_changes(line.line_id):
+            effects += await book.shorten_membership(
+                line.recipient_id,
+                change.tier,
+                Source(Reason.REFUND, order_id=line.order_id, order_line_id=line.line_id),
+                undo=change,
+            )
+        return effects

@@ -1,0 +1,454 @@
+"""Orders: checkout freezes the cart; states only move forward.
+
+pending → paid → fulfilled; pending → expired | cancelled | failed (lines go back
+to the buyer's cart, reserved points are released); paid/fulfilled → refunded |
+partially_refunded; → disputed, and back, or charged_back; pending → held when the
+money does not match and a moderator must look.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import and_, delete, select, update
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from store.accounts import AccountBook
+from store.carts import CartService, load_lines, lock_cart, touch_cart
+from store.context import StoreContext
+from store.db.schema import cart_lines, order_lines, orders
+from store.effects import Effect
+from store.errors import EmptyCart, IllegalTransition, InvalidInput, NotFound
+from store.kinds.base import LineDraft
+from store.money import Money
+
+
+class OrderState(StrEnum):
+    PENDING = "pending"
+    HELD = "held"
+    PAID = "paid"
+    FULFILLED = "fulfilled"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+    REFUNDED = "refunded"
+    PARTIALLY_REFUNDED = "partially_refunded"
+    DISPUTED = "disputed"
+    CHARGED_BACK = "charged_back"
+
+
+S = OrderState
+_REFUNDABLE = {S.REFUNDED, S.PARTIALLY_REFUNDED, S.DISPUTED}
+TRANSITIONS: dict[OrderState, frozenset[OrderState]] = {
+    S.PENDING: frozenset({S.PAID, S.EXPIRED, S.CANCELLED, S.FAILED, S.HELD}),
+    # A payment that arrives after the order lapsed is still money received: paid wins.
+    S.EXPIRED: frozenset({S.PAID, S.HELD}),
+    S.CANCELLED: frozenset({S.PAID, S.HELD}),
+    S.FAILED: frozenset({S.PAID, S.HELD}),
+    S.HELD: frozenset({S.PAID, S.CANCELLED, S.REFUNDED}),
+    S.PAID: frozenset({S.FULFILLED, *_REFUNDABLE}),
+    S.FULFILLED: frozenset(_REFUNDABLE),
+    S.PARTIALLY_REFUNDED: frozenset(_REFUNDABLE),
+    S.DISPUTED: frozenset({S.PAID, S.FULFILLED, S.PARTIALLY_REFUNDED, S.CHARGED_BACK}),
+    S.REFUNDED: frozenset({S.DISPUTED}),
+    S.CHARGED_BACK: frozenset(),
+}
+OPEN_STATES = frozenset({S.PENDING})
+SETTLED_STATES = frozenset({S.PAID, S.FULFILLED, S.PARTIALLY_REFUNDED, S.DISPUTED})
+LAPSED_STATES = frozenset({S.EXPIRED, S.CANCELLED, S.FAILED})
+
+
+def check_transition(current: OrderState, target: OrderState) -> None:
+    if target not in TRANSITIONS[current]:
+        raise IllegalTransition(f"An order that is {current} cannot become {target}.")
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    id: int
+    sku: str
+    kind: str
+    name: str
+    quantity: int
+    unit_price: Money
+    recipient_id: int
+    anonymous: bool
+    note: str | None
+    spec: dict[str, Any]
+
+    @property
+    def total(self) -> Money:
+        return self.unit_price * self.quantity
+
+
+@dataclass(frozen=True)
+class Order:
+    id: int
+    shop_id: int
+    buyer_id: int
+    state: OrderState
+    subtotal: Money
+    points_applied: int
+    points_value: Money
+    cash_due: Money
+    refunded: Money
+    gateway: str | None
+    gateway_session_id: str | None
+    checkout_url: str | None
+    checkout_expires_at: datetime | None
+    review_reason: str | None
+    created_at: datetime
+    lines: tuple[OrderLine, ...]
+
+    @property
+    def needs_payment(self) -> bool:
+        return self.state is OrderState.PENDING and self.cash_due.amount > 0
+
+
+@dataclass(frozen=True)
+class CheckoutResult:
+    order: Order
+    effects: list[Effect]
+    created: bool
+
+
+def plan_points(
+    total: int, available: int, wanted: int, point_value: int, minimum_cash: int
+) -> int:
+    """How many points to apply: all that cover the order, or leave the minimum cash.
+
+    A card payment below `minimum_cash` costs more in fees than it brings, so a
+    partly-covered order always keeps at least that much (or the whole total, when
+    the total is smaller).
+    """
+    usable = max(0, min(available, wanted))
+    needed = -(-total // point_value)  # ceiling: the points that cover it all
+    if usable >= needed:
+        return needed
+    keep = min(total, minimum_cash)
+    most = max(0, (total - keep) // point_value)
+    return min(usable, most)
+
+
+class OrderService:
+    def __init__(self, ctx: StoreContext, carts: CartService) -> None:
+        self.ctx = ctx
+        self.carts = carts
+
+    async def checkout(self, shop_id: int, member_id: int, *, points: int = 0) -> CheckoutResult:
+        """Freeze the cart into an order; with enough points it is paid at once.
+
+        Two checkouts of the same cart make one order: the second finds the cart
+        emptied by the first and returns the order it made.
+        """
+        from store.fulfilment import fulfil_order, store_effects  # the cycle is deliberate
+
+        if points < 0:
+            raise InvalidInput("The number of points must be zero or more.")
+        ctx = self.ctx
+        async with ctx.db.write() as conn:
+            now = ctx.now()
+            cart_id, version = await lock_cart(conn, shop_id, member_id, now)
+            rows = await load_lines(conn, cart_id)
+            if not rows:
+                previous = await _order_by_key(conn, ctx, shop_id, f"{cart_id}:{version - 1}")
+                if previous is not None and previous.state in {S.PENDING, S.FULFILLED, S.PAID}:
+                    return CheckoutResult(previous, [], created=False)
+                raise EmptyCart("Your cart is empty. Add something first.")
+            drafts = []
+            for row in rows:
+                item = ctx.catalog.get(row.sku)
+                if item is None:
+                    raise InvalidInput(
+                        f"{row.sku} is no longer sold; remove it from your cart to check out."
+                    )
+                drafts.append((row, item))
+            book = AccountBook(conn, shop_id, now, ctx.tiers)
+            for index, (row, item) in enumerate(drafts):
+                others = [
+                    LineDraft(o.sku, o_item.spec, o.quantity, member_id, o.recipient_id)
+                    for j, (o, o_item) in enumerate(drafts)
+                    if j != index
+                ]
+                draft = LineDraft(item.sku, item.spec, row.quantity, member_id, row.recipient_id)
+                await ctx.catalog.kind_of(item).validate_line(draft, _LineContext(book, others))
+            subtotal = sum(item.price.amount * row.quantity for row, item in drafts)
+            balance, reserved = await book.balance(member_id)
+            applied = plan_points(
+                subtotal,
+                balance - reserved,
+                points,
+                ctx.config.point_value,
+                ctx.config.minimum_cash,
+            )
+            points_value = min(subtotal, applied * ctx.config.point_value)
+            cash_due = subtotal - points_value
+            if applied:
+                await book.reserve_points(member_id, applied)
+            result = await conn.execute(
+                orders.insert()
+                .values(
+                    shop_id=shop_id,
+                    buyer_id=member_id,
+                    state=S.PENDING.value,
+                    currency=ctx.config.currency,
+                    subtotal=subtotal,
+                    points_applied=applied,
+                    points_value=points_value,
+                    cash_due=cash_due,
+                    refunded=0,
+                    checkout_key=f"{cart_id}:{version}",
+                    created_at=now,
+                    updated_at=now,
+                )
+                .returning(orders.c.id)
+            )
+            order_id = int(result.scalar_one())
+            await conn.execute(
+                order_lines.insert(),
+                [
+                    {
+                        "order_id": order_id,
+                        "position": position,
+                        "sku": item.sku,
+                        "kind": item.kind,
+                        "name": item.name,
+                        "quantity": row.quantity,
+                        "unit_price": item.price.amount,
+                        "recipient_id": row.recipient_id,
+                        "anonymous": row.anonymous,
+                        "note": row.note,
+                        "spec": dict(item.spec),
+                    }
+                    for position, (row, item) in enumerate(drafts)
+                ],
+            )
+            await conn.execute(delete(cart_lines).where(cart_lines.c.cart_id == cart_id))
+            await touch_cart(conn, cart_id, now)
+            effects: list[Effect] = []
+            if cash_due == 0:
+                effects = await fulfil_order(ctx, conn, order_id, now)
+                await store_effects(conn, ctx, effects, order_id=order_id, now=now, shop_id=shop_id)
+            order = await load_order(conn, ctx, order_id)
+        return CheckoutResult(order, effects, created=True)
+
+    async def attach_session(
+        self,
+        order_id: int,
+        *,
+        gateway: str,
+        session_id: str,
+        url: str,
+        expires_at: datetime,
+    ) -> Order:
+        """Remember the gateway session made for a pending order."""
+        async with self.ctx.db.write() as conn:
+            await conn.execute(
+                update(orders)
+                .where(orders.c.id == order_id)
+                .values(
+                    gateway=gateway,
+                    gateway_session_id=session_id,
+                    checkout_url=url,
+                    checkout_expires_at=expires_at,
+                    updated_at=self.ctx.now(),
+                )
+            )
+            return await load_order(conn, self.ctx, order_id)
+
+    async def get(self, shop_id: int, order_id: int, *, buyer_id: int | None = None) -> Order:
+        """An order of this shop; with `buyer_id`, only if it is that member's."""
+        async with self.ctx.db.read() as conn:
+            order = await _find(conn, self.ctx, order_id)
+        if order is None or order.shop_id != shop_id:
+            raise NotFound("No such order.")
+        if buyer_id is not None and order.buyer_id != buyer_id:
+            raise NotFound("No such order.")
+        return order
+
+    async def recent(self, shop_id: int, member_id: int, limit: int = 10) -> list[Order]:
+        async with self.ctx.db.read() as conn:
+            ids = (
+                await conn.execute(
+                    select(orders.c.id)
+                    .where(orders.c.shop_id == shop_id, orders.c.buyer_id == member_id)
+                    .order_by(orders.c.id.desc())
+                    .limit(limit)
+                )
+            ).scalars()
+            return [await load_order(conn, self.ctx, int(i)) for i in list(ids)]
+
+    async def lapse(self, order_id: int, state: OrderState) -> Order:
+        """Expire, cancel or fail a pending order: lines back to the cart, points released."""
+        if state not in LAPSED_STATES:
+            raise InvalidInput(f"{state} is not a way for an order to lapse.")
+        async with self.ctx.db.write() as conn:
+            await lapse_order(self.ctx, conn, order_id, state, self.ctx.now())
+            return await load_order(conn, self.ctx, order_id)
+
+    async def stale_pending(self, older_than: timedelta, limit: int = 100) -> list[Order]:
+        """Pending orders with a gateway session, untouched for `older_than` (reconciliation)."""
+        cutoff = self.ctx.now() - older_than
+        async with self.ctx.db.read() as conn:
+            ids = (
+                await conn.execute(
+                    select(orders.c.id)
+                    .where(
+                        orders.c.state == S.PENDING.value,
+                        orders.c.updated_at <= cutoff,
+                        orders.c.gateway_session_id.is_not(None),
+                    )
+                    .order_by(orders.c.updated_at)
+                    .limit(limit)
+                )
+            ).scalars()
+            return [await load_order(conn, self.ctx, int(i)) for i in list(ids)]
+
+
+class _LineContext:
+    def __init__(self, book: AccountBook, others: list[LineDraft]) -> None:
+        self._book = book
+        self.other_lines = others
+
+    async def membership(self, member_id: int, tier: str) -> Any:
+        return await self._book.membership(member_id, tier)
+
+
+async def lock_order(conn: AsyncConnection, order_id: int) -> Row[Any] | None:
+    return (
+        await conn.execute(select(orders).where(orders.c.id == order_id).with_for_update())
+    ).first()
+
+
+async def set_state(
+    conn: AsyncConnection,
+    order_id: int,
+    current: OrderState,
+    target: OrderState,
+    now: datetime,
+    **values: Any,
+) -> None:
+    check_transition(current, target)
+    await conn.execute(
+        update(orders)
+        .where(and_(orders.c.id == order_id, orders.c.state == current.value))
+        .values(state=target.value, updated_at=now, **values)
+    )
+
+
+async def lapse_order(
+    ctx: StoreContext, conn: AsyncConnection, order_id: int, state: OrderState, now: datetime
+) -> bool:
+    """Move a pending order to a lapsed state; False when it was no longer pending."""
+    row = await lock_order(conn, order_id)
+    if row is None:
+        raise NotFound("No such order.")
+    current = OrderState(row.state)
+    if current is not S.PENDING:
+        if current in SETTLED_STATES or current in LAPSED_STATES:
+            return False
+        check_transition(current, state)
+    await set_state(conn, order_id, current, state, now)
+    if row.points_applied:
+        await AccountBook(conn, row.shop_id, now, ctx.tiers).release_points(
+            row.buyer_id, int(row.points_applied)
+        )
+    cart_id, _ = await lock_cart(conn, row.shop_id, row.buyer_id, now)
+    lines = (
+        await conn.execute(
+            select(order_lines)
+            .where(order_lines.c.order_id == order_id)
+            .order_by(order_lines.c.position)
+        )
+    ).all()
+    if lines:
+        await conn.execute(
+            cart_lines.insert(),
+            [
+                {
+                    "cart_id": cart_id,
+                    "sku": line.sku,
+                    "quantity": line.quantity,
+                    "recipient_id": line.recipient_id,
+                    "anonymous": line.anonymous,
+                    "note": line.note,
+                    "from_order_id": order_id,
+                    "created_at": now,
+                }
+                for line in lines
+            ],
+        )
+    await touch_cart(conn, cart_id, now)
+    return True
+
+
+async def _order_by_key(
+    conn: AsyncConnection, ctx: StoreContext, shop_id: int, key: str
+) -> Order | None:
+    row = (
+        await conn.execute(
+            select(orders).where(orders.c.shop_id == shop_id, orders.c.checkout_key == key)
+        )
+    ).first()
+    return None if row is None else await _materialize(conn, ctx, row)
+
+
+async def _find(conn: AsyncConnection, ctx: StoreContext, order_id: int) -> Order | None:
+    row = (await conn.execute(select(orders).where(orders.c.id == order_id))).first()
+    if row is None:
+        return None
+    return await _materialize(conn, ctx, row)
+
+
+async def load_order(conn: AsyncConnection, ctx: StoreContext, order_id: int) -> Order:
+    order = await _find(conn, ctx, order_id)
+    if order is None:
+        raise NotFound("No such order.")
+    return order
+
+
+async def _materialize(conn: AsyncConnection, ctx: StoreContext, row: Row[Any]) -> Order:
+    currency = row.currency
+    lines = (
+        await conn.execute(
+            select(order_lines)
+            .where(order_lines.c.order_id == row.id)
+            .order_by(order_lines.c.position)
+        )
+    ).all()
+    return Order(
+        id=int(row.id),
+        shop_id=int(row.shop_id),
+        buyer_id=int(row.buyer_id),
+        state=OrderState(row.state),
+        subtotal=Money(int(row.subtotal), currency),
+        points_applied=int(row.points_applied),
+        points_value=Money(int(row.points_value), currency),
+        cash_due=Money(int(row.cash_due), currency),
+        refunded=Money(int(row.refunded), currency),
+        gateway=row.gateway,
+        gateway_session_id=row.gateway_session_id,
+        checkout_url=row.checkout_url,
+        checkout_expires_at=row.checkout_expires_at,
+        review_reason=row.review_reason,
+        created_at=row.created_at,
+        lines=tuple(
+            OrderLine(
+                id=int(line.id),
+                sku=line.sku,
+                kind=line.kind,
+                name=line.name,
+                quantity=int(line.quantity),
+                unit_price=Money(int(line.unit_price), currency),
+                recipient_id=int(line.recipient_id),
+                anonymous=bool(line.anonymous),
+                note=line.note,
+                spec=dict(line.spec),
+            )
+            for line in lines
+        ),
+    )

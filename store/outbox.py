@@ -1,0 +1,84 @@
+"""Delivering effects: claim with a lease, mark done, retry what failed.
+
+A process leases a batch (FOR UPDATE SKIP LOCKED on PostgreSQL, so two processes
+never take the same effect), delivers outside any transaction, then marks each
+done. A crash leaves the lease to expire and another pass delivers it.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import and_, or_, select, update
+
+from store.context import StoreContext
+from store.db.schema import effects
+from store.effects import StoredEffect, effect_from_row
+
+LEASE = timedelta(minutes=2)
+MAX_ATTEMPTS = 8
+
+
+class Outbox:
+    def __init__(self, ctx: StoreContext) -> None:
+        self.ctx = ctx
+
+    async def claim(self, limit: int = 50) -> list[StoredEffect]:
+        now = self.ctx.now()
+        async with self.ctx.db.write() as conn:
+            rows = (
+                await conn.execute(
+                    select(
+                        effects.c.id,
+                        effects.c.kind,
+                        effects.c.member_id,
+                        effects.c.payload,
+                        effects.c.attempts,
+                        effects.c.shop_id,
+                    )
+                    .where(effects.c.done_at.is_(None))
+                    .where(effects.c.attempts < MAX_ATTEMPTS)
+                    .where(or_(effects.c.leased_until.is_(None), effects.c.leased_until < now))
+                    .order_by(effects.c.id)
+                    .limit(limit)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            if not rows:
+                return []
+            await conn.execute(
+                update(effects)
+                .where(effects.c.id.in_([r.id for r in rows]))
+                .values(leased_until=now + LEASE, attempts=effects.c.attempts + 1)
+            )
+        return [
+            StoredEffect(
+                id=int(r.id),
+                effect=effect_from_row(r.kind, int(r.member_id), dict(r.payload)),
+                attempts=int(r.attempts) + 1,
+                extra={"shop_id": int(r.shop_id)},
+            )
+            for r in rows
+        ]
+
+    async def done(self, effect_id: int, outcome: str = "delivered") -> None:
+        """Record what happened (delivered, or e.g. 'dm closed'): it is not retried."""
+        async with self.ctx.db.write() as conn:
+            await conn.execute(
+                update(effects)
+                .where(and_(effects.c.id == effect_id, effects.c.done_at.is_(None)))
+                .values(done_at=self.ctx.now(), outcome=outcome[:500], leased_until=None)
+            )
+
+    async def retry_later(self, effect_id: int, error: str, delay: timedelta) -> None:
+        async with self.ctx.db.write() as conn:
+            await conn.execute(
+                update(effects)
+                .where(effects.c.id == effect_id)
+                .values(leased_until=self.ctx.now() + delay, outcome=error[:500])
+            )
+
+    async def pending_count(self) -> int:
+        async with self.ctx.db.read() as conn:
+            rows = await conn.execute(select(effects.c.id).where(effects.c.done_at.is_(None)))
+            return len(rows.all())

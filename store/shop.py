@@ -1,0 +1,48 @@
+"""The store's front door: every service, built from one context."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from store.carts import CartService
+from store.catalog import Catalog
+from store.clock import Clock, utcnow
+from store.config import StoreConfig, TierConfig
+from store.context import StoreContext
+from store.db.engine import Database
+from store.fulfilment import Fulfilment
+from store.grants import GrantService
+from store.kinds.registry import load_kinds
+from store.memberships import MembershipWorkers
+from store.orders import OrderService
+from store.outbox import Outbox
+from store.views import AccountViews
+
+
+class Shop:
+    """Services sharing one database, catalog and clock. Built once, passed in."""
+
+    def __init__(self, ctx: StoreContext) -> None:
+        self.ctx = ctx
+        self.catalog = ctx.catalog
+        self.carts = CartService(ctx)
+        self.orders = OrderService(ctx, self.carts)
+        self.fulfilment = Fulfilment(ctx)
+        self.grants = GrantService(ctx)
+        self.accounts = AccountViews(ctx)
+        self.outbox = Outbox(ctx)
+        self.memberships = MembershipWorkers(ctx)
+
+    @classmethod
+    def build(
+        cls,
+        db: Database,
+        config: StoreConfig,
+        tiers: Mapping[str, TierConfig],
+        *,
+        clock: Clock = utcnow,
+    ) -> Shop:
+        """Load the installed item kinds, validate the catalog, assemble the services."""
+        kinds = load_kinds(tiers)
+        catalog = Catalog.from_config(config, tiers, kinds)
+        return cls(StoreContext(db=db, catalog=catalog, config=config, tiers=tiers, clock=clock))

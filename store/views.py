@@ -1,0 +1,130 @@
+"""Read models for members and moderators: an account at a glance."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from store.context import StoreContext
+from store.db.schema import accounts, ledger, memberships
+
+
+@dataclass(frozen=True)
+class MembershipView:
+    tier: str
+    expires_at: datetime | None
+    permanent: bool
+    active: bool
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    id: int
+    created_at: datetime
+    reason: str
+    points_delta: int
+    tier: str | None
+    expires_before: datetime | None
+    expires_after: datetime | None
+    permanent_after: bool | None
+    actor_id: int | None
+    order_id: int | None
+    memo: str | None
+
+    def explain(self) -> str:
+        """One line a member can read: what changed and why."""
+        why = {
+            "order_line": f"order #{self.order_id}",
+            "grant": "granted by a moderator",
+            "revocation": "revoked by a moderator",
+            "refund": f"refund of order #{self.order_id}",
+            "spend": f"spent on order #{self.order_id}",
+        }.get(self.reason, self.reason)
+        if self.tier is None:
+            return f"{self.points_delta:+,} points — {why}"
+        if self.permanent_after:
+            return f"{self.tier.title()} became permanent — {why}"
+        after = self.expires_after.strftime("%Y-%m-%d") if self.expires_after else "now"
+        return f"{self.tier.title()} now ends {after} — {why}"
+
+
+@dataclass(frozen=True)
+class AccountView:
+    member_id: int
+    points: int
+    points_reserved: int
+    memberships: tuple[MembershipView, ...]
+    recent: tuple[LedgerEntry, ...]
+
+    @property
+    def points_available(self) -> int:
+        return self.points - self.points_reserved
+
+
+class AccountViews:
+    def __init__(self, ctx: StoreContext) -> None:
+        self.ctx = ctx
+
+    async def account(self, shop_id: int, member_id: int, *, recent: int = 10) -> AccountView:
+        now = self.ctx.now()
+        async with self.ctx.db.read() as conn:
+            balance = (
+                await conn.execute(
+                    select(accounts.c.points, accounts.c.points_reserved).where(
+                        accounts.c.shop_id == shop_id, accounts.c.member_id == member_id
+                    )
+                )
+            ).first()
+            tiers = await conn.execute(
+                select(memberships.c.tier, memberships.c.expires_at, memberships.c.permanent)
+                .where(memberships.c.shop_id == shop_id, memberships.c.member_id == member_id)
+                .order_by(memberships.c.tier)
+            )
+            entries = await self._ledger(conn, shop_id, member_id, recent)
+            views = tuple(
+                MembershipView(
+                    tier=row.tier,
+                    expires_at=row.expires_at,
+                    permanent=bool(row.permanent),
+                    active=bool(row.permanent)
+                    or (row.expires_at is not None and row.expires_at > now),
+                )
+                for row in tiers
+            )
+        points, reserved = (
+            (int(balance.points), int(balance.points_reserved)) if balance else (0, 0)
+        )
+        return AccountView(member_id, points, reserved, views, tuple(entries))
+
+    async def ledger(self, shop_id: int, member_id: int, limit: int = 50) -> list[LedgerEntry]:
+        async with self.ctx.db.read() as conn:
+            return await self._ledger(conn, shop_id, member_id, limit)
+
+    async def _ledger(
+        self, conn: AsyncConnection, shop_id: int, member_id: int, limit: int
+    ) -> list[LedgerEntry]:
+        rows = await conn.execute(
+            select(ledger)
+            .where(ledger.c.shop_id == shop_id, ledger.c.member_id == member_id)
+            .order_by(ledger.c.id.desc())
+            .limit(limit)
+        )
+        return [
+            LedgerEntry(
+                id=int(r.id),
+                created_at=r.created_at,
+                reason=r.reason,
+                points_delta=int(r.points_delta),
+                tier=r.tier,
+                expires_before=r.expires_before,
+                expires_after=r.expires_after,
+                permanent_after=r.permanent_after,
+                actor_id=r.actor_id,
+                order_id=r.order_id,
+                memo=r.memo,
+            )
+            for r in rows
+        ]
