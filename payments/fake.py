@@ -541,18 +541,19 @@ class FakeGateway(Gateway):
             held, self._held = self._held, None
             copies.append(held)
         elif plan.reorder and copies:
-            self._held, copies = copies[0], copies[1:]
+            self._held = copies[0]
         for copy in copies:
-            self._enqueue(copy)
+            self._enqueue(copy, send=copy is not self._held)
 
     def _next_seq(self) -> int:
         self._seq += 1
         return self._seq
 
-    def _enqueue(self, outgoing: _Outgoing) -> None:
+    def _enqueue(self, outgoing: _Outgoing, *, send: bool = True) -> None:
+        """Record the webhook in the outbox (persisted) and, unless held, queue it."""
         self._outbox[outgoing.seq] = outgoing
         self._save()
-        if self._queue is not None:
+        if send and self._queue is not None:
             self._queue.put_nowait(outgoing)
 
     async def _deliver_forever(self) -> None:
@@ -599,7 +600,7 @@ class FakeGateway(Gateway):
                 record.event_id,
                 record.attempts,
             )
-        del self._outbox[outgoing.seq]
+        self._outbox.pop(outgoing.seq, None)
         self._save()
 
     # -- persistence ---------------------------------------------------------------

@@ -50,9 +50,17 @@ class ShopApp:
     received: list[Received] = field(default_factory=list)
     statuses: list[int] = field(default_factory=list)
     stall_seconds: list[float] = field(default_factory=list)
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def wait_for(self, count: int) -> None:
+        """Wait until ``count`` webhooks have arrived; wrap in asyncio.timeout."""
+        while len(self.received) < count:
+            self.arrived.clear()
+            await self.arrived.wait()
 
     async def _webhook(self, request: web.Request) -> web.Response:
         self.received.append(Received(await request.read(), dict(request.headers)))
+        self.arrived.set()
         if self.stall_seconds:
             await asyncio.sleep(self.stall_seconds.pop(0))
         return web.Response(status=self.statuses.pop(0) if self.statuses else 200)
