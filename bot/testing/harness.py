@@ -360,6 +360,7 @@ class DiscordHarness:
         self,
         member: Actor,
         command: str,
+        /,
         *path: str,
         channel: FakeChannel | str | int | None = None,
         options: Mapping[str, Any] | None = None,
@@ -367,7 +368,11 @@ class DiscordHarness:
         locale: str = "en-US",
         **values: Any,
     ) -> InteractionResult:
-        """Run ``/command [group] [sub] option=value...`` as ``member`` and wait for the answer."""
+        """Run ``/command [group] [sub] option=value...`` as ``member`` and wait for the answer.
+
+        Options named like this method's keywords (channel, options, strict, locale) go in
+        ``options={...}``.
+        """
         user, where = self._actor(member, channel)
         merged = {**(options or {}), **values}
         data = self.commands.build(command, path, merged, guild_id=where.guild_id, user_id=user.id)
@@ -380,6 +385,7 @@ class DiscordHarness:
         self,
         member: Actor,
         command: str,
+        /,
         *path: str,
         focused: str,
         channel: FakeChannel | str | int | None = None,
