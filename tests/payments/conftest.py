@@ -9,6 +9,12 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from payments_harness import Clock, FakeShop, start_fake_shop
+from stripe_api_stub import StripeStub
+
+from payments.gateway import GatewayContext
+from payments.stripe_gateway import StripeGateway, StripeOptions
+
+STRIPE_WEBHOOK_SECRET = "whsec_stripe_test"
 
 FakeShopFactory = Callable[..., Awaitable[FakeShop]]
 
@@ -36,3 +42,44 @@ async def make_fake_shop(clock: Clock) -> AsyncIterator[FakeShopFactory]:
 @pytest_asyncio.fixture
 async def fake_shop(make_fake_shop: FakeShopFactory) -> FakeShop:
     return await make_fake_shop()
+
+
+@pytest_asyncio.fixture
+async def stripe_stub() -> AsyncIterator[StripeStub]:
+    stub = StripeStub()
+    await stub.start()
+    yield stub
+    await stub.close()
+
+
+StripeFactory = Callable[..., Awaitable[StripeGateway]]
+
+
+@pytest_asyncio.fixture
+async def make_stripe(stripe_stub: StripeStub, clock: Clock) -> AsyncIterator[StripeFactory]:
+    """Builds started Stripe gateways pointed at the stub; options can be overridden."""
+    gateways: list[StripeGateway] = []
+
+    async def build(**overrides: Any) -> StripeGateway:
+        options: dict[str, Any] = {
+            "api_key": "sk_test_stub",
+            "webhook_secret": STRIPE_WEBHOOK_SECRET,
+            "api_base": stripe_stub.url,
+            "max_network_retries": 0,
+            "timeout_seconds": 2,
+        }
+        options.update(overrides)
+        context = GatewayContext(shop_name="Shop", public_url="https://shop.test", clock=clock)
+        gateway = StripeGateway(StripeOptions.model_validate(options), context)
+        await gateway.start()
+        gateways.append(gateway)
+        return gateway
+
+    yield build
+    for gateway in gateways:
+        await gateway.close()
+
+
+@pytest_asyncio.fixture
+async def stripe_gateway(make_stripe: StripeFactory) -> StripeGateway:
+    return await make_stripe()
