@@ -287,6 +287,10 @@ class OrderService:
         if state not in LAPSED_STATES:
             raise InvalidInput(f"{state} is not a way for an order to lapse.")
         async with self.ctx.db.write() as conn:
+            row = await lock_order(conn, order_id)
+            if row is None:
+                raise NotFound("No such order.")
+            check_transition(OrderState(row.state), state)
             await lapse_order(self.ctx, conn, order_id, state, self.ctx.now())
             return await load_order(conn, self.ctx, order_id)
 

@@ -63,7 +63,7 @@ def postgres_database() -> Iterator[str]:
     name = f"storefront_test_{uuid.uuid4().hex[:12]}"
     try:
         asyncio.run(_admin(admin, f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001 - any failure here means "not reachable"
+    except Exception as exc:
         pytest.fail(
             f"PostgreSQL is not reachable at {admin} ({exc.__class__.__name__}: {exc}). "
             "Start it (see .ci/run) or set STOREFRONT_TEST_POSTGRES_URL.",
