@@ -138,6 +138,7 @@ class FakeRest:
             ("POST", "/users/@me/channels"): h._create_dm,
             ("GET", "/channels/{channel_id}"): h._get_channel,
             ("GET", "/channels/{channel_id}/messages"): h._list_messages,
+            ("POST", "/channels/{channel_id}/typing"): h._typing,
             ("POST", "/channels/{channel_id}/messages"): h._create_message,
             ("GET", "/channels/{channel_id}/messages/{message_id}"): h._get_message,
             ("PATCH", "/channels/{channel_id}/messages/{message_id}"): h._edit_message,
@@ -145,7 +146,7 @@ class FakeRest:
             ("GET", "/guilds/{guild_id}"): h._get_guild,
             ("GET", "/guilds/{guild_id}/roles"): h._get_roles,
             ("GET", "/guilds/{guild_id}/members"): h._list_members,
-            ("GET", "/guilds/{guild_id}/members/{user_id}"): h._get_member,
+            ("GET", "/guilds/{guild_id}/members/{member_id}"): h._get_member,
             ("PATCH", "/guilds/{guild_id}/members/{user_id}"): h._edit_member,
             ("PUT", "/guilds/{guild_id}/members/{user_id}/roles/{role_id}"): h._add_role,
             ("DELETE", "/guilds/{guild_id}/members/{user_id}/roles/{role_id}"): h._remove_role,
@@ -380,6 +381,9 @@ class FakeRest:
         self._check(limits.check_message(body))
         return self._payload(self._new_message(channel.id, body))
 
+    def _typing(self, call: RestCall, _: InteractionResult | None) -> Any:
+        return None
+
     def _get_message(self, call: RestCall, _: InteractionResult | None) -> Any:
         return self._payload(self._channel_message(call))
 
@@ -409,11 +413,7 @@ class FakeRest:
         return [payloads.member_payload(m) for m in members[:limit]]
 
     def _get_member(self, call: RestCall, _: InteractionResult | None) -> Any:
-        guild = self._guild(call)
-        member = guild.members.get(int(call.args["user_id"]))
-        if member is None:
-            raise FakeHTTPError(404, 10007, "Unknown Member")
-        return payloads.member_payload(member)
+        return payloads.member_payload(self._member_in(self._guild(call), call))
 
     def _can_manage(self, guild: FakeGuild, role_id: int) -> None:
         """Discord's hierarchy rule: Manage Roles, and the role strictly below the bot's top."""
@@ -430,7 +430,9 @@ class FakeRest:
             raise FakeHTTPError(403, 50013, "Missing Permissions")
 
     def _member_in(self, guild: FakeGuild, call: RestCall) -> Any:
-        member = guild.members.get(int(call.args["user_id"]))
+        # discord.py names the same segment {user_id} in most routes, {member_id} in GET member.
+        member_id = call.args.get("user_id") or call.args["member_id"]
+        member = guild.members.get(int(member_id))
         if member is None:
             raise FakeHTTPError(404, 10007, "Unknown Member")
         return member

@@ -447,6 +447,29 @@ class FakeDiscord:
         self._channel_messages.setdefault(message.channel_id, []).append(message)
         return message
 
+    def post_message(
+        self,
+        channel: FakeChannel | int,
+        content: str = "",
+        *,
+        embeds: Iterable[dict[str, Any]] = (),
+        components: Iterable[dict[str, Any]] = (),
+        author: FakeUser | None = None,
+    ) -> FakeMessage:
+        """A message already in a channel (e.g. a panel the bot posted before a restart)."""
+        channel_id = channel if isinstance(channel, int) else channel.id
+        return self.add_message(
+            FakeMessage(
+                id=self.new_id(),
+                channel_id=channel_id,
+                author_id=(author or self.bot_user).id,
+                content=content,
+                embeds=list(embeds),
+                components=list(components),
+                guild_id=self.channels[channel_id].guild_id,
+            )
+        )
+
     def edit_message(self, message: FakeMessage, body: dict[str, Any]) -> FakeMessage:
         """Apply a PATCH body: keys present replace, keys absent stay, as Discord does."""
         if "content" in body:

@@ -68,3 +68,16 @@ async def test_member_join_reaches_listeners(harness: DiscordHarness) -> None:
     await harness.member_join(dave)
     guild = harness.client.get_guild(harness.world.guild.id)
     assert guild is not None and guild.get_member(dave.id) is not None
+
+
+async def test_posted_panel_works_after_restart(harness: DiscordHarness, alice: FakeMember) -> None:
+    """A DynamicItem on a message posted before start-up still answers (persistent custom_id)."""
+    row = {
+        "type": 1,
+        "components": [{"type": 2, "style": 1, "label": "Count 4", "custom_id": "counter:4"}],
+    }
+    panel = harness.world.post_message(
+        harness.world.guild.channel("general"), "count is 4", components=[row]
+    )
+    await harness.press(alice, panel, "counter:4")
+    assert panel.content == "count is 5"
