@@ -8,13 +8,11 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from payments_harness import Clock, FakeShop, start_fake_shop
+from payments_harness import STRIPE_WEBHOOK_SECRET, Clock, FakeShop, start_fake_shop
 from stripe_api_stub import StripeStub
 
 from payments.gateway import GatewayContext
 from payments.stripe_gateway import StripeGateway, StripeOptions
-
-STRIPE_WEBHOOK_SECRET = "whsec_stripe_test"
 
 FakeShopFactory = Callable[..., Awaitable[FakeShop]]
 

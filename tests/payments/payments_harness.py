@@ -20,6 +20,7 @@ from payments.gateway import GatewayContext
 from payments.models import CheckoutLine, CheckoutRequest, GatewayEvent
 
 SECRET = "whsec_fake_test_secret"
+STRIPE_WEBHOOK_SECRET = "whsec_stripe_test"
 
 
 class Clock:
@@ -146,3 +147,20 @@ async def start_fake_shop(
         await runner.cleanup()
 
     return FakeShop(shop, gateway, http, clock), cleanup
+
+
+def checkout_request(clock: Clock, **kw: Any) -> CheckoutRequest:
+    """A two-line checkout of 10.99 EUR for order-17, as the Stripe tests use."""
+    values: dict[str, Any] = {
+        "order_id": "order-17",
+        "idempotency_key": "cart-5-v2",
+        "lines": (CheckoutLine("Gold, 30 days", 2, 450), CheckoutLine("500 points", 1, 199)),
+        "total": 1099,
+        "currency": "EUR",
+        "success_url": "https://shop.test/checkout/return",
+        "cancel_url": "https://shop.test/checkout/cancelled",
+        "expires_at": clock() + timedelta(hours=2),
+        "description": "Order 17",
+    }
+    values.update(kw)
+    return CheckoutRequest(**values)
