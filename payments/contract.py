@@ -1,0 +1,219 @@
+"""The contract every gateway plugin must meet, as a reusable pytest suite.
+
+A third-party gateway runs it against itself by subclassing ``GatewayContract`` in a test
+module and providing two fixtures: ``gateway`` (a started gateway) and ``driver`` (a
+``GatewayDriver`` that plays the member and the gateway's side: paying a session and
+producing the signed webhook the gateway would send)::
+
+    class TestMyGateway(GatewayContract):
+        @pytest_asyncio.fixture
+        async def gateway(self): ...
+
+        @pytest.fixture
+        def driver(self, gateway): ...
+
+Importing this module needs pytest and pytest-asyncio (the project's dev extras).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from datetime import timedelta
+
+import pytest
+
+from payments.errors import WebhookVerificationError
+from payments.gateway import Gateway, GatewayOptions
+from payments.models import CheckoutRequest, CheckoutSession, EventKind
+
+SignedWebhook = tuple[bytes, dict[str, str]]
+
+
+class GatewayDriver(ABC):
+    """The outside world of a gateway, as the contract tests need it."""
+
+    @abstractmethod
+    def checkout_request(self, order_id: str, idempotency_key: str) -> CheckoutRequest:
+        """A valid request for this gateway (currency, URLs and expiry it accepts)."""
+
+    @abstractmethod
+    async def pay(self, session: CheckoutSession) -> None:
+        """Make the member pay the session in full."""
+
+    @abstractmethod
+    async def payment_webhook(self, session: CheckoutSession) -> SignedWebhook:
+        """The signed webhook the gateway sends once ``session`` has been paid."""
+
+    @abstractmethod
+    async def unknown_webhook(self) -> SignedWebhook:
+        """A correctly signed webhook of an event type the shop does not act on."""
+
+
+def _flip_one_byte(body: bytes) -> bytes:
+    middle = len(body) // 2
+    return body[:middle] + bytes([body[middle] ^ 0x01]) + body[middle + 1 :]
+
+
+class GatewayContract:
+    """Behaviour the shop relies on from every gateway."""
+
+    @pytest.fixture
+    def gateway(self) -> Gateway:
+        pytest.fail("override the `gateway` fixture to run the gateway contract")
+
+    @pytest.fixture
+    def driver(self) -> GatewayDriver:
+        pytest.fail("override the `driver` fixture to run the gateway contract")
+
+    def test_gateway_declares_a_name_and_an_options_model(self, gateway: Gateway) -> None:
+        """The registry needs a name and an Options model to configure the gateway."""
+        assert gateway.name
+        assert issubclass(gateway.Options, GatewayOptions)
+
+    @pytest.mark.asyncio
+    async def test_same_idempotency_key_gives_the_same_session(
+        self, gateway: Gateway, driver: GatewayDriver
+    ) -> None:
+        """Retrying create_checkout with one key never opens a second session."""
+        request = driver.checkout_request("contract-order-1", "contract-key-1")
+        first = await gateway.create_checkout(request)
+        again = await gateway.create_checkout(request)
+        assert again.session_id == first.session_id
+
+    @pytest.mark.asyncio
+    async def test_different_keys_give_different_sessions(
+        self, gateway: Gateway, driver: GatewayDriver
+    ) -> None:
+        """A new key stands for a new checkout."""
+        first = await gateway.create_checkout(driver.checkout_request("contract-1", "key-a"))
+        other = await gateway.create_checkout(driver.checkout_request("contract-1", "key-b"))
+        assert other.session_id != first.session_id
+
+    @pytest.mark.asyncio
+    async def test_session_has_a_url_and_a_future_expiry(
+        self, gateway: Gateway, driver: GatewayDriver
+    ) -> None:
+        """The member gets a link, and the session says when it stops working."""
+        session = await gateway.create_checkout(driver.checkout_request("contract-2", "key-2"))
+        assert session.gateway == gateway.name
+        assert session.url.startswith(("https://", "http://"))
+        assert session.expires_at > gateway.context.now()
+        assert session.expires_at.utcoffset() == timedelta(0)
+
+    @pytest.mark.asyncio
+    async def test_new_session_reads_back_open_and_unpaid(
+        self, gateway: Gateway, driver: GatewayDriver
+    ) -> None:
+        """Before payment, the authoritative state is open and unpaid."""
+        session = await gateway.create_checkout(driver.checkout_request("contract-3", "key-3"))
+        state = await gateway.fetch_session(session.session_id)
+        assert (state.status, state.paid) == ("open", False)
+        assert state.as_event(gateway.name, gateway.context.now()) is None
+
+    @pytest.mark.asyncio
+    async def test_paid_session_webhook_verifies_into_payment_succeeded(
+        self, gateway: Gateway, driver: GatewayDriver
+    ) -> None:
+        """The payment webhook names the session, our order, the amount and currency."""
+        request = driver.checkout_request("contract-4", "key-4")
+        session = await gateway.create_checkout(request)
+        await driver.pay(session)
+        body, headers = await driver.payment_webhook(session)
+        events = gateway.verify_webhook(body, headers)
+        assert [
+            (e.kind, e.session_id, e.order_id, e.amount, e.currency, e.gateway) for e in events
+        ] == [
+            (
+                EventKind.PAYMENT_SUCCEEDED,
+                session.session_id,
+                request.order_id,
+                request.total,
+                request.currency,
+                gateway.name,
+            )
+        ]
+        assert events[0].event_id
+
+    @pytest.mark.asyncio
+    async def test_webhook_with_one_changed_byte_is_rejected(
+        self, gateway: Gateway, driver: GatewayDriver
+    ) -> None:
+        """The signature covers the raw body."""
+        session = await gateway.create_checkout(driver.checkout_request("contract-5", "key-5"))
+        await driver.pay(session)
+        body, headers = await driver.payment_webhook(session)
+        with pytest.raises(WebhookVerificationError):
+            gateway.verify_webhook(_flip_one_byte(body), headers)
+
+    @pytest.mark.asyncio
+    async def test_webhook_without_headers_is_rejected(
+        self, gateway: Gateway, driver: GatewayDriver
+    ) -> None:
+        """An unsigned webhook is never trusted."""
+        session = await gateway.create_checkout(driver.checkout_request("contract-6", "key-6"))
+        await driver.pay(session)
+        body, _ = await driver.payment_webhook(session)
+        with pytest.raises(WebhookVerificationError):
+            gateway.verify_webhook(body, {})
+
+    @pytest.mark.asyncio
+    async def test_unknown_event_type_yields_no_events(
+        self, gateway: Gateway, driver: GatewayDriver
+    ) -> None:
+        """Event types the shop does not act on verify and are ignored."""
+        body, headers = await driver.unknown_webhook()
+        assert gateway.verify_webhook(body, headers) == []
+
+    @pytest.mark.asyncio
+    async def test_fetch_session_after_payment_reports_paid(
+        self, gateway: Gateway, driver: GatewayDriver
+    ) -> None:
+        """Reconciliation sees the payment even if no webhook ever arrives."""
+        request = driver.checkout_request("contract-7", "key-7")
+        session = await gateway.create_checkout(request)
+        await driver.pay(session)
+        state = await gateway.fetch_session(session.session_id)
+        assert (state.status, state.paid, state.order_id, state.amount, state.currency) == (
+            "complete",
+            True,
+            request.order_id,
+            request.total,
+            request.currency,
+        )
+        event = state.as_event(gateway.name, gateway.context.now())
+        assert event is not None and event.kind == EventKind.PAYMENT_SUCCEEDED
+
+    @pytest.mark.asyncio
+    async def test_partial_refund_returns_its_amount_and_currency(
+        self, gateway: Gateway, driver: GatewayDriver
+    ) -> None:
+        """A partial refund reports what was refunded, in the order's currency."""
+        request = driver.checkout_request("contract-8", "key-8")
+        session = await gateway.create_checkout(request)
+        await driver.pay(session)
+        result = await gateway.refund(session.session_id, 1, "contract-refund-8")
+        assert (result.amount, result.currency) == (1, request.currency)
+        assert result.refund_id
+
+    @pytest.mark.asyncio
+    async def test_refund_retried_with_the_same_key_refunds_once(
+        self, gateway: Gateway, driver: GatewayDriver
+    ) -> None:
+        """A refund call retried after a timeout does not pay the member back twice."""
+        session = await gateway.create_checkout(driver.checkout_request("contract-9", "key-9"))
+        await driver.pay(session)
+        first = await gateway.refund(session.session_id, None, "contract-refund-9")
+        again = await gateway.refund(session.session_id, None, "contract-refund-9")
+        assert again.refund_id == first.refund_id
+
+    @pytest.mark.asyncio
+    async def test_expire_session_expires_an_open_session(
+        self, gateway: Gateway, driver: GatewayDriver
+    ) -> None:
+        """An expired session reads back expired and reconciles into checkout_expired."""
+        session = await gateway.create_checkout(driver.checkout_request("contract-10", "key-10"))
+        await gateway.expire_session(session.session_id)
+        state = await gateway.fetch_session(session.session_id)
+        assert state.status == "expired"
+        event = state.as_event(gateway.name, gateway.context.now())
+        assert event is not None and event.kind == EventKind.CHECKOUT_EXPIRED

@@ -1,0 +1,142 @@
+"""Every installed gateway passes the shared contract; one without a driver fails loudly."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from payments_harness import STRIPE_WEBHOOK_SECRET, Clock, FakeShop
+from stripe_api_stub import StripeStub, signed
+
+from payments.contract import GatewayContract, GatewayDriver, SignedWebhook
+from payments.gateway import Gateway
+from payments.models import CheckoutLine, CheckoutRequest, CheckoutSession
+from payments.registry import installed_gateways
+from payments.stripe_gateway import StripeGateway
+
+
+def _request(clock: Clock, base_url: str, order_id: str, key: str) -> CheckoutRequest:
+    return CheckoutRequest(
+        order_id=order_id,
+        idempotency_key=key,
+        lines=(CheckoutLine("Contract item", 3, 250),),
+        total=750,
+        currency="EUR",
+        success_url=f"{base_url}/checkout/return",
+        cancel_url=f"{base_url}/checkout/cancelled",
+        expires_at=clock() + timedelta(hours=1),
+    )
+
+
+class FakeDriver(GatewayDriver):
+    def __init__(self, shop: FakeShop) -> None:
+        self.shop = shop
+
+    def checkout_request(self, order_id: str, idempotency_key: str) -> CheckoutRequest:
+        return _request(self.shop.clock, self.shop.shop.url, order_id, idempotency_key)
+
+    async def pay(self, session: CheckoutSession) -> None:
+        url = f"{self.shop.shop.url}/fake-gateway/sessions/{session.session_id}/pay"
+        async with self.shop.http.post(url, headers={"Accept": "application/json"}) as r:
+            assert r.status == 200
+
+    async def payment_webhook(self, session: CheckoutSession) -> SignedWebhook:
+        """The webhook as it actually arrived at the shop over HTTP."""
+        await self.shop.gateway.drain()
+        for item in self.shop.received:
+            payload = json.loads(item.body)
+            if (payload["type"], payload["data"]["session_id"]) == (
+                "payment_succeeded",
+                session.session_id,
+            ):
+                return item.body, item.headers
+        raise AssertionError(f"no payment webhook arrived for {session.session_id}")
+
+    async def unknown_webhook(self) -> SignedWebhook:
+        return self.shop.gateway.render_webhook(
+            {"id": "evt_unknown", "type": "customer.updated", "created": 0, "data": {}}
+        )
+
+
+class StripeDriver(GatewayDriver):
+    def __init__(self, stub: StripeStub, clock: Clock) -> None:
+        self.stub = stub
+        self.clock = clock
+
+    def checkout_request(self, order_id: str, idempotency_key: str) -> CheckoutRequest:
+        return _request(self.clock, "https://shop.test", order_id, idempotency_key)
+
+    async def pay(self, session: CheckoutSession) -> None:
+        self.stub.pay(session.session_id)
+
+    def _signed(self, event_type: str, obj: dict[str, Any]) -> SignedWebhook:
+        timestamp = int(self.clock().timestamp())
+        body = self.stub.event(event_type, obj, timestamp)
+        return body, signed(body, STRIPE_WEBHOOK_SECRET, timestamp)
+
+    async def payment_webhook(self, session: CheckoutSession) -> SignedWebhook:
+        return self._signed("checkout.session.completed", self.stub.sessions[session.session_id])
+
+    async def unknown_webhook(self) -> SignedWebhook:
+        return self._signed("customer.created", {"id": "cus_1", "object": "customer"})
+
+
+Harness = tuple[Gateway, GatewayDriver]
+
+
+async def _fake(make_fake_shop: Callable[..., Awaitable[FakeShop]], **_: Any) -> Harness:
+    shop = await make_fake_shop()
+    return shop.gateway, FakeDriver(shop)
+
+
+async def _stripe(
+    make_stripe: Callable[..., Awaitable[StripeGateway]],
+    stripe_stub: StripeStub,
+    clock: Clock,
+    **_: Any,
+) -> Harness:
+    return await make_stripe(), StripeDriver(stripe_stub, clock)
+
+
+DRIVERS: dict[str, Callable[..., Awaitable[Harness]]] = {"fake": _fake, "stripe": _stripe}
+
+
+@pytest.fixture(params=sorted(installed_gateways()))
+def gateway_name(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+class TestInstalledGateway(GatewayContract):
+    @pytest_asyncio.fixture
+    async def harness(
+        self,
+        gateway_name: str,
+        make_fake_shop: Any,
+        make_stripe: Any,
+        stripe_stub: StripeStub,
+        clock: Clock,
+    ) -> Harness:
+        build = DRIVERS.get(gateway_name)
+        if build is None:
+            pytest.fail(
+                f"gateway {gateway_name!r} is installed but has no contract driver; "
+                "add one to DRIVERS in tests/payments/test_gateway_contract.py"
+            )
+        return await build(
+            make_fake_shop=make_fake_shop,
+            make_stripe=make_stripe,
+            stripe_stub=stripe_stub,
+            clock=clock,
+        )
+
+    @pytest.fixture
+    def gateway(self, harness: Harness) -> Gateway:
+        return harness[0]
+
+    @pytest.fixture
+    def driver(self, harness: Harness) -> GatewayDriver:
+        return harness[1]
