@@ -1,0 +1,296 @@
+"""The ``storefront`` command: run the shop, check its configuration, migrate its database.
+
+Exit codes: 0 done, 1 the command failed at run time (database unreachable or not
+migrated), 2 the configuration or the command line is wrong. Expected failures are
+one line each on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import re
+import sys
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any, TypeVar
+
+from alembic.script import ScriptDirectory
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.settings import Settings, SettingsError, load_settings
+from store.db.engine import StoreUnavailable, create_engine
+from store.db.migrate import alembic_config, current_revision, upgrade
+from store.errors import ConfigError
+
+log = logging.getLogger("storefront")
+
+T = TypeVar("T")
+Handler = Callable[[Settings, argparse.Namespace], int]
+
+
+class CommandFailed(Exception):
+    """A command could not do its job for a reason outside the configuration."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # argparse reports usage errors and --help this way
+        return exit_.code if isinstance(exit_.code, int) else 2
+    if getattr(args, "handler", None) is None:
+        incomplete: argparse.ArgumentParser = args.usage_of
+        incomplete.print_usage(sys.stderr)
+        print(f"{incomplete.prog}: error: choose a command", file=sys.stderr)
+        return 2
+    _configure_logging(args.verbose)
+    handler: Handler = args.handler
+    try:
+        settings = load_settings(args.config)
+        return handler(settings, args)
+    except SettingsError as error:
+        for problem in error.problems:
+            print(f"config error: {problem}", file=sys.stderr)
+        return 2
+    except ConfigError as error:
+        print(f"config error: {error}", file=sys.stderr)
+        return 2
+    except CommandFailed as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        # The reader went away (`storefront check-config | head`); stop quietly.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="storefront", description="A Discord shop for membership time and points."
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="log progress (INFO) to stderr"
+    )
+    config = argparse.ArgumentParser(add_help=False)
+    config.add_argument(
+        "--config",
+        metavar="PATH",
+        help="TOML file (default: $STOREFRONT_CONFIG, ./config.toml, else built-in defaults)",
+    )
+    parser.set_defaults(handler=None, usage_of=parser)
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    run = commands.add_parser("run", parents=[config], help="start the shop")
+    run.add_argument(
+        "--sandbox",
+        action="store_true",
+        help="use the simulated guild even when a Discord token is set",
+    )
+    run.set_defaults(handler=_run)
+
+    check = commands.add_parser(
+        "check-config",
+        parents=[config],
+        help="validate and print the effective configuration, secrets masked",
+    )
+    check.set_defaults(handler=_check_config)
+
+    db = commands.add_parser("db", help="database migrations")
+    db.set_defaults(usage_of=db)
+    db_commands = db.add_subparsers(title="db commands", metavar="COMMAND")
+    db_upgrade = db_commands.add_parser(
+        "upgrade", parents=[config], help="apply the migrations to the configured database"
+    )
+    db_upgrade.set_defaults(handler=_db_upgrade)
+    db_current = db_commands.add_parser(
+        "current", parents=[config], help="show the database's migration revision"
+    )
+    db_current.set_defaults(handler=_db_current)
+    return parser
+
+
+def _configure_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+# -- commands -------------------------------------------------------------------------
+
+
+def _run(settings: Settings, args: argparse.Namespace) -> int:
+    """Prepare and report what runs; the place where the bot will be started."""
+    sandbox = bool(args.sandbox) or settings.sandbox_mode
+    if sandbox and settings.environment == "production":
+        raise SettingsError("environment: the sandbox is for development, not production")
+    revision = asyncio.run(_prepare_database(settings))
+    for line in _describe_run(settings, sandbox=sandbox, revision=revision):
+        print(line)
+    return 0
+
+
+def _check_config(settings: Settings, args: argparse.Namespace) -> int:
+    print(f"# storefront {_version()}: configuration is valid")
+    print(f"# file: {settings.source}; environment variables STOREFRONT_* take precedence")
+    print(f"# catalog: {len(settings.catalog)} items; secrets are shown as ********")
+    print(to_toml(settings.masked()))
+    return 0
+
+
+def _db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
+    async def apply(engine: AsyncEngine) -> str | None:
+        await upgrade(engine)
+        return await current_revision(engine)
+
+    revision = asyncio.run(_with_engine(settings, apply))
+    print(f"database {settings.database.masked_url()} is at revision {revision} (head)")
+    return 0
+
+
+def _db_current(settings: Settings, args: argparse.Namespace) -> int:
+    revision = asyncio.run(_with_engine(settings, current_revision))
+    head = head_revision()
+    state = "up to date" if revision == head else "behind: run `storefront db upgrade`"
+    print(f"database {settings.database.masked_url()}")
+    print(f"revision {revision or 'none (never migrated)'}; code expects {head}: {state}")
+    return 0
+
+
+# -- helpers --------------------------------------------------------------------------
+
+
+async def _prepare_database(settings: Settings) -> str | None:
+    """SQLite is ours to migrate on start; PostgreSQL is shared, so its operator decides."""
+
+    async def prepare(engine: AsyncEngine) -> str | None:
+        if settings.database.is_sqlite:
+            await upgrade(engine)
+            return await current_revision(engine)
+        revision = await current_revision(engine)
+        head = head_revision()
+        if revision != head:
+            raise CommandFailed(
+                f"database {settings.database.masked_url()} is at revision "
+                f"{revision or 'none (never migrated)'}, this version needs {head}; "
+                "run `storefront db upgrade` first"
+            )
+        return revision
+
+    return await _with_engine(settings, prepare)
+
+
+async def _with_engine(settings: Settings, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
+    engine = create_engine(settings.database.url, pool_size=settings.database.pool_size)
+    try:
+        return await work(engine)
+    except (OperationalError, DBAPIError, OSError, StoreUnavailable) as error:
+        reason = getattr(error, "orig", None) or error
+        raise CommandFailed(
+            f"cannot use the database {settings.database.masked_url()}: {reason}"
+        ) from error
+    finally:
+        await engine.dispose()
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def _describe_run(settings: Settings, *, sandbox: bool, revision: str | None) -> list[str]:
+    tiers = ", ".join(sorted(settings.memberships)) or "none"
+    if sandbox:
+        members = settings.sandbox.members
+        moderators = sum(member.moderator for member in members)
+        why = "--sandbox" if settings.discord.token is not None else "no Discord token"
+        mode = (
+            f"sandbox ({why}): simulated guild {settings.sandbox.guild_name!r} with "
+            f"{len(members)} members, {moderators} moderator(s)"
+        )
+    else:
+        guilds = ", ".join(str(g) for g in settings.discord.guild_ids) or "every guild it is in"
+        mode = f"discord: bot token set, serving {guilds}"
+    return [
+        f"storefront {_version()} ({settings.environment})",
+        f"configuration: {settings.source}",
+        f"database: {settings.database.masked_url()} (migrated to {revision})",
+        f"payment gateway: {settings.payments.gateway}",
+        f"web: listening on {settings.web.host}:{settings.web.port}, "
+        f"public address {settings.web.public_url}",
+        f"shop: {settings.store.name!r} in {settings.store.currency}, "
+        f"{len(settings.catalog)} items, tiers: {tiers}",
+        f"mode: {mode}",
+        "ready: configuration valid and database migrated; the bot itself is not wired in yet",
+    ]
+
+
+def _version() -> str:
+    try:
+        return version("discord-storefront")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+# -- TOML output ----------------------------------------------------------------------
+
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def to_toml(data: Mapping[str, Any]) -> str:
+    """Render plain data as TOML that reads back with tomllib; None becomes a comment,
+    since TOML has no null."""
+    lines: list[str] = []
+    _table(lines, (), data, array=False)
+    return "\n".join(lines).strip() + "\n"
+
+
+def _table(lines: list[str], path: tuple[str, ...], data: Mapping[str, Any], array: bool) -> None:
+    if path:
+        header = ".".join(_toml_key(part) for part in path)
+        lines.extend(["", f"[[{header}]]" if array else f"[{header}]"])
+    nested: list[tuple[str, Any]] = []
+    for key, value in data.items():
+        if isinstance(value, Mapping) or _is_table_array(value):
+            nested.append((key, value))
+        elif value is None:
+            lines.append(f"# {_toml_key(key)} is not set")
+        else:
+            lines.append(f"{_toml_key(key)} = {_toml_value(value)}")
+    for key, value in nested:
+        if isinstance(value, Mapping):
+            _table(lines, (*path, key), value, array=False)
+        else:
+            for item in value:
+                _table(lines, (*path, key), item, array=True)
+
+
+def _is_table_array(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(v, Mapping) for v in value)
+
+
+def _toml_key(key: str) -> str:
+    return key if _BARE_KEY.match(key) else json.dumps(key, ensure_ascii=False)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+    if isinstance(value, Mapping):
+        pairs = ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items())
+        return "{ " + pairs + " }"
+    return json.dumps(str(value), ensure_ascii=False)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,499 @@
+"""The deployment's configuration: one TOML file, overridden by the environment.
+
+Precedence, lowest first: model defaults, the file, ``STOREFRONT_<SECTION>__<KEY>``
+variables. With no file at all the defaults are the shipped ``config.example.toml``
+(packaged as ``bot/defaults.toml``), so a fresh clone runs. Everything is checked
+here, catalog included, so a bad deployment stops before it touches the database or
+Discord, with a message naming the key and never a pydantic dump or a secret.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import pydantic_settings
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+from store.catalog import Catalog
+from store.config import StoreConfig, TierConfig
+from store.errors import ConfigError
+from store.kinds.registry import load_kinds
+
+ENV_PREFIX = "STOREFRONT_"
+CONFIG_ENV = "STOREFRONT_CONFIG"
+DEFAULT_FILE = "config.toml"
+DEFAULTS_RESOURCE = "defaults.toml"
+MASK = "********"
+#: A gateway option whose name contains one of these is a secret: masked, and
+#: refused in a file. The fake gateway is exempt from the refusal (it guards nothing).
+SECRET_WORDS = ("secret", "token", "password", "api_key", "private_key")
+_NAME = r"^[a-z0-9][a-z0-9_-]*$"
+
+
+class SettingsError(Exception):
+    """Configuration that cannot run; each problem reads ``<key>: <what is wrong>``.
+
+    Messages never include a configured value, so a secret in a wrong place cannot
+    leak into a terminal or a CI log.
+    """
+
+    def __init__(self, problems: list[str] | str) -> None:
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        super().__init__("; ".join(self.problems))
+
+
+class _Section(BaseModel):
+    # A typo in a key must be an error, not a silently ignored setting.
+    model_config = ConfigDict(extra="forbid")
+
+
+class DiscordSettings(_Section):
+    token: SecretStr | None = None
+    guild_ids: list[int] = Field(default_factory=list)
+    moderator_role_ids: list[int] = Field(default_factory=list)
+    audit_channel_id: int | None = None
+    cooldown_seconds: float = Field(default=2.0, ge=0, le=3600)
+
+    @field_validator("guild_ids", "moderator_role_ids")
+    @classmethod
+    def _snowflakes(cls, value: list[int]) -> list[int]:
+        if any(item <= 0 for item in value):
+            raise ValueError("Discord ids are positive numbers")
+        return value
+
+
+class DatabaseSettings(_Section):
+    url: str = "sqlite+aiosqlite:///storefront.db"
+    pool_size: int = Field(default=10, ge=1, le=100)
+
+    @field_validator("url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        """Accept the URLs hosting providers hand out, but always run the async driver."""
+        try:
+            url = make_url(value)
+        except ArgumentError:
+            raise ValueError(
+                "not a database URL (e.g. sqlite+aiosqlite:///storefront.db)"
+            ) from None
+        backend = url.get_backend_name()
+        drivers = {"sqlite": "aiosqlite", "postgresql": "asyncpg", "postgres": "asyncpg"}
+        if backend not in drivers:
+            raise ValueError(f"unsupported database {backend!r}; use sqlite or postgresql")
+        if url.drivername in (backend, f"{backend}+{drivers[backend]}"):
+            name = "postgresql" if backend == "postgres" else backend
+            url = url.set(drivername=f"{name}+{drivers[backend]}")
+        else:
+            raise ValueError(f"driver {url.drivername!r} is not async; use {drivers[backend]}")
+        return url.render_as_string(hide_password=False)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return make_url(self.url).get_backend_name() == "sqlite"
+
+    def masked_url(self) -> str:
+        return mask_url(self.url)
+
+
+class WebSettings(_Section):
+    host: str = Field(default="127.0.0.1", min_length=1)
+    port: int = Field(default=8080, ge=1, le=65535)
+    public_url: str = "http://127.0.0.1:8080"
+
+    @field_validator("public_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("must be an http:// or https:// address")
+        return value.rstrip("/")
+
+
+class PaymentsSettings(BaseModel):
+    """``gateway`` names the plugin; every other key is a gateway's own table.
+
+    The tables stay free-form here because only the plugin knows its options; it
+    validates the chosen one (see ``load_settings``).
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    gateway: str = Field(default="fake", pattern=_NAME)
+
+    @model_validator(mode="after")
+    def _tables(self) -> PaymentsSettings:
+        for name, value in (self.model_extra or {}).items():
+            if not isinstance(value, dict):
+                raise ConfigError(
+                    f"payments.{name}: unknown key "
+                    f"(gateway options go in a [payments.{name}] table)"
+                )
+        return self
+
+    @property
+    def tables(self) -> dict[str, dict[str, Any]]:
+        return {name: dict(value) for name, value in (self.model_extra or {}).items()}
+
+    def options(self, gateway: str | None = None) -> dict[str, Any]:
+        """The ``[payments.<gateway>]`` table, empty when absent; the chosen one by default."""
+        return self.tables.get(gateway or self.gateway, {})
+
+
+class SandboxMember(_Section):
+    id: int = Field(gt=0)
+    name: str = Field(min_length=1, max_length=32)
+    roles: list[int] = Field(default_factory=list)
+    moderator: bool = False
+
+
+def _default_members() -> list[SandboxMember]:
+    return [
+        SandboxMember(id=100_000_000_000_000_001, name="alice"),
+        SandboxMember(id=100_000_000_000_000_002, name="bob"),
+        SandboxMember(id=100_000_000_000_000_009, name="mod", moderator=True),
+    ]
+
+
+class SandboxSettings(_Section):
+    guild_id: int = Field(default=900_000_000_000_000_001, gt=0)
+    guild_name: str = Field(default="Storefront Sandbox", min_length=1, max_length=100)
+    members: list[SandboxMember] = Field(default_factory=_default_members)
+
+    @field_validator("members")
+    @classmethod
+    def _unique_ids(cls, members: list[SandboxMember]) -> list[SandboxMember]:
+        seen: set[int] = set()
+        for member in members:
+            if member.id in seen:
+                raise ValueError(f"member id {member.id} appears twice")
+            seen.add(member.id)
+        return members
+
+
+class WorkerSettings(_Section):
+    reconcile_seconds: int = Field(default=300, ge=10)
+    pending_age_minutes: int = Field(default=15, ge=1)
+    reminders_seconds: int = Field(default=3600, ge=10)
+    expiry_seconds: int = Field(default=300, ge=10)
+    outbox_seconds: float = Field(default=5.0, gt=0)
+    abandoned_carts_seconds: int = Field(default=86_400, ge=60)
+
+
+class Settings(BaseSettings):
+    """Every section of the configuration, validated together.
+
+    ``environment`` is a top-level key (``STOREFRONT_ENVIRONMENT``). Build one with
+    ``load_settings``; constructing it directly skips the file and the gateway check.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        env_ignore_empty=True,
+        extra="forbid",
+    )
+
+    environment: Literal["development", "production"] = "development"
+    discord: DiscordSettings = Field(default_factory=DiscordSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
+    payments: PaymentsSettings = Field(default_factory=PaymentsSettings)
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    memberships: dict[str, TierConfig] = Field(default_factory=dict)
+    sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
+    workers: WorkerSettings = Field(default_factory=WorkerSettings)
+
+    _catalog: Catalog | None = PrivateAttr(default=None)
+    _source: str = PrivateAttr(default="(no file)")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The file's contents arrive as init arguments; the environment must beat them.
+        return (env_settings, init_settings)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unique_skus(cls, data: Any) -> Any:
+        """Name both entries of a duplicate SKU; StoreConfig's own check cannot point at one."""
+        items = data.get("store", {}).get("items") if isinstance(data, dict) else None
+        if isinstance(items, list):
+            first: dict[str, int] = {}
+            for index, item in enumerate(items):
+                sku = item.get("sku") if isinstance(item, dict) else None
+                if isinstance(sku, str) and sku in first:
+                    raise ConfigError(
+                        f"store.items[{index}].sku: duplicate sku {sku!r} "
+                        f"(already used by store.items[{first[sku]}])"
+                    )
+                if isinstance(sku, str):
+                    first[sku] = index
+        return data
+
+    @field_validator("memberships")
+    @classmethod
+    def _tier_names(cls, tiers: dict[str, TierConfig]) -> dict[str, TierConfig]:
+        for name in tiers:
+            if not re.match(_NAME, name):
+                raise ValueError(
+                    f"tier name {name!r} must be lower case letters, digits, '-' or '_'"
+                )
+        return tiers
+
+    @model_validator(mode="after")
+    def _cross_section(self) -> Settings:
+        if self.environment == "production":
+            if self.payments.gateway == "fake":
+                raise ConfigError(
+                    'payments.gateway: the fake gateway takes no money; environment = "production" '
+                    "needs a real gateway"
+                )
+            if self.discord.token is None:
+                raise ConfigError(
+                    "discord.token: production needs a bot token (set STOREFRONT_DISCORD__TOKEN)"
+                )
+        for index, item in enumerate(self.store.items):
+            tier = item.kind_options().get("tier")
+            if isinstance(tier, str) and tier not in self.memberships:
+                known = ", ".join(sorted(self.memberships)) or "none"
+                raise ConfigError(
+                    f"store.items[{index}].tier: item {item.sku!r} names tier {tier!r}, which has "
+                    f"no [memberships.{tier}] table (configured tiers: {known})"
+                )
+        self._catalog = Catalog.from_config(
+            self.store, self.memberships, load_kinds(self.memberships)
+        )
+        return self
+
+    @property
+    def catalog(self) -> Catalog:
+        """The validated catalog, built once at load, for the shop to use as is."""
+        if self._catalog is None:  # pragma: no cover - set by the validator above
+            raise RuntimeError("settings were not validated")
+        return self._catalog
+
+    @property
+    def source(self) -> str:
+        """Where the file part came from, for the operator's report."""
+        return self._source
+
+    @property
+    def sandbox_mode(self) -> bool:
+        """No token means nothing can talk to Discord, so the simulated guild stands in."""
+        return self.discord.token is None
+
+    def masked(self) -> dict[str, Any]:
+        """The effective configuration as plain data with every secret replaced by MASK."""
+        data = self.model_dump(mode="python")
+        if self.discord.token is not None:
+            data["discord"]["token"] = MASK
+        data["database"]["url"] = self.database.masked_url()
+        for name, table in self.payments.tables.items():
+            data["payments"][name] = _mask_table(table)
+        return data
+
+
+def mask_url(url: str) -> str:
+    parsed: URL = make_url(url)
+    if parsed.password is None:
+        return url
+    # set(password=MASK) would percent-encode the stars; hide_password renders "***".
+    return parsed.render_as_string(hide_password=True).replace(":***@", f":{MASK}@", 1)
+
+
+def is_secret_key(name: str) -> bool:
+    lowered = name.lower()
+    return any(word in lowered for word in SECRET_WORDS)
+
+
+def _mask_table(table: Mapping[str, Any]) -> dict[str, Any]:
+    masked: dict[str, Any] = {}
+    for key, value in table.items():
+        if isinstance(value, Mapping):
+            masked[key] = _mask_table(value)
+        elif is_secret_key(key):
+            masked[key] = [MASK for _ in value] if isinstance(value, list) else MASK
+        else:
+            masked[key] = value
+    return masked
+
+
+# -- loading --------------------------------------------------------------------------
+
+
+def load_settings(path: str | Path | None = None) -> Settings:
+    """Read, merge and check the configuration; raise SettingsError if it cannot run.
+
+    With no ``path``: ``$STOREFRONT_CONFIG``, else ``./config.toml`` when present, else
+    the shipped defaults.
+    """
+    source, data = _read_file(path)
+    _refuse_file_secrets(source, data)
+    try:
+        settings = Settings(**data)
+    except ValidationError as error:
+        raise SettingsError(list(_describe(error))) from None
+    except ConfigError as error:
+        raise SettingsError(str(error)) from None
+    except pydantic_settings.SettingsError as error:
+        raise SettingsError(_env_parse_problem(error)) from None
+    settings._source = source
+    _check_gateway(settings)
+    return settings
+
+
+def defaults_text() -> str:
+    """The shipped defaults, identical to the repository's config.example.toml."""
+    # Beside this module rather than importlib.resources: editable installs can expose
+    # `bot` as a namespace package, which resources.files() refuses.
+    return Path(__file__).with_name(DEFAULTS_RESOURCE).read_text(encoding="utf-8")
+
+
+def _read_file(path: str | Path | None) -> tuple[str, dict[str, Any]]:
+    if path is None:
+        from_env = os.environ.get(CONFIG_ENV)
+        if from_env:
+            path = from_env
+        elif Path(DEFAULT_FILE).is_file():
+            path = DEFAULT_FILE
+        else:
+            return "built-in defaults (config.example.toml)", _parse(
+                "config.example.toml", defaults_text()
+            )
+    name = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SettingsError(f"{name}: no such configuration file") from None
+    except (OSError, UnicodeDecodeError) as error:
+        reason = getattr(error, "strerror", None) or str(error)
+        raise SettingsError(f"{name}: cannot read the file ({reason})") from None
+    return name, _parse(name, text)
+
+
+def _parse(name: str, text: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        # Python 3.11 only offers "reason (at line L, column C)" as text.
+        match = re.fullmatch(r"(.*) \(at (line \d+, column \d+|end of document)\)", str(error))
+        if match is None:
+            raise SettingsError(f"{name}: invalid TOML: {error}") from None
+        reason, where = match.groups()
+        raise SettingsError(
+            f"{name}: invalid TOML at {where}: {reason[:1].lower()}{reason[1:]}"
+        ) from None
+
+
+def _refuse_file_secrets(source: str, data: Mapping[str, Any]) -> None:
+    """Secrets in a file end up in backups and repositories; insist on the environment."""
+    problems = []
+    discord = data.get("discord")
+    if isinstance(discord, Mapping) and "token" in discord:
+        problems.append("discord.token")
+    payments = data.get("payments")
+    if isinstance(payments, Mapping):
+        for gateway, table in payments.items():
+            if gateway == "fake" or not isinstance(table, Mapping):
+                continue
+            problems.extend(f"payments.{gateway}.{key}" for key in table if is_secret_key(key))
+    if problems:
+        raise SettingsError(
+            [
+                f"{key}: secrets are read only from the environment; remove it from {source} "
+                f"and set {env_name(key)}"
+                for key in problems
+            ]
+        )
+
+
+def _check_gateway(settings: Settings) -> None:
+    """Let the chosen gateway validate its own table now rather than at the first sale."""
+    from payments.errors import PaymentsError
+    from payments.registry import gateway_class
+
+    name = settings.payments.gateway
+    try:
+        options_model = gateway_class(name).Options
+    except PaymentsError as error:
+        raise SettingsError(f"payments.gateway: {error}") from None
+    except Exception as error:  # a broken plugin must not look like a crash in the shop
+        raise SettingsError(
+            f"payments.gateway: the {name!r} gateway plugin failed to load "
+            f"({error.__class__.__name__}: {error})"
+        ) from None
+    try:
+        options_model.model_validate(settings.payments.options())
+    except ValidationError as error:
+        raise SettingsError(list(_describe(error, ("payments", name)))) from None
+
+
+def env_name(key: str) -> str:
+    """The variable that overrides a dotted key: ``web.port`` -> ``STOREFRONT_WEB__PORT``."""
+    return ENV_PREFIX + "__".join(part.upper() for part in key.split("."))
+
+
+def _key(loc: tuple[str | int, ...]) -> str:
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else part
+    return text
+
+
+_MESSAGES = {
+    "extra_forbidden": "unknown key",
+    "missing": "required key is missing",
+}
+
+
+def _describe(error: ValidationError, prefix: tuple[str, ...] = ()) -> Iterator[str]:
+    """Turn pydantic's report into ``key: problem`` lines without any input value."""
+    for item in error.errors(include_url=False, include_input=False):
+        cause = (item.get("ctx") or {}).get("error")
+        if isinstance(cause, ConfigError):
+            yield str(cause)
+            continue
+        key = _key((*prefix, *item["loc"])) or "(top level)"
+        message = _MESSAGES.get(item["type"], item["msg"])
+        for noise in ("Value error, ", "Assertion failed, "):
+            message = message.removeprefix(noise)
+        message = message[:1].lower() + message[1:]
+        if "[" not in key and os.environ.get(env_name(key)):
+            message += f" (from {env_name(key)})"
+        yield f"{key}: {message}"
+
+
+def _env_parse_problem(error: pydantic_settings.SettingsError) -> str:
+    match = re.search(r'field "([^"]+)"', str(error))
+    field = match.group(1) if match else "environment"
+    return (
+        f"{field}: a {ENV_PREFIX}{field.upper()}__* variable holds a value that is not valid "
+        "JSON (lists and tables from the environment are written as JSON)"
+    )
