@@ -23,6 +23,8 @@ from store.db.migrate import upgrade
 from store.db.schema import metadata
 from tests.support import FakeClock
 
+pytest_plugins = ["bot.testing.pytest_plugin"]
+
 DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 
 

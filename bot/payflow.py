@@ -1,0 +1,252 @@
+"""Between the store's orders and a payment gateway.
+
+The store decides and the gateway collects; this module carries ids across and
+keeps the rules of the integration: gateway calls never happen inside a database
+transaction, the idempotency key is derived from the order (two checkouts of one
+cart make one order, so one session), and every verified event is recorded before
+it is acknowledged and then applied in its own transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from payments.errors import GatewayError, WebhookVerificationError
+from payments.gateway import Gateway
+from payments.models import CheckoutLine, CheckoutRequest, CheckoutSession, GatewayEvent
+from store.effects import Effect
+from store.fulfilment import Applied, PaymentOutcome
+from store.orders import Order, OrderState
+from store.shop import Shop
+
+log = logging.getLogger(__name__)
+
+EffectsReady = Callable[[], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class CheckoutOutcome:
+    """What the member sees after pressing Checkout."""
+
+    order: Order
+    session: CheckoutSession | None
+    effects: list[Effect]
+
+    @property
+    def paid_with_points(self) -> bool:
+        return self.session is None and self.order.state is OrderState.FULFILLED
+
+
+class PaymentUnavailable(Exception):
+    """The gateway could not open a checkout; the order waits and a retry is safe."""
+
+    def __init__(self, member_message: str) -> None:
+        super().__init__(member_message)
+        self.member_message = member_message
+
+
+def to_outcome(event: GatewayEvent) -> PaymentOutcome:
+    return PaymentOutcome(
+        gateway=event.gateway,
+        event_id=event.event_id,
+        kind=event.kind.value,
+        order_id=event.order_id,
+        session_id=event.session_id,
+        amount=event.amount,
+        currency=event.currency,
+    )
+
+
+class PaymentFlow:
+    def __init__(
+        self,
+        shop: Shop,
+        gateway: Gateway,
+        *,
+        public_url: str,
+        on_effects: EffectsReady | None = None,
+    ) -> None:
+        self.shop = shop
+        self.gateway = gateway
+        self.public_url = public_url.rstrip("/")
+        self._on_effects = on_effects
+
+    def on_effects(self, callback: EffectsReady) -> None:
+        """Who to wake when new effects wait in the outbox (the bot's deliverer)."""
+        self._on_effects = callback
+
+    # ---- checkout -----------------------------------------------------------
+
+    async def checkout(self, shop_id: int, member_id: int, *, points: int = 0) -> CheckoutOutcome:
+        result = await self.shop.orders.checkout(shop_id, member_id, points=points)
+        order = result.order
+        if result.effects:
+            await self._wake()
+        if not order.needs_payment:
+            return CheckoutOutcome(order, None, result.effects)
+        if order.checkout_url and order.gateway_session_id and order.checkout_expires_at:
+            session = CheckoutSession(
+                gateway=order.gateway or self.gateway.name,
+                session_id=order.gateway_session_id,
+                url=order.checkout_url,
+                expires_at=order.checkout_expires_at,
+            )
+            return CheckoutOutcome(order, session, [])
+        order, session = await self._open_session(order)
+        return CheckoutOutcome(order, session, [])
+
+    async def session_for(self, order: Order) -> CheckoutSession:
+        request = self._request(order)
+        try:
+            return await self.gateway.create_checkout(request)
+        except GatewayError as exc:
+            log.warning("checkout for order %s failed: %s", order.id, exc)
+            raise PaymentUnavailable(exc.member_message) from exc
+
+    async def _open_session(self, order: Order) -> tuple[Order, CheckoutSession]:
+        session = await self.session_for(order)
+        order = await self.shop.orders.attach_session(
+            order.id,
+            gateway=self.gateway.name,
+            session_id=session.session_id,
+            url=session.url,
+            expires_at=session.expires_at,
+        )
+        return order, session
+
+    def _request(self, order: Order) -> CheckoutRequest:
+        ttl = timedelta(minutes=self.shop.ctx.config.checkout_ttl_minutes)
+        if order.points_applied:
+            # Points paid part: one line for what is left, so the lines sum to the charge.
+            lines: tuple[CheckoutLine, ...] = (
+                CheckoutLine(
+                    name=f"Order #{order.id} (after {order.points_applied:,} points)",
+                    quantity=1,
+                    unit_amount=order.cash_due.amount,
+                ),
+            )
+        else:
+            lines = tuple(
+                CheckoutLine(
+                    name=line.name, quantity=line.quantity, unit_amount=line.unit_price.amount
+                )
+                for line in order.lines
+            )
+        return CheckoutRequest(
+            order_id=str(order.id),
+            idempotency_key=f"order-{order.id}",
+            lines=lines,
+            total=order.cash_due.amount,
+            currency=order.cash_due.currency,
+            success_url=f"{self.public_url}/checkout/return?order={order.id}",
+            cancel_url=f"{self.public_url}/checkout/cancel?order={order.id}",
+            # From the order, not from now: a retry must send the very same request.
+            expires_at=order.created_at + ttl,
+            description=f"{self.shop.ctx.config.name} order #{order.id}",
+            customer_ref=str(order.buyer_id),
+        )
+
+    # ---- events -------------------------------------------------------------
+
+    async def receive_webhook(self, body: bytes, headers: Mapping[str, str]) -> int:
+        """Verify, record, acknowledge; then apply. Returns how many events were new.
+
+        Raises WebhookVerificationError (answer 400; nothing stored). Once recorded
+        an event is never lost: if applying fails, `apply_unapplied` retries it.
+        """
+        events = self.gateway.verify_webhook(body, headers)
+        fresh = []
+        for event in events:
+            resolved = await self.gateway.resolve_event(event)
+            outcome = to_outcome(resolved)
+            if await self.shop.fulfilment.record(outcome):
+                fresh.append(outcome)
+        for outcome in fresh:
+            try:
+                await self.shop.fulfilment.process(outcome.gateway, outcome.event_id)
+            except Exception:  # recorded already; the sweeper applies it later
+                log.exception(
+                    "applying %s/%s failed; will retry", outcome.gateway, outcome.event_id
+                )
+        if fresh:
+            await self._wake()
+        return len(fresh)
+
+    async def confirm_return(self, session_id: str) -> Applied | None:
+        """The success redirect: ask the gateway, and fulfil if it says paid."""
+        state = await self.gateway.fetch_session(session_id)
+        event = state.as_event(self.gateway.name, self.shop.ctx.now())
+        if event is None:
+            return None
+        applied = await self.shop.fulfilment.apply(to_outcome(event))
+        if applied.effects:
+            await self._wake()
+        return applied
+
+    async def reconcile(self, older_than: timedelta, limit: int = 100) -> list[Applied]:
+        """Ask the gateway about stale pending orders and apply what it says.
+
+        Recovers dropped webhooks and lapses expired sessions. Safe to run in several
+        processes at once: each result is applied under the event's unique id.
+        """
+        results = []
+        for order in await self.shop.orders.stale_pending(older_than, limit):
+            assert order.gateway_session_id is not None
+            try:
+                state = await self.gateway.fetch_session(order.gateway_session_id)
+            except GatewayError as exc:
+                log.warning("reconciling order %s: %s", order.id, exc)
+                continue
+            event = state.as_event(self.gateway.name, self.shop.ctx.now())
+            if event is None and _past(order.checkout_expires_at, self.shop.ctx.now()):
+                try:
+                    await self.gateway.expire_session(order.gateway_session_id)
+                except GatewayError as exc:
+                    log.warning("expiring session of order %s: %s", order.id, exc)
+                    continue
+                state = await self.gateway.fetch_session(order.gateway_session_id)
+                event = state.as_event(self.gateway.name, self.shop.ctx.now())
+            if event is not None:
+                results.append(await self.shop.fulfilment.apply(to_outcome(event)))
+        results += await self.apply_unapplied()
+        if any(r.effects for r in results):
+            await self._wake()
+        return results
+
+    async def apply_unapplied(self) -> list[Applied]:
+        """Events recorded but not applied (a crash between the two steps)."""
+        return [
+            await self.shop.fulfilment.process(gateway, event_id)
+            for gateway, event_id in await self.shop.fulfilment.unapplied()
+        ]
+
+    async def refund(self, order: Order, amount: int | None, reason_key: str) -> None:
+        """Ask the gateway to refund; the store changes when the refund event arrives."""
+        if order.gateway_session_id is None:
+            raise PaymentUnavailable("This order was not paid through a payment gateway.")
+        try:
+            await self.gateway.refund(
+                order.gateway_session_id, amount, idempotency_key=f"refund-{order.id}-{reason_key}"
+            )
+        except GatewayError as exc:
+            raise PaymentUnavailable(exc.member_message) from exc
+
+    async def _wake(self) -> None:
+        if self._on_effects is not None:
+            await self._on_effects()
+
+
+def _past(moment: datetime | None, now: datetime) -> bool:
+    return moment is not None and moment <= now
+
+
+__all__ = [
+    "CheckoutOutcome",
+    "PaymentFlow",
+    "PaymentUnavailable",
+    "WebhookVerificationError",
+    "to_outcome",
+]

@@ -1,0 +1,89 @@
+"""The storefront's web application: webhooks, the checkout return page, health.
+
+One aiohttp application per process; the gateway mounts its own pages (the fake
+gateway's hosted checkout) on it. Handlers translate HTTP to `PaymentFlow` calls.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+
+from aiohttp import web
+
+from bot.payflow import PaymentFlow
+from payments.errors import GatewayError, WebhookVerificationError
+from store.db.engine import StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+MAX_WEBHOOK_BYTES = 1024 * 1024
+FLOW_KEY = web.AppKey("payment_flow", PaymentFlow)
+
+
+def create_web_app(flow: PaymentFlow) -> web.Application:
+    app = web.Application(client_max_size=MAX_WEBHOOK_BYTES)
+    app[FLOW_KEY] = flow
+    app.router.add_post("/webhooks/{gateway}", _webhook)
+    app.router.add_get("/checkout/return", _checkout_return)
+    app.router.add_get("/checkout/cancel", _checkout_cancel)
+    app.router.add_get("/healthz", _healthz)
+    flow.gateway.add_routes(app)
+    return app
+
+
+async def _webhook(request: web.Request) -> web.Response:
+    flow = request.app[FLOW_KEY]
+    if request.match_info["gateway"] != flow.gateway.name:
+        return web.json_response({"error": "no such gateway"}, status=404)
+    body = await request.read()
+    try:
+        fresh = await flow.receive_webhook(body, request.headers)
+    except WebhookVerificationError as exc:
+        log.warning("webhook refused: %s", exc)
+        return web.json_response({"error": "invalid signature or payload"}, status=400)
+    except StoreUnavailable:
+        # Not recorded: a non-2xx makes the gateway deliver it again later.
+        return web.json_response({"error": "try again"}, status=503)
+    return web.json_response({"received": True, "new_events": fresh})
+
+
+async def _checkout_return(request: web.Request) -> web.Response:
+    flow = request.app[FLOW_KEY]
+    session_id = request.query.get("session_id", "")
+    message = "Payment received. You can go back to Discord; your order is being delivered."
+    if session_id:
+        try:
+            applied = await flow.confirm_return(session_id)
+        except GatewayError:
+            applied = None
+        except StoreUnavailable:
+            applied = None
+        if applied is None:
+            message = (
+                "Thanks! Your payment is being confirmed; you will get a message in Discord "
+                "as soon as it is."
+            )
+    return _page("Back to Discord", message)
+
+
+async def _checkout_cancel(request: web.Request) -> web.Response:
+    return _page(
+        "Checkout cancelled",
+        "Nothing was charged. Your order waits in Discord until its link expires; "
+        "after that the items return to your cart.",
+    )
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    return web.json_response({"ok": True})
+
+
+def _page(title: str, message: str) -> web.Response:
+    body = (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title></head><body><main>"
+        f"<h1>{html.escape(title)}</h1><p>{html.escape(message)}</p>"
+        "</main></body></html>"
+    )
+    return web.Response(text=body, content_type="text/html")
