@@ -7,9 +7,8 @@ import pytest_asyncio
 from harness_toy_bot import ToyBot
 
 from bot.testing import DiscordHarness, FakeDiscord, FakeMember, offline
-from bot.testing.pytest_plugin import discord_error_log, pytest_runtest_call
 
-__all__ = ["discord_error_log", "pytest_runtest_call"]
+# The ERROR guard (bot.testing.pytest_plugin) is registered for every test in tests/conftest.py.
 
 
 @pytest.fixture
