@@ -16,9 +16,11 @@ import re
 import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import Any, TypeVar
 
 from alembic.script import ScriptDirectory
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -141,7 +143,7 @@ def _check_config(settings: Settings, args: argparse.Namespace) -> int:
     print(f"# storefront {_version()}: configuration is valid")
     print(f"# file: {settings.source}; environment variables STOREFRONT_* take precedence")
     print(f"# catalog: {len(settings.catalog)} items; secrets are shown as ********")
-    print(to_toml(settings.masked()))
+    print(to_toml(settings.masked()), end="")
     return 0
 
 
@@ -188,6 +190,7 @@ async def _prepare_database(settings: Settings) -> str | None:
 
 
 async def _with_engine(settings: Settings, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
+    _check_sqlite_file(settings)
     engine = create_engine(settings.database.url, pool_size=settings.database.pool_size)
     try:
         return await work(engine)
@@ -198,6 +201,29 @@ async def _with_engine(settings: Settings, work: Callable[[AsyncEngine], Awaitab
         ) from error
     finally:
         await engine.dispose()
+
+
+def _check_sqlite_file(settings: Settings) -> None:
+    """Say why a SQLite file cannot be opened before aiosqlite tries.
+
+    A failed aiosqlite connect leaves its worker thread reporting to an event loop that
+    asyncio.run has already closed, which prints a thread traceback (omnilib/aiosqlite
+    #241, fix pending in #389); the common causes are cheaper to check here.
+    """
+    if not settings.database.is_sqlite:
+        return
+    database = make_url(settings.database.url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database).resolve()
+    where = f"cannot use the database {settings.database.masked_url()}"
+    if path.exists():
+        if not os.access(path, os.R_OK | os.W_OK):
+            raise CommandFailed(f"{where}: {path} is not readable and writable")
+    elif not path.parent.is_dir():
+        raise CommandFailed(f"{where}: directory {path.parent} does not exist")
+    elif not os.access(path.parent, os.W_OK | os.X_OK):
+        raise CommandFailed(f"{where}: cannot create files in {path.parent}")
 
 
 def head_revision() -> str | None:

@@ -1,0 +1,195 @@
+"""Loading the configuration: sources, precedence, secrets and cross-section checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from bot.settings import MASK, Settings, SettingsError, load_settings
+from tests.cli.conftest import EXAMPLE, REPO, example_with
+
+
+def test_defaults_come_from_the_example_without_a_file() -> None:
+    """With no file anywhere the shipped example applies, sample catalog included."""
+    settings = load_settings()
+    assert settings.source.startswith("built-in defaults")
+    assert settings.database.url == "sqlite+aiosqlite:///storefront.db"
+    assert settings.payments.gateway == "fake"
+    assert len(settings.catalog) == 10
+    assert set(settings.memberships) == {"paid", "premium"}
+
+
+def test_packaged_defaults_are_the_example_file() -> None:
+    """bot/defaults.toml is a verbatim copy of config.example.toml."""
+    assert (REPO / "bot" / "defaults.toml").read_bytes() == EXAMPLE.read_bytes()
+
+
+def test_sample_catalog_prices_follow_dreamwidth() -> None:
+    """The sample catalog carries the reference shop's prices in minor units."""
+    prices = {item.sku: item.price.amount for item in load_settings().catalog}
+    assert prices == {
+        "paid-1m": 300,
+        "paid-2m": 500,
+        "paid-6m": 1300,
+        "paid-12m": 2500,
+        "premium-6m": 2000,
+        "premium-12m": 4000,
+        "seed": 20000,
+        "points-100": 1000,
+        "points-500": 5000,
+        "points-1000": 10000,
+    }
+
+
+def test_config_toml_in_the_working_directory_is_used(isolated: Path) -> None:
+    """./config.toml is picked up when no path is given."""
+    (isolated / "config.toml").write_text(example_with('name = "Storefront"', 'name = "Local"'))
+    settings = load_settings()
+    assert settings.store.name == "Local"
+    assert settings.source == "config.toml"
+
+
+def test_storefront_config_variable_names_the_file(
+    isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """STOREFRONT_CONFIG wins over ./config.toml."""
+    (isolated / "config.toml").write_text(example_with('name = "Storefront"', 'name = "Local"'))
+    other = isolated / "other.toml"
+    other.write_text(example_with('name = "Storefront"', 'name = "Other"'))
+    monkeypatch.setenv("STOREFRONT_CONFIG", str(other))
+    assert load_settings().store.name == "Other"
+
+
+def test_environment_overrides_a_nested_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """STOREFRONT_DATABASE__URL replaces database.url."""
+    monkeypatch.setenv("STOREFRONT_DATABASE__URL", "sqlite+aiosqlite:///other.db")
+    assert load_settings().database.url == "sqlite+aiosqlite:///other.db"
+
+
+def test_environment_beats_the_file(isolated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A key set in both the file and the environment takes the environment's value."""
+    path = isolated / "shop.toml"
+    path.write_text(example_with("port = 8080", "port = 9000"))
+    monkeypatch.setenv("STOREFRONT_WEB__PORT", "9100")
+    assert load_settings(path).web.port == 9100
+
+
+def test_environment_merges_into_a_gateway_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A gateway option from the environment joins the file's table instead of replacing it."""
+    monkeypatch.setenv("STOREFRONT_PAYMENTS__FAKE__WEBHOOK_SECRET", "from-env")
+    options = load_settings().payments.options()
+    assert options["webhook_secret"] == "from-env"
+    assert options["max_delivery_attempts"] == 5
+
+
+def test_list_from_the_environment_is_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    """STOREFRONT_DISCORD__GUILD_IDS takes a JSON list."""
+    monkeypatch.setenv("STOREFRONT_DISCORD__GUILD_IDS", "[111, 222]")
+    assert load_settings().discord.guild_ids == [111, 222]
+
+
+def test_token_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A token in the environment ends sandbox mode."""
+    monkeypatch.setenv("STOREFRONT_DISCORD__TOKEN", "tok")
+    settings = load_settings()
+    assert settings.discord.token == SecretStr("tok")
+    assert not settings.sandbox_mode
+
+
+def test_token_in_a_file_is_refused(isolated: Path) -> None:
+    """A token in the file is an error that names the variable to use, not the value."""
+    path = isolated / "shop.toml"
+    path.write_text('[discord]\ntoken = "file-token-value"\n')
+    with pytest.raises(SettingsError) as caught:
+        load_settings(path)
+    assert "discord.token" in str(caught.value)
+    assert "STOREFRONT_DISCORD__TOKEN" in str(caught.value)
+    assert "file-token-value" not in str(caught.value)
+
+
+def test_gateway_secret_in_a_file_is_refused(isolated: Path) -> None:
+    """Real gateways' secret options must come from the environment."""
+    path = isolated / "shop.toml"
+    path.write_text('[payments.stripe]\napi_key = "sk_test_value"\n')
+    with pytest.raises(SettingsError, match=r"payments\.stripe\.api_key: secrets are read only"):
+        load_settings(path)
+
+
+def test_masked_hides_every_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    """masked() replaces the token, gateway secrets and the database password."""
+    monkeypatch.setenv("STOREFRONT_DISCORD__TOKEN", "tok")
+    monkeypatch.setenv("STOREFRONT_DATABASE__URL", "postgresql://shop:pw@db.example/shop")
+    data = load_settings().masked()
+    assert data["discord"]["token"] == MASK
+    assert data["payments"]["fake"]["webhook_secret"] == MASK
+    assert data["database"]["url"] == f"postgresql+asyncpg://shop:{MASK}@db.example/shop"
+
+
+@pytest.mark.parametrize(
+    ("given", "effective"),
+    [
+        ("sqlite:///shop.db", "sqlite+aiosqlite:///shop.db"),
+        ("postgres://u@h/db", "postgresql+asyncpg://u@h/db"),
+        ("postgresql://u@h/db", "postgresql+asyncpg://u@h/db"),
+    ],
+)
+def test_database_url_gets_the_async_driver(
+    monkeypatch: pytest.MonkeyPatch, given: str, effective: str
+) -> None:
+    """Provider-style URLs are accepted and run on the async driver."""
+    monkeypatch.setenv("STOREFRONT_DATABASE__URL", given)
+    assert load_settings().database.url == effective
+
+
+def test_production_refuses_the_fake_gateway(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fake gateway takes no money, so production will not start with it."""
+    monkeypatch.setenv("STOREFRONT_ENVIRONMENT", "production")
+    monkeypatch.setenv("STOREFRONT_DISCORD__TOKEN", "tok")
+    with pytest.raises(SettingsError, match=r"^payments\.gateway: the fake gateway"):
+        load_settings()
+
+
+def test_production_needs_a_token(isolated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Production without a Discord token is refused rather than run as a sandbox."""
+    path = isolated / "shop.toml"
+    path.write_text('environment = "production"\n[payments]\ngateway = "stripe"\n')
+    with pytest.raises(SettingsError, match=r"^discord\.token: production needs a bot token"):
+        load_settings(path)
+
+
+def test_chosen_gateway_validates_its_table(isolated: Path) -> None:
+    """The fake gateway's missing webhook secret is reported at load."""
+    path = isolated / "shop.toml"
+    path.write_text("[payments.fake]\n")
+    with pytest.raises(SettingsError, match=r"^payments\.fake\.webhook_secret: required"):
+        load_settings(path)
+
+
+def test_unknown_gateway_is_reported(isolated: Path) -> None:
+    """A gateway name with no installed plugin names the key and the installed ones."""
+    path = isolated / "shop.toml"
+    path.write_text('[payments]\ngateway = "paypal"\n')
+    with pytest.raises(SettingsError, match=r"^payments\.gateway: .*'paypal' is not installed"):
+        load_settings(path)
+
+
+def test_settings_built_directly_validate_the_catalog() -> None:
+    """Constructing Settings in code runs the same cross-section checks as loading."""
+    settings = Settings(
+        memberships={"paid": {}},
+        store={
+            "items": [
+                {
+                    "sku": "a",
+                    "name": "A",
+                    "price": 300,
+                    "kind": "membership",
+                    "tier": "paid",
+                    "months": 1,
+                }
+            ]
+        },
+    )
+    assert settings.catalog.require("a").spec["months"] == 1
