@@ -29,8 +29,6 @@ from store.db.engine import StoreUnavailable, create_engine
 from store.db.migrate import alembic_config, current_revision, upgrade
 from store.errors import ConfigError
 
-log = logging.getLogger("storefront")
-
 T = TypeVar("T")
 Handler = Callable[[Settings, argparse.Namespace], int]
 

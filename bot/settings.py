@@ -374,17 +374,17 @@ def defaults_text() -> str:
 
 
 def _read_file(path: str | Path | None) -> tuple[str, dict[str, Any]]:
+    name = str(path)
     if path is None:
         from_env = os.environ.get(CONFIG_ENV)
         if from_env:
-            path = from_env
+            path, name = from_env, f"{from_env} (from {CONFIG_ENV})"
         elif Path(DEFAULT_FILE).is_file():
-            path = DEFAULT_FILE
+            path = name = DEFAULT_FILE
         else:
             return "built-in defaults (config.example.toml)", _parse(
                 "config.example.toml", defaults_text()
             )
-    name = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:

@@ -129,6 +129,11 @@ BAD_CONFIGS = [
         id="secret-in-file",
     ),
     pytest.param(
+        ('gateway = "fake"', 'gateway = "fake"\ngatway = "stripe"'),
+        "payments.gatway: unknown key",
+        id="misspelt-payments-key",
+    ),
+    pytest.param(
         ('webhook_secret = "dev-only-fake-webhook-secret"', ""),
         "payments.fake.webhook_secret: required key is missing",
         id="gateway-option-missing",

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from pathlib import Path
+from typing import get_args
 
 import pytest
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr
 
 from bot.settings import MASK, Settings, SettingsError, load_settings
 from tests.cli.conftest import EXAMPLE, REPO, example_with
@@ -24,6 +27,28 @@ def test_defaults_come_from_the_example_without_a_file() -> None:
 def test_packaged_defaults_are_the_example_file() -> None:
     """bot/defaults.toml is a verbatim copy of config.example.toml."""
     assert (REPO / "bot" / "defaults.toml").read_bytes() == EXAMPLE.read_bytes()
+
+
+def _documented_fields(model: type[BaseModel], path: str = "") -> Iterator[tuple[str, str]]:
+    for name, field in model.model_fields.items():
+        yield path, name
+        annotation = field.annotation
+        inner = get_args(annotation)[-1] if get_args(annotation) else annotation
+        if isinstance(inner, type) and issubclass(inner, BaseModel):
+            yield from _documented_fields(inner, f"{path}.{name}".lstrip("."))
+
+
+def test_example_documents_every_setting() -> None:
+    """Each setting appears in config.example.toml, set or commented out."""
+    text = EXAMPLE.read_text(encoding="utf-8")
+    missing = [
+        f"{path}.{name}".lstrip(".")
+        for path, name in _documented_fields(Settings)
+        if path  # sections themselves appear as [tables]
+        and not re.search(rf"^(# )?{name} =", text, re.MULTILINE)
+        and f"[[{path}.{name}]]" not in text
+    ]
+    assert missing == []
 
 
 def test_sample_catalog_prices_follow_dreamwidth() -> None:
@@ -193,3 +218,19 @@ def test_settings_built_directly_validate_the_catalog() -> None:
         },
     )
     assert settings.catalog.require("a").spec["months"] == 1
+
+
+def test_missing_file_named_by_the_variable_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A STOREFRONT_CONFIG pointing nowhere is reported with the variable's name."""
+    monkeypatch.setenv("STOREFRONT_CONFIG", "gone.toml")
+    with pytest.raises(SettingsError, match=r"^gone\.toml \(from STOREFRONT_CONFIG\): no such"):
+        load_settings()
+
+
+def test_malformed_json_in_the_environment_names_the_section(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A list variable that is not JSON is reported against its section."""
+    monkeypatch.setenv("STOREFRONT_DISCORD__GUILD_IDS", "[1,")
+    with pytest.raises(SettingsError, match=r"^discord: a STOREFRONT_DISCORD__\* variable"):
+        load_settings()
