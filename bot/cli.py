@@ -246,7 +246,7 @@ def _describe_run(settings: Settings, *, sandbox: bool, revision: str | None) ->
         f"configuration: {settings.source}",
         f"database: {settings.database.masked_url()} (migrated to {revision})",
         f"payment gateway: {settings.payments.gateway}",
-        f"web: listening on {settings.web.host}:{settings.web.port}, "
+        f"web: would listen on {settings.web.host}:{settings.web.port}, "
         f"public address {settings.web.public_url}",
         f"shop: {settings.store.name!r} in {settings.store.currency}, "
         f"{len(settings.catalog)} items, tiers: {tiers}",

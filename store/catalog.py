@@ -45,15 +45,18 @@ class Catalog:
     ) -> Catalog:
         items = []
         for index, entry in enumerate(store.items):
-            where = f"store.items[{index}] ({entry.sku})"
+            where = f"store.items[{index}]"
+            which = f"(item {entry.sku!r})"
             kind = kinds.get(entry.kind)
             if kind is None:
                 known = ", ".join(sorted(kinds))
-                raise ConfigError(f"{where}.kind: unknown kind {entry.kind!r} (installed: {known})")
+                raise ConfigError(
+                    f"{where}.kind: unknown kind {entry.kind!r} (installed: {known}) {which}"
+                )
             try:
                 spec = kind.parse_options(entry.kind_options())
             except ValueError as exc:
-                raise ConfigError(f"{where}: {exc}") from exc
+                raise ConfigError(f"{where}: {exc} {which}") from exc
             items.append(
                 CatalogItem(
                     sku=entry.sku,

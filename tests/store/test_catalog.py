@@ -52,7 +52,8 @@ def test_bad_membership_items_name_the_item(item: dict[str, Any], message: str) 
     """A bad item stops loading with a message naming it."""
     with pytest.raises(ConfigError, match=message) as info:
         _catalog({"sku": "x", "name": "X", "price": 100, "kind": "membership", **item})
-    assert "store.items[0] (x)" in str(info.value)
+    assert str(info.value).startswith("store.items[0]: ")
+    assert str(info.value).endswith("(item 'x')")
 
 
 def test_unknown_kind_lists_installed_ones() -> None:
