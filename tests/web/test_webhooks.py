@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from bot.workers import Periodic
 from payments.fake import FaultPlan
 from payments.signing import sign
 from store.db.schema import payment_events
@@ -243,3 +244,22 @@ async def test_checkout_retry_after_a_gateway_failure_gets_the_same_session(
     storefront.shop.ctx.clock.advance(minutes=5)  # type: ignore[attr-defined]
     again = await storefront.flow.session_for(first.order)
     assert again.session_id == first.session.session_id
+
+
+async def test_reconciliation_worker_recovers_a_dropped_webhook(storefront: Storefront) -> None:
+    """Running on its interval, the worker fulfils an order whose webhook never came."""
+    storefront.gateway.faults = FaultPlan(drop=True)
+    order_id, session_id = await _checkout(storefront)
+    await storefront.gateway.perform(session_id, "pay")
+    await storefront.gateway.drain()
+    storefront.shop.ctx.clock.advance(minutes=20)  # type: ignore[attr-defined]
+    worker = Periodic("reconcile", 0.01, lambda: storefront.flow.reconcile(timedelta(minutes=10)))
+    worker.start()
+    try:
+        for _ in range(200):
+            if await _state(storefront, order_id) is OrderState.FULFILLED:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        await worker.stop()
+    assert await _state(storefront, order_id) is OrderState.FULFILLED

@@ -1,0 +1,55 @@
+"""The interval runner keeps going after a failing run and stops cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from bot.workers import Periodic
+
+pytestmark = pytest.mark.asyncio
+
+
+async def test_a_failing_run_does_not_stop_the_worker() -> None:
+    """An exception is logged and the next run still happens."""
+    calls: list[int] = []
+
+    async def job() -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("first run fails")
+
+    worker = Periodic("flaky", 0.01, job)
+    worker.start()
+    for _ in range(100):
+        if len(calls) >= 3:
+            break
+        await asyncio.sleep(0.01)
+    await worker.stop()
+    assert len(calls) >= 3
+
+
+async def test_kick_runs_without_waiting_for_the_interval() -> None:
+    """New work wakes the worker at once."""
+    ran = asyncio.Event()
+    count = 0
+
+    async def job() -> None:
+        nonlocal count
+        count += 1
+        if count == 2:
+            ran.set()
+
+    worker = Periodic("slow", 3600, job)
+    worker.start()
+    await asyncio.sleep(0.01)
+    worker.kick()
+    await asyncio.wait_for(ran.wait(), timeout=2)
+    await worker.stop()
+
+
+def test_interval_must_be_positive() -> None:
+    """A zero interval would spin."""
+    with pytest.raises(ValueError, match="positive"):
+        Periodic("bad", 0, lambda: asyncio.sleep(0))
