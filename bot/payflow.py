@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from payments.errors import GatewayError, WebhookVerificationError
+from payments.errors import GatewayError
 from payments.gateway import Gateway
 from payments.models import CheckoutLine, CheckoutRequest, CheckoutSession, GatewayEvent
 from store.effects import Effect
@@ -154,7 +154,7 @@ class PaymentFlow:
     async def receive_webhook(self, body: bytes, headers: Mapping[str, str]) -> int:
         """Verify, record, acknowledge; then apply. Returns how many events were new.
 
-        Raises WebhookVerificationError (answer 400; nothing stored). Once recorded
+        Raises payments.errors.WebhookVerificationError (answer 400; nothing stored). Once recorded
         an event is never lost: if applying fails, `apply_unapplied` retries it.
         """
         events = self.gateway.verify_webhook(body, headers)
@@ -241,12 +241,3 @@ class PaymentFlow:
 
 def _past(moment: datetime | None, now: datetime) -> bool:
     return moment is not None and moment <= now
-
-
-__all__ = [
-    "CheckoutOutcome",
-    "PaymentFlow",
-    "PaymentUnavailable",
-    "WebhookVerificationError",
-    "to_outcome",
-]

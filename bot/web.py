@@ -55,10 +55,8 @@ async def _checkout_return(request: web.Request) -> web.Response:
     if session_id:
         try:
             applied = await flow.confirm_return(session_id)
-        except GatewayError:
-            applied = None
-        except StoreUnavailable:
-            applied = None
+        except (GatewayError, StoreUnavailable):
+            applied = None  # the webhook and the reconciler still deliver it
         if applied is None:
             message = (
                 "Thanks! Your payment is being confirmed; you will get a message in Discord "

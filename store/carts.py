@@ -75,8 +75,11 @@ class CartRow:
     note: str | None
 
 
-class _Context:
-    """LineContext for kinds: the cart's other lines and read access to memberships."""
+class CartLineContext:
+    """LineContext for kinds: the cart's other lines and read access to memberships.
+
+    Used when a line joins the cart and again at checkout.
+    """
 
     def __init__(self, book: AccountBook, others: Sequence[LineDraft]) -> None:
         self._book = book
@@ -151,7 +154,7 @@ class CartService:
             others = [self.draft(row, member_id) for row in rows if row is not same]
             draft = LineDraft(item.sku, item.spec, new_quantity, member_id, recipient)
             book = AccountBook(conn, shop_id, self.ctx.now(), self.ctx.tiers)
-            await self.ctx.catalog.kind_of(item).validate_line(draft, _Context(book, others))
+            await self.ctx.catalog.kind_of(item).validate_line(draft, CartLineContext(book, others))
             now = self.ctx.now()
             if same is not None:
                 await conn.execute(

@@ -20,15 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from store.accounts import AccountBook, Reason, Source
 from store.context import StoreContext
-from store.db.schema import (
-    cart_lines,
-    order_lines,
-    orders,
-    payment_events,
-)
-from store.db.schema import (
-    effects as effects_table,
-)
+from store.db.schema import cart_lines, order_lines, orders, payment_events
 from store.db.sql import insert_ignore
 from store.effects import Effect, GiftNotice, Receipt, RefundNotice, ReviewAlert
 from store.errors import InsufficientPoints
@@ -42,6 +34,7 @@ from store.orders import (
     lock_order,
     set_state,
 )
+from store.outbox import store_effects
 
 S = OrderState
 
@@ -114,9 +107,7 @@ class Fulfilment:
             return applied
 
     async def _keep(self, conn: AsyncConnection, applied: Applied) -> None:
-        await store_effects(
-            conn, self.ctx, applied.effects, order_id=applied.order_id, now=self.ctx.now()
-        )
+        await store_effects(conn, applied.effects, order_id=applied.order_id, now=self.ctx.now())
 
     async def unapplied(self, limit: int = 100) -> list[tuple[str, str]]:
         """Recorded events not yet applied (after a crash), oldest first; deferred excluded."""
@@ -504,36 +495,3 @@ async def _lines(conn: AsyncConnection, order_id: int) -> Sequence[Any]:
             .order_by(order_lines.c.position)
         )
     ).all()
-
-
-async def store_effects(
-    conn: AsyncConnection,
-    ctx: StoreContext,
-    effects: Sequence[Effect],
-    *,
-    order_id: int | None,
-    now: datetime,
-    shop_id: int | None = None,
-) -> None:
-    """Write effects to the outbox in the caller's transaction."""
-    if not effects:
-        return
-    if shop_id is None and order_id is not None:
-        shop_id = (
-            await conn.execute(select(orders.c.shop_id).where(orders.c.id == order_id))
-        ).scalar_one_or_none()
-    await conn.execute(
-        effects_table.insert(),
-        [
-            {
-                "shop_id": shop_id or 0,
-                "kind": effect.kind,
-                "member_id": effect.member_id,
-                "payload": effect.payload(),
-                "order_id": order_id,
-                "created_at": now,
-                "attempts": 0,
-            }
-            for effect in effects
-        ],
-    )

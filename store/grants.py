@@ -14,7 +14,7 @@ from store.context import StoreContext
 from store.db.schema import grants
 from store.effects import Effect
 from store.errors import InvalidInput, LimitExceeded
-from store.fulfilment import store_effects
+from store.outbox import store_effects
 
 MAX_REASON = 500
 
@@ -37,20 +37,16 @@ class GrantService:
     async def grant_points(
         self, shop_id: int, actor_id: int, member_id: int, points: int, reason: str
     ) -> GrantResult:
-        reason = self._check(reason)
-        self._check_points(points)
-        return await self._run(
-            shop_id,
-            actor_id,
-            member_id,
-            "grant_points",
-            reason,
-            f"{points:,} points granted",
-            points=points,
-        )
+        return await self._points("grant", shop_id, actor_id, member_id, points, reason)
 
     async def revoke_points(
         self, shop_id: int, actor_id: int, member_id: int, points: int, reason: str
+    ) -> GrantResult:
+        """Refused when the member's free balance is short: a balance never goes negative."""
+        return await self._points("revoke", shop_id, actor_id, member_id, points, reason)
+
+    async def _points(
+        self, verb: str, shop_id: int, actor_id: int, member_id: int, points: int, reason: str
     ) -> GrantResult:
         reason = self._check(reason)
         self._check_points(points)
@@ -58,9 +54,9 @@ class GrantService:
             shop_id,
             actor_id,
             member_id,
-            "revoke_points",
+            f"{verb}_points",
             reason,
-            f"{points:,} points revoked",
+            f"{points:,} points {verb.rstrip('e')}ed",
             points=points,
         )
 
@@ -207,7 +203,7 @@ class GrantService:
                 effects = await book.extend_membership(
                     member_id, tier, source, months=months, days=days, permanent=permanent
                 )
-            await store_effects(conn, self.ctx, effects, order_id=None, now=now, shop_id=shop_id)
+            await store_effects(conn, effects, order_id=None, now=now, shop_id=shop_id)
         return GrantResult(grant_id, action, member_id, actor_id, summary, reason, effects)
 
 

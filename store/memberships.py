@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 from store.context import StoreContext
 from store.db.schema import memberships
 from store.effects import AddRole, Effect, ExpiryReminder, RemoveRole
-from store.fulfilment import store_effects
+from store.outbox import store_effects
 
 
 class MembershipWorkers:
@@ -67,7 +67,7 @@ class MembershipWorkers:
                     days=step,
                 )
                 await store_effects(
-                    conn, self.ctx, [reminder], order_id=None, now=now, shop_id=int(row.shop_id)
+                    conn, [reminder], order_id=None, now=now, shop_id=int(row.shop_id)
                 )
                 claimed.append(reminder)
         return claimed
@@ -104,7 +104,7 @@ class MembershipWorkers:
                     member_id=int(row.member_id), tier=row.tier, role_id=tier.role_id
                 )
                 await store_effects(
-                    conn, self.ctx, [effect], order_id=None, now=now, shop_id=int(row.shop_id)
+                    conn, [effect], order_id=None, now=now, shop_id=int(row.shop_id)
                 )
                 removed.append(effect)
         return removed

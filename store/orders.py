@@ -18,13 +18,14 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from store.accounts import AccountBook
-from store.carts import CartService, load_lines, lock_cart, touch_cart
+from store.carts import CartLineContext, CartService, load_lines, lock_cart, touch_cart
 from store.context import StoreContext
 from store.db.schema import cart_lines, order_lines, orders
 from store.effects import Effect
 from store.errors import EmptyCart, IllegalTransition, InvalidInput, NotFound
 from store.kinds.base import LineDraft
 from store.money import Money
+from store.outbox import store_effects
 
 
 class OrderState(StrEnum):
@@ -145,7 +146,7 @@ class OrderService:
         Two checkouts of the same cart make one order: the second finds the cart
         emptied by the first and returns the order it made.
         """
-        from store.fulfilment import fulfil_order, store_effects  # the cycle is deliberate
+        from store.fulfilment import fulfil_order  # the cycle is deliberate
 
         if points < 0:
             raise InvalidInput("The number of points must be zero or more.")
@@ -175,7 +176,7 @@ class OrderService:
                     if j != index
                 ]
                 draft = LineDraft(item.sku, item.spec, row.quantity, member_id, row.recipient_id)
-                await ctx.catalog.kind_of(item).validate_line(draft, _LineContext(book, others))
+                await ctx.catalog.kind_of(item).validate_line(draft, CartLineContext(book, others))
             subtotal = sum(item.price.amount * row.quantity for row, item in drafts)
             balance, reserved = await book.balance(member_id)
             applied = plan_points(
@@ -232,7 +233,7 @@ class OrderService:
             effects: list[Effect] = []
             if cash_due == 0:
                 effects = await fulfil_order(ctx, conn, order_id, now)
-                await store_effects(conn, ctx, effects, order_id=order_id, now=now, shop_id=shop_id)
+                await store_effects(conn, effects, order_id=order_id, now=now, shop_id=shop_id)
             order = await load_order(conn, ctx, order_id)
         return CheckoutResult(order, effects, created=True)
 
@@ -311,15 +312,6 @@ class OrderService:
                 )
             ).scalars()
             return [await load_order(conn, self.ctx, int(i)) for i in list(ids)]
-
-
-class _LineContext:
-    def __init__(self, book: AccountBook, others: list[LineDraft]) -> None:
-        self._book = book
-        self.other_lines = others
-
-    async def membership(self, member_id: int, tier: str) -> Any:
-        return await self._book.membership(member_id, tier)
 
 
 async def lock_order(conn: AsyncConnection, order_id: int) -> Row[Any] | None:

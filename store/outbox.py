@@ -7,13 +7,15 @@ done. A crash leaves the lease to expire and another pass delivers it.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 from sqlalchemy import and_, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from store.context import StoreContext
-from store.db.schema import effects
-from store.effects import StoredEffect, effect_from_row
+from store.db.schema import effects, orders
+from store.effects import Effect, StoredEffect, effect_from_row
 
 LEASE = timedelta(minutes=2)
 MAX_ATTEMPTS = 8
@@ -82,3 +84,35 @@ class Outbox:
         async with self.ctx.db.read() as conn:
             rows = await conn.execute(select(effects.c.id).where(effects.c.done_at.is_(None)))
             return len(rows.all())
+
+
+async def store_effects(
+    conn: AsyncConnection,
+    pending: Sequence[Effect],
+    *,
+    order_id: int | None,
+    now: datetime,
+    shop_id: int | None = None,
+) -> None:
+    """Write effects to the outbox in the caller's transaction, beside the change."""
+    if not pending:
+        return
+    if shop_id is None and order_id is not None:
+        shop_id = (
+            await conn.execute(select(orders.c.shop_id).where(orders.c.id == order_id))
+        ).scalar_one_or_none()
+    await conn.execute(
+        effects.insert(),
+        [
+            {
+                "shop_id": shop_id or 0,
+                "kind": effect.kind,
+                "member_id": effect.member_id,
+                "payload": effect.payload(),
+                "order_id": order_id,
+                "created_at": now,
+                "attempts": 0,
+            }
+            for effect in pending
+        ],
+    )
