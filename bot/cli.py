@@ -189,7 +189,11 @@ async def _prepare_database(settings: Settings) -> str | None:
 
 async def _with_engine(settings: Settings, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
     _check_sqlite_file(settings)
-    engine = create_engine(settings.database.url, pool_size=settings.database.pool_size)
+    engine = create_engine(
+        settings.database.url,
+        pool_size=settings.database.pool_size,
+        lock_timeout_ms=settings.database.lock_timeout_ms,
+    )
     try:
         return await work(engine)
     except (OperationalError, DBAPIError, OSError, StoreUnavailable) as error:

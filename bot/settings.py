@@ -83,6 +83,7 @@ class DiscordSettings(_Section):
 class DatabaseSettings(_Section):
     url: str = "sqlite+aiosqlite:///storefront.db"
     pool_size: int = Field(default=10, ge=1, le=100)
+    lock_timeout_ms: int = Field(default=5000, ge=10, le=60_000)
 
     @field_validator("url")
     @classmethod

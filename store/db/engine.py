@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from store.errors import StoreError
 
-SQLITE_BUSY_TIMEOUT_MS = 5000
+LOCK_TIMEOUT_MS = 5000
 
 
 class StoreUnavailable(StoreError):
@@ -31,19 +31,35 @@ class StoreUnavailable(StoreError):
     code = "unavailable"
 
 
-def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
-    """An async engine configured for the dialect; the caller owns and disposes it."""
+def create_engine(
+    url: str,
+    *,
+    pool_size: int = 10,
+    lock_timeout_ms: int = LOCK_TIMEOUT_MS,
+    echo: bool = False,
+) -> AsyncEngine:
+    """An async engine configured for the dialect; the caller owns and disposes it.
+
+    `lock_timeout_ms` bounds how long a write waits for another writer's lock
+    (SQLite's busy timeout, PostgreSQL's lock_timeout) before the caller is told
+    to try again, instead of a member's interaction hanging.
+    """
     parsed = make_url(url)
     kwargs: dict[str, Any] = {"echo": echo}
     if parsed.get_backend_name() == "postgresql":
-        kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+        kwargs.update(
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_pre_ping=True,
+            connect_args={"server_settings": {"lock_timeout": str(lock_timeout_ms)}},
+        )
     engine = create_async_engine(parsed, **kwargs)
     if engine.dialect.name == "sqlite":
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, lock_timeout_ms)
     return engine
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
+def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Take BEGIN out of the driver's hands so we can choose IMMEDIATE.
@@ -52,7 +68,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         for pragma in (
             "PRAGMA journal_mode=WAL",
             "PRAGMA foreign_keys=ON",
-            f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
+            f"PRAGMA busy_timeout={int(busy_timeout_ms)}",
             "PRAGMA synchronous=NORMAL",
         ):
             cursor.execute(pragma)
@@ -118,5 +134,12 @@ def _is_availability_error(exc: DBAPIError) -> bool:
     text = str(exc.orig).lower() if exc.orig is not None else str(exc).lower()
     return any(
         marker in text
-        for marker in ("database is locked", "busy", "connection", "closed", "terminat")
+        for marker in (
+            "database is locked",
+            "busy",
+            "lock timeout",
+            "connection",
+            "closed",
+            "terminat",
+        )
     )

@@ -15,7 +15,7 @@ from bot.web import create_web_app
 from payments.fake import FakeGateway
 from payments.gateway import GatewayContext
 from payments.registry import load_gateway
-from store.db.engine import Database
+from store.db.engine import Database, create_engine
 from store.shop import Shop
 from tests.support import FakeClock, sample_store, sample_tiers
 
@@ -29,6 +29,7 @@ class Storefront:
     flow: PaymentFlow
     url: str
     http: aiohttp.ClientSession
+    database_url: str
 
 
 def _free_port() -> int:
@@ -37,11 +38,18 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+LOCK_TIMEOUT_MS = 300
+
+
 @pytest_asyncio.fixture
-async def storefront(database: Database, clock: FakeClock) -> AsyncIterator[Storefront]:
+async def storefront(
+    database: Database, database_url: str, clock: FakeClock
+) -> AsyncIterator[Storefront]:
+    """`database` prepares the tables; the app gets its own engine with a short lock wait."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    shop = Shop.build(database, sample_store(), sample_tiers(), clock=clock)
+    db = Database(create_engine(database_url, lock_timeout_ms=LOCK_TIMEOUT_MS))
+    shop = Shop.build(db, sample_store(), sample_tiers(), clock=clock)
     context = GatewayContext(shop_name="Test Shop", public_url=url, clock=clock)
     gateway = load_gateway(
         "fake",
@@ -55,6 +63,7 @@ async def storefront(database: Database, clock: FakeClock) -> AsyncIterator[Stor
     await web.TCPSite(runner, "127.0.0.1", port).start()
     await gateway.start()
     async with aiohttp.ClientSession() as http:
-        yield Storefront(shop, gateway, flow, url, http)
+        yield Storefront(shop, gateway, flow, url, http, database_url)
     await gateway.close()
     await runner.cleanup()
+    await db.dispose()
