@@ -9,12 +9,15 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from bot.payflow import PaymentFlow
 from bot.workers import Periodic
 from payments.fake import FaultPlan
 from payments.signing import sign
+from store.db.engine import Database, create_engine
 from store.db.schema import payment_events
 from store.orders import OrderState
-from tests.support import ALICE, BOB, GUILD
+from store.shop import Shop
+from tests.support import ALICE, BOB, GUILD, sample_store, sample_tiers
 from tests.web.conftest import SECRET, Storefront
 
 pytestmark = pytest.mark.asyncio
@@ -263,3 +266,28 @@ async def test_reconciliation_worker_recovers_a_dropped_webhook(storefront: Stor
     finally:
         await worker.stop()
     assert await _state(storefront, order_id) is OrderState.FULFILLED
+
+
+async def test_two_processes_reconciling_at_once_grant_once(storefront: Storefront) -> None:
+    """Reconcilers in two processes (two engines) see the same paid session; one grant."""
+    storefront.gateway.faults = FaultPlan(drop=True)
+    order_id, session_id = await _checkout(storefront, "points-100")
+    await storefront.gateway.perform(session_id, "pay")
+    await storefront.gateway.drain()
+    storefront.shop.ctx.clock.advance(minutes=20)  # type: ignore[attr-defined]
+    other_db = Database(create_engine(storefront.database_url))
+    other = PaymentFlow(
+        Shop.build(other_db, sample_store(), sample_tiers(), clock=storefront.shop.ctx.clock),
+        storefront.gateway,
+        public_url=storefront.url,
+    )
+    try:
+        await asyncio.gather(
+            storefront.flow.reconcile(timedelta(minutes=10)),
+            other.reconcile(timedelta(minutes=10)),
+        )
+    finally:
+        await other_db.dispose()
+    assert await _state(storefront, order_id) is OrderState.FULFILLED
+    assert (await storefront.shop.accounts.account(GUILD, ALICE)).points == 100
+    assert len(await storefront.shop.accounts.ledger(GUILD, ALICE)) == 1
