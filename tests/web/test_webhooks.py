@@ -291,3 +291,19 @@ async def test_two_processes_reconciling_at_once_grant_once(storefront: Storefro
     assert await _state(storefront, order_id) is OrderState.FULFILLED
     assert (await storefront.shop.accounts.account(GUILD, ALICE)).points == 100
     assert len(await storefront.shop.accounts.ledger(GUILD, ALICE)) == 1
+
+
+async def test_signed_event_of_an_unknown_type_is_acknowledged_and_ignored(
+    storefront: Storefront,
+) -> None:
+    """200, nothing stored, nothing changed."""
+    order_id, session_id = await _checkout(storefront)
+    payload = _payload(session_id, order_id, 300)
+    payload["type"] = "payout_sent"
+    body, headers = storefront.gateway.render_webhook(payload)
+    response = await storefront.http.post(
+        f"{storefront.url}/webhooks/fake", data=body, headers=headers
+    )
+    assert response.status == 200
+    assert await _events_stored(storefront) == 0
+    assert await _state(storefront, order_id) is OrderState.PENDING
