@@ -19,14 +19,19 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, TypeVar
 
-from alembic.script import ScriptDirectory
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.settings import Settings, SettingsError, load_settings
 from store.db.engine import StoreUnavailable, create_engine
-from store.db.migrate import alembic_config, current_revision, upgrade
+from store.db.migrate import (
+    SchemaBehind,
+    current_revision,
+    ensure_schema,
+    head_revision,
+    upgrade,
+)
 from store.errors import ConfigError
 
 T = TypeVar("T")
@@ -171,18 +176,10 @@ async def _prepare_database(settings: Settings) -> str | None:
     """SQLite is ours to migrate on start; PostgreSQL is shared, so its operator decides."""
 
     async def prepare(engine: AsyncEngine) -> str | None:
-        if settings.database.is_sqlite:
-            await upgrade(engine)
-            return await current_revision(engine)
-        revision = await current_revision(engine)
-        head = head_revision()
-        if revision != head:
-            raise CommandFailed(
-                f"database {settings.database.masked_url()} is at revision "
-                f"{revision or 'none (never migrated)'}, this version needs {head}; "
-                "run `storefront db upgrade` first"
-            )
-        return revision
+        try:
+            return await ensure_schema(engine, migrate=settings.database.is_sqlite)
+        except SchemaBehind as error:
+            raise CommandFailed(f"database {settings.database.masked_url()}: {error}") from None
 
     return await _with_engine(settings, prepare)
 
@@ -226,10 +223,6 @@ def _check_sqlite_file(settings: Settings) -> None:
         raise CommandFailed(f"{where}: directory {path.parent} does not exist")
     elif not os.access(path.parent, os.W_OK | os.X_OK):
         raise CommandFailed(f"{where}: cannot create files in {path.parent}")
-
-
-def head_revision() -> str | None:
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 def _describe_run(settings: Settings, *, sandbox: bool, revision: str | None) -> list[str]:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -39,3 +40,31 @@ async def current_revision(engine: AsyncEngine) -> str | None:
 
     async with engine.connect() as conn:
         return await conn.run_sync(_read)
+
+
+def head_revision() -> str | None:
+    """The revision this version of the code expects."""
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+class SchemaBehind(RuntimeError):
+    """The database is not at the revision the code needs; an operator must migrate it."""
+
+
+async def ensure_schema(engine: AsyncEngine, *, migrate: bool) -> str | None:
+    """Migrate when allowed (SQLite is ours), else insist the operator already did.
+
+    A shared PostgreSQL database is migrated once by `storefront db upgrade`, not by
+    whichever process happens to start first.
+    """
+    if migrate:
+        await upgrade(engine)
+        return await current_revision(engine)
+    revision = await current_revision(engine)
+    head = head_revision()
+    if revision != head:
+        raise SchemaBehind(
+            f"the database is at revision {revision or 'none (never migrated)'}, this "
+            f"version needs {head}; run `storefront db upgrade` first"
+        )
+    return revision
