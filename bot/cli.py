@@ -99,6 +99,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(handler=_run)
 
+    sync = commands.add_parser(
+        "sync-commands", parents=[config], help="publish the slash commands to Discord"
+    )
+    sync.add_argument(
+        "--global", dest="all_guilds", action="store_true", help="sync to every guild"
+    )
+    sync.set_defaults(handler=_sync_commands)
+
     check = commands.add_parser(
         "check-config",
         parents=[config],
@@ -139,7 +147,58 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
     revision = asyncio.run(_prepare_database(settings))
     for line in _describe_run(settings, sandbox=sandbox, revision=revision):
         print(line)
+    if sandbox:
+        return 0
+    token = settings.discord.token
+    assert token is not None  # not sandbox mode, so a token is configured
+    asyncio.run(_serve(settings, token.get_secret_value()))
     return 0
+
+
+async def _serve(settings: Settings, token: str) -> None:
+    import aiohttp
+    import discord
+
+    from bot.app import create_bot
+
+    bot = create_bot(settings)
+    try:
+        async with bot:
+            await bot.start(token)
+    except discord.LoginFailure:
+        raise CommandFailed("Discord refused the bot token (STOREFRONT_DISCORD__TOKEN)") from None
+    except (aiohttp.ClientError, OSError) as error:
+        raise CommandFailed(f"Discord cannot be reached: {error}") from None
+
+
+def _sync_commands(settings: Settings, args: argparse.Namespace) -> int:
+    """Publish the slash commands: to the configured guilds, or everywhere with --global."""
+    token = settings.discord.token
+    if token is None:
+        raise CommandFailed("sync-commands needs the Discord token (STOREFRONT_DISCORD__TOKEN)")
+    if not args.all_guilds and not settings.discord.guild_ids:
+        raise CommandFailed("set discord.guild_ids, or pass --global to sync everywhere")
+    asyncio.run(_sync(settings, token.get_secret_value(), everywhere=args.all_guilds))
+    return 0
+
+
+async def _sync(settings: Settings, token: str, *, everywhere: bool) -> None:
+    import discord
+
+    from bot.app import create_bot
+
+    bot = create_bot(settings, serve=False)
+    async with bot:
+        await bot.login(token)
+        if everywhere:
+            synced = await bot.tree.sync()
+            print(f"synced {len(synced)} commands globally (may take up to an hour to show)")
+            return
+        for guild_id in settings.discord.guild_ids:
+            guild = discord.Object(id=guild_id)
+            bot.tree.copy_global_to(guild=guild)
+            synced = await bot.tree.sync(guild=guild)
+            print(f"synced {len(synced)} commands to guild {guild_id}")
 
 
 def _check_config(settings: Settings, args: argparse.Namespace) -> int:
@@ -243,12 +302,16 @@ def _describe_run(settings: Settings, *, sandbox: bool, revision: str | None) ->
         f"configuration: {settings.source}",
         f"database: {settings.database.masked_url()} (migrated to {revision})",
         f"payment gateway: {settings.payments.gateway}",
-        f"web: would listen on {settings.web.host}:{settings.web.port}, "
-        f"public address {settings.web.public_url}",
+        f"web: {settings.web.host}:{settings.web.port}, public address {settings.web.public_url}",
         f"shop: {settings.store.name!r} in {settings.store.currency}, "
         f"{len(settings.catalog)} items, tiers: {tiers}",
         f"mode: {mode}",
-        "ready: configuration valid and database migrated; the bot itself is not wired in yet",
+        (
+            "ready: configuration valid and database migrated; the local sandbox that stands "
+            "in for Discord is not built yet, so nothing more runs without a token"
+            if sandbox
+            else "starting: connecting to Discord"
+        ),
     ]
 
 

@@ -49,7 +49,7 @@ async def test_kick_runs_without_waiting_for_the_interval() -> None:
     await worker.stop()
 
 
-def test_interval_must_be_positive() -> None:
+async def test_interval_must_be_positive() -> None:
     """A zero interval would spin."""
     with pytest.raises(ValueError, match="positive"):
         Periodic("bad", 0, lambda: asyncio.sleep(0))

@@ -60,10 +60,12 @@ def test_run_on_defaults_migrates_and_reports_sandbox(
 def test_run_with_token_reports_discord_mode(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A token in the environment selects the real Discord connection."""
+    """A token selects the real Discord connection; failing to log in is one clear line."""
     monkeypatch.setenv("STOREFRONT_DISCORD__TOKEN", "tok")
-    assert main(["run"]) == 0
-    assert "mode: discord: bot token set" in capsys.readouterr().out
+    assert main(["run"]) == 1
+    out, err = capsys.readouterr()
+    assert "mode: discord: bot token set" in out
+    assert err.startswith("error: Discord ") and "Traceback" not in err
 
 
 def test_run_sandbox_flag_wins_over_token(

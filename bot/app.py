@@ -1,0 +1,203 @@
+"""Building and running the storefront bot: one place assembles everything.
+
+`create_bot(settings)` makes the engine, the store, the payment gateway, the
+payment flow and the web application and passes them into `StorefrontBot`.
+`setup_hook` prepares the database, loads the cogs, registers the one persistent
+`Control` item, starts the gateway, the web server and the workers; `close()` stops
+them in reverse order.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+import discord
+from aiohttp import web
+from discord.ext import commands
+
+from bot.controls import ComponentRouter, Control
+from bot.cooldown import Cooldown
+from bot.effects import EffectDeliverer
+from bot.payflow import PaymentFlow
+from bot.render.shop import refusal_embed
+from bot.replies import NO_MENTIONS, Replies, Reply
+from bot.settings import Settings
+from bot.web import create_web_app
+from bot.workers import Periodic
+from payments.gateway import Gateway, GatewayContext
+from payments.registry import load_gateway
+from store.clock import Clock, utcnow
+from store.db.engine import Database, create_engine
+from store.db.migrate import ensure_schema
+from store.shop import Shop
+
+log = logging.getLogger("bot.app")
+
+
+class StorefrontBot(commands.Bot):
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        database: Database,
+        shop: Shop,
+        gateway: Gateway,
+        flow: PaymentFlow,
+        web_app: web.Application,
+        serve: bool = True,
+    ) -> None:
+        intents = discord.Intents.default()
+        intents.members = True
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=intents,
+            help_command=None,
+            allowed_mentions=NO_MENTIONS,
+            chunk_guilds_at_startup=False,
+        )
+        self.settings = settings
+        self.database = database
+        self.shop = shop
+        self.gateway = gateway
+        self.flow = flow
+        self.web_app = web_app
+        self.serve = serve
+        self.replies = Replies(shop, Cooldown(settings.discord.cooldown_seconds))
+        self.router = ComponentRouter(self._unknown_component)
+        self.deliverer = EffectDeliverer(
+            self,
+            shop,
+            audit_channel_id=settings.discord.audit_channel_id,
+            locale=settings.store.locale,
+        )
+        self.workers: list[Periodic] = []
+        self._effects: Periodic | None = None
+        self._runner: web.AppRunner | None = None
+        flow.on_effects(self.kick_effects)
+
+    async def setup_hook(self) -> None:
+        from bot.cogs.admin import AdminCog
+        from bot.cogs.shop import ShopCog
+
+        await ensure_schema(self.database.engine, migrate=self.database.is_sqlite)
+        await self.add_cog(ShopCog(self))
+        await self.add_cog(AdminCog(self))
+        self.add_dynamic_items(Control)
+        if not self.serve:
+            return
+        await self.gateway.start()
+        self._runner = web.AppRunner(self.web_app)
+        await self._runner.setup()
+        web_settings = self.settings.web
+        await web.TCPSite(self._runner, web_settings.host, web_settings.port).start()
+        self._start_workers()
+
+    def _start_workers(self) -> None:
+        timing = self.settings.workers
+        shop = self.shop
+        pending_age = timedelta(minutes=timing.pending_age_minutes)
+        self._effects = Periodic("effects", timing.outbox_seconds, self.deliverer.deliver_pending)
+        self.workers = [
+            self._effects,
+            Periodic(
+                "reconcile", timing.reconcile_seconds, lambda: self.flow.reconcile(pending_age)
+            ),
+            Periodic(
+                "reminders",
+                timing.reminders_seconds,
+                self._then_deliver(shop.memberships.claim_reminders),
+            ),
+            Periodic(
+                "expiry", timing.expiry_seconds, self._then_deliver(shop.memberships.claim_expired)
+            ),
+            Periodic(
+                "abandoned-carts",
+                timing.abandoned_carts_seconds,
+                lambda: shop.carts.purge_abandoned(
+                    shop.ctx.now() - timedelta(days=shop.ctx.config.abandoned_cart_days)
+                ),
+            ),
+        ]
+        for worker in self.workers:
+            worker.start()
+
+    def _then_deliver(
+        self, job: Callable[[], Awaitable[list[Any]]]
+    ) -> Callable[[], Awaitable[None]]:
+        async def run() -> None:
+            if await job():
+                await self.kick_effects()
+
+        return run
+
+    async def kick_effects(self) -> None:
+        """New effects wait in the outbox: deliver now rather than at the next tick."""
+        if self._effects is not None:
+            self._effects.kick()
+
+    async def on_guild_available(self, guild: discord.Guild) -> None:
+        """No member loses paid access through drift: give back what is paid for."""
+        if self.serve:
+            await self.deliverer.restore_roles(guild)
+
+    async def on_member_join(self, member: discord.Member) -> None:
+        if self.serve:
+            await self.deliverer.restore_roles(member.guild, member.id)
+
+    async def _unknown_component(
+        self, interaction: discord.Interaction[Any], custom_id: str
+    ) -> None:
+        async def explain() -> Reply:
+            return Reply(
+                refusal_embed(
+                    "That button or menu is out of date or not valid. Use /shop to start again."
+                )
+            )
+
+        await self.replies.guard(interaction, explain)
+
+    async def close(self) -> None:
+        for worker in reversed(self.workers):
+            await worker.stop()
+        self.workers = []
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self.serve:
+            await self.gateway.close()
+        for name in list(self.cogs):
+            await self.remove_cog(name)
+        await super().close()
+        await self.database.dispose()
+
+
+def create_bot(settings: Settings, *, clock: Clock = utcnow, serve: bool = True) -> StorefrontBot:
+    """Assemble the application from settings; nothing touches the network yet."""
+    database = Database(
+        create_engine(
+            settings.database.url,
+            pool_size=settings.database.pool_size,
+            lock_timeout_ms=settings.database.lock_timeout_ms,
+        )
+    )
+    shop = Shop.build(database, settings.store, settings.memberships, clock=clock)
+    context = GatewayContext(
+        shop_name=settings.store.name,
+        public_url=settings.web.public_url,
+        environment=settings.environment,
+        clock=clock,
+    )
+    gateway = load_gateway(settings.payments.gateway, settings.payments.options(), context)
+    flow = PaymentFlow(shop, gateway, public_url=settings.web.public_url)
+    return StorefrontBot(
+        settings=settings,
+        database=database,
+        shop=shop,
+        gateway=gateway,
+        flow=flow,
+        web_app=create_web_app(flow),
+        serve=serve,
+    )

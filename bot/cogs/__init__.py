@@ -1,0 +1,1 @@
+"""Cogs translate Discord interactions into store and payment calls."""

@@ -1,0 +1,283 @@
+"""/shopadmin: moderator grants, revocations, look-ups, refunds and the panel.
+
+Hidden from members by default permissions, and checked again on every call
+against the configured moderator roles (or Manage Server from the member's roles),
+never against permissions an interaction payload claims. Every action is posted to
+the audit channel: who, what, whom, why.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.render import admin as render
+from bot.render import views
+from bot.replies import NO_MENTIONS, Refusal, Reply
+
+if TYPE_CHECKING:
+    from bot.app import StorefrontBot
+
+log = logging.getLogger("bot.admin")
+
+
+class AdminCog(commands.Cog, name="ShopAdmin"):
+    shopadmin = app_commands.Group(
+        name="shopadmin",
+        description="Shop moderation",
+        guild_only=True,
+        default_permissions=discord.Permissions(manage_guild=True),
+    )
+    points = app_commands.Group(
+        name="points", description="Grant or revoke points", parent=shopadmin
+    )
+    time = app_commands.Group(
+        name="time", description="Grant or revoke membership time", parent=shopadmin
+    )
+
+    def __init__(self, bot: StorefrontBot) -> None:
+        self.bot = bot
+        self.shop = bot.shop
+        self.replies = bot.replies
+        self.moderator_roles = set(bot.settings.discord.moderator_role_ids)
+        self.audit_channel_id = bot.settings.discord.audit_channel_id
+
+    # ---- points ------------------------------------------------------------
+
+    @points.command(name="grant", description="Give a member points")
+    @app_commands.describe(
+        member="Who gets them", amount="How many points", reason="Why (recorded)"
+    )
+    async def points_grant(
+        self,
+        interaction: discord.Interaction[Any],
+        member: discord.Member,
+        amount: app_commands.Range[int, 1, 10_000_000],
+        reason: app_commands.Range[str, 1, 500],
+    ) -> None:
+        await self._grant(
+            interaction,
+            lambda: self.shop.grants.grant_points(
+                self._shop(interaction), interaction.user.id, member.id, amount, reason
+            ),
+        )
+
+    @points.command(name="revoke", description="Take points from a member")
+    @app_commands.describe(member="From whom", amount="How many points", reason="Why (recorded)")
+    async def points_revoke(
+        self,
+        interaction: discord.Interaction[Any],
+        member: discord.Member,
+        amount: app_commands.Range[int, 1, 10_000_000],
+        reason: app_commands.Range[str, 1, 500],
+    ) -> None:
+        await self._grant(
+            interaction,
+            lambda: self.shop.grants.revoke_points(
+                self._shop(interaction), interaction.user.id, member.id, amount, reason
+            ),
+        )
+
+    # ---- time --------------------------------------------------------------
+
+    @time.command(name="grant", description="Give a member membership time")
+    @app_commands.describe(
+        member="Who gets it",
+        tier="Membership tier",
+        reason="Why (recorded)",
+        months="Calendar months",
+        days="Days",
+        permanent="Make it permanent",
+    )
+    async def time_grant(
+        self,
+        interaction: discord.Interaction[Any],
+        member: discord.Member,
+        tier: str,
+        reason: app_commands.Range[str, 1, 500],
+        months: app_commands.Range[int, 0, 120] = 0,
+        days: app_commands.Range[int, 0, 3660] = 0,
+        permanent: bool = False,
+    ) -> None:
+        await self._grant(
+            interaction,
+            lambda: self.shop.grants.grant_time(
+                self._shop(interaction),
+                interaction.user.id,
+                member.id,
+                tier,
+                reason,
+                months=months,
+                days=days,
+                permanent=permanent,
+            ),
+        )
+
+    @time.command(name="revoke", description="Take membership time from a member")
+    @app_commands.describe(
+        member="From whom",
+        tier="Membership tier",
+        reason="Why (recorded)",
+        days="Days to take (leave out with everything = true)",
+        everything="End the membership now",
+    )
+    async def time_revoke(
+        self,
+        interaction: discord.Interaction[Any],
+        member: discord.Member,
+        tier: str,
+        reason: app_commands.Range[str, 1, 500],
+        days: app_commands.Range[int, 0, 3660] = 0,
+        everything: bool = False,
+    ) -> None:
+        await self._grant(
+            interaction,
+            lambda: self.shop.grants.revoke_time(
+                self._shop(interaction),
+                interaction.user.id,
+                member.id,
+                tier,
+                reason,
+                days=days,
+                all_time=everything,
+            ),
+        )
+
+    @time_grant.autocomplete("tier")
+    @time_revoke.autocomplete("tier")
+    async def _tier_autocomplete(
+        self, interaction: discord.Interaction[Any], current: str
+    ) -> list[app_commands.Choice[str]]:
+        return [
+            app_commands.Choice(name=tier, value=tier)
+            for tier in self.shop.ctx.tiers
+            if current.lower() in tier
+        ][:25]
+
+    # ---- look-ups, refunds, panel -------------------------------------------
+
+    @shopadmin.command(name="account", description="A member's account and ledger")
+    async def account(self, interaction: discord.Interaction[Any], member: discord.Member) -> None:
+        async def show() -> Reply:
+            self._require_moderator(interaction)
+            shop_id = self._shop(interaction)
+            account = await self.shop.accounts.account(shop_id, member.id, recent=0)
+            ledger = await self.shop.accounts.ledger(shop_id, member.id, limit=12)
+            orders = await self.shop.orders.recent(shop_id, member.id, limit=10)
+            return Reply(render.member_account_embed(member.id, account, ledger, orders))
+
+        await self.replies.guard(interaction, show)
+
+    @shopadmin.command(name="order", description="Look up an order")
+    async def order(
+        self, interaction: discord.Interaction[Any], order_id: app_commands.Range[int, 1]
+    ) -> None:
+        async def show() -> Reply:
+            self._require_moderator(interaction)
+            found = await self.shop.orders.get(self._shop(interaction), order_id)
+            return Reply(render.order_embed(found))
+
+        await self.replies.guard(interaction, show)
+
+    @shopadmin.command(name="refund", description="Refund an order through its payment gateway")
+    @app_commands.describe(
+        order_id="The order", reason="Why (recorded)", amount="Minor units; leave out for all"
+    )
+    async def refund(
+        self,
+        interaction: discord.Interaction[Any],
+        order_id: app_commands.Range[int, 1],
+        reason: app_commands.Range[str, 1, 500],
+        amount: app_commands.Range[int, 1] | None = None,
+    ) -> None:
+        async def refund() -> Reply:
+            self._require_moderator(interaction)
+            found = await self.shop.orders.get(self._shop(interaction), order_id)
+            # Same order state and amount give the same key: a double press refunds once.
+            key = f"{amount or 'all'}-{found.refunded.amount}"
+            await self.bot.flow.refund(found, amount, key)
+            what = f"refund of order #{order_id} ({'all' if amount is None else amount}) requested"
+            await self._audit(interaction, what, found.buyer_id, reason)
+            return Reply(
+                render.done_embed(
+                    f"Refund requested for order #{order_id}. What it granted is taken back "
+                    "when the gateway confirms the refund."
+                )
+            )
+
+        await self.replies.guard(interaction, refund, defer=True)
+
+    @shopadmin.command(name="panel", description="Post the public shop panel in this channel")
+    async def panel(self, interaction: discord.Interaction[Any]) -> None:
+        async def post() -> Reply:
+            self._require_moderator(interaction)
+            channel = interaction.channel
+            if not isinstance(channel, discord.abc.Messageable):
+                raise Refusal("Use this in a text channel.")
+            await channel.send(
+                embed=render.panel_embed(self.shop.ctx.config.name),
+                view=views.panel_view(),
+                allowed_mentions=NO_MENTIONS,
+            )
+            await self._audit(interaction, "posted the shop panel", None, f"in <#{channel.id}>")
+            return Reply(render.done_embed("The panel is posted."))
+
+        await self.replies.guard(interaction, post)
+
+    # ---- helpers -------------------------------------------------------------
+
+    async def _grant(self, interaction: discord.Interaction[Any], call: Any) -> None:
+        async def run() -> Reply:
+            self._require_moderator(interaction)
+            result = await call()
+            await self._audit(interaction, result.summary, result.member_id, result.reason)
+            await self.bot.kick_effects()
+            return Reply(render.done_embed(f"{result.summary} for <@{result.member_id}>."))
+
+        await self.replies.guard(interaction, run, mutating=True)
+
+    def _shop(self, interaction: discord.Interaction[Any]) -> int:
+        assert interaction.guild_id is not None
+        return interaction.guild_id
+
+    def _require_moderator(self, interaction: discord.Interaction[Any]) -> None:
+        if not self.is_moderator(interaction):
+            raise Refusal("Only the shop's moderators can do that.")
+
+    def is_moderator(self, interaction: discord.Interaction[Any]) -> bool:
+        """From the member's roles in the guild, not from what the payload claims."""
+        member = interaction.user
+        guild = interaction.guild
+        if not isinstance(member, discord.Member) or guild is None:
+            return False
+        if guild.owner_id == member.id:
+            return True
+        if self.moderator_roles.intersection(role.id for role in member.roles):
+            return True
+        return any(
+            role.permissions.manage_guild or role.permissions.administrator for role in member.roles
+        )
+
+    async def _audit(
+        self, interaction: discord.Interaction[Any], what: str, member_id: int | None, why: str
+    ) -> None:
+        if self.audit_channel_id is None:
+            log.info("audit: %s %s %s: %s", interaction.user.id, what, member_id, why)
+            return
+        channel = self.bot.get_channel(self.audit_channel_id)
+        if not isinstance(channel, discord.abc.Messageable):
+            log.warning(
+                "audit channel %s is not a text channel the bot can see", self.audit_channel_id
+            )
+            return
+        try:
+            await channel.send(
+                embed=render.audit_embed(interaction.user.id, what, member_id, why),
+                allowed_mentions=NO_MENTIONS,
+            )
+        except discord.HTTPException as error:
+            log.warning("could not post to the audit channel: %s", error)

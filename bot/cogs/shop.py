@@ -1,0 +1,403 @@
+"""Member commands and components: browse, item info, cart, gifts, checkout, account.
+
+Each handler reads the Discord input, calls one store or payment service and hands
+the result to a renderer; rules live in the store.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.render import shop as render
+from bot.render import views
+from bot.replies import Refusal, Reply
+
+if TYPE_CHECKING:
+    from bot.app import StorefrontBot
+
+
+def _shop_id(interaction: discord.Interaction[Any]) -> int:
+    assert interaction.guild_id is not None  # Replies.guard refuses DMs first
+    return interaction.guild_id
+
+
+class ShopCog(commands.Cog, name="Shop"):
+    def __init__(self, bot: StorefrontBot) -> None:
+        self.bot = bot
+        self.shop = bot.shop
+        self.replies = bot.replies
+        router = bot.router
+        router.route("shop:pick", self._on_pick)
+        router.route("shop:cart", self._on_cart)
+        router.route("shop:add", self._on_add, args=1)
+        router.route("shop:gift", self._on_gift, args=1)
+        router.route("gift:to", self._on_gift_to, args=1)
+        router.route("gift:note", self._on_gift_note, args=3)
+        router.route("cart:remove", self._on_remove, args=1)
+        router.route("cart:clear", self._on_clear, args=1)
+        router.route("cart:checkout", self._on_checkout, args=1)
+        router.route("cart:points", self._on_checkout_points, args=1)
+        router.route("panel:browse", self._on_pick_browse)
+        router.route("panel:cart", self._on_cart)
+        router.route("panel:checkout", self._on_panel_checkout)
+
+    # ---- slash commands ----------------------------------------------------
+
+    @app_commands.command(name="shop", description="Browse what the shop sells")
+    @app_commands.guild_only()
+    async def shop_command(self, interaction: discord.Interaction[Any]) -> None:
+        await self.replies.guard(interaction, self._browse)
+
+    @app_commands.command(name="item", description="See an item's details")
+    @app_commands.describe(item="The item to look at")
+    @app_commands.guild_only()
+    async def item_command(self, interaction: discord.Interaction[Any], item: str) -> None:
+        await self.replies.guard(interaction, lambda: self._item(item))
+
+    @item_command.autocomplete("item")
+    async def _item_autocomplete(
+        self, interaction: discord.Interaction[Any], current: str
+    ) -> list[app_commands.Choice[str]]:
+        return self._item_choices(current)
+
+    cart = app_commands.Group(name="cart", description="Your cart", guild_only=True)
+
+    @cart.command(name="view", description="Show your cart")
+    async def cart_view(self, interaction: discord.Interaction[Any]) -> None:
+        await self.replies.guard(interaction, lambda: self._cart(interaction))
+
+    @cart.command(name="add", description="Add an item, for yourself or as a gift")
+    @app_commands.describe(
+        item="The item to add",
+        quantity="How many",
+        recipient="Give it to this member instead of yourself",
+        anonymous="Don't tell the recipient who gave it",
+        note="A note for the recipient",
+    )
+    @app_commands.rename(recipient="for")
+    async def cart_add(
+        self,
+        interaction: discord.Interaction[Any],
+        item: str,
+        quantity: app_commands.Range[int, 1, 1000] = 1,
+        recipient: discord.Member | None = None,
+        anonymous: bool = False,
+        note: app_commands.Range[str, 1, 1000] | None = None,
+    ) -> None:
+        async def add() -> Reply:
+            recipient_id = self._recipient(interaction, recipient)
+            return await self._add(interaction, item, quantity, recipient_id, anonymous, note)
+
+        await self.replies.guard(interaction, add, mutating=True)
+
+    @cart_add.autocomplete("item")
+    async def _cart_add_autocomplete(
+        self, interaction: discord.Interaction[Any], current: str
+    ) -> list[app_commands.Choice[str]]:
+        return self._item_choices(current)
+
+    @cart.command(name="remove", description="Remove a line from your cart")
+    @app_commands.describe(line="The line to remove")
+    async def cart_remove(self, interaction: discord.Interaction[Any], line: int) -> None:
+        await self.replies.guard(
+            interaction, lambda: self._remove(interaction, line), mutating=True
+        )
+
+    @cart_remove.autocomplete("line")
+    async def _cart_line_autocomplete(
+        self, interaction: discord.Interaction[Any], current: str
+    ) -> list[app_commands.Choice[int]]:
+        if interaction.guild_id is None:
+            return []
+        summary = await self.shop.carts.view(interaction.guild_id, interaction.user.id)
+        choices = []
+        for index, line in enumerate(summary.lines, start=1):
+            name = f"{index}. {line.name} × {line.quantity} — {line.total}"
+            if current.lower() in name.lower():
+                choices.append(app_commands.Choice(name=name[:100], value=line.id))
+        return choices[:25]
+
+    @cart.command(name="clear", description="Empty your cart")
+    async def cart_clear(self, interaction: discord.Interaction[Any]) -> None:
+        await self.replies.guard(interaction, lambda: self._clear(interaction), mutating=True)
+
+    @app_commands.command(name="checkout", description="Pay for your cart")
+    @app_commands.describe(use_points="Pay with your points as far as they go")
+    @app_commands.guild_only()
+    async def checkout_command(
+        self, interaction: discord.Interaction[Any], use_points: bool = False
+    ) -> None:
+        await self._checkout_guarded(interaction, use_points)
+
+    @app_commands.command(name="account", description="Your points, memberships and orders")
+    @app_commands.guild_only()
+    async def account_command(self, interaction: discord.Interaction[Any]) -> None:
+        await self.replies.guard(interaction, lambda: self._account(interaction))
+
+    # ---- components --------------------------------------------------------
+
+    async def _on_pick(
+        self, interaction: discord.Interaction[Any], args: list[str], item: Any
+    ) -> None:
+        values = list(getattr(item, "values", []) or [])
+        sku = str(values[0]) if values else ""
+        await self.replies.guard(interaction, lambda: self._item(sku))
+
+    async def _on_pick_browse(
+        self, interaction: discord.Interaction[Any], args: list[str], item: Any
+    ) -> None:
+        await self.replies.guard(interaction, self._browse)
+
+    async def _on_cart(
+        self, interaction: discord.Interaction[Any], args: list[str], item: Any
+    ) -> None:
+        await self.replies.guard(interaction, lambda: self._cart(interaction))
+
+    async def _on_add(
+        self, interaction: discord.Interaction[Any], args: list[str], item: Any
+    ) -> None:
+        sku = args[0]
+        await self.replies.guard(
+            interaction,
+            lambda: self._add(interaction, sku, 1, interaction.user.id, False, None),
+            mutating=True,
+        )
+
+    async def _on_gift(
+        self, interaction: discord.Interaction[Any], args: list[str], item: Any
+    ) -> None:
+        sku = args[0]
+
+        async def ask() -> Reply:
+            catalog_item = self.shop.catalog.require(sku)
+            if not catalog_item.giftable:
+                raise Refusal(f"{catalog_item.name} can't be given as a gift.")
+            embed = discord.Embed(
+                title=f"Gift {catalog_item.name}", description="Choose who receives it."
+            )
+            return Reply(embed, views.gift_recipient_view(sku))
+
+        await self.replies.guard(interaction, ask)
+
+    async def _on_gift_to(
+        self, interaction: discord.Interaction[Any], args: list[str], item: Any
+    ) -> None:
+        sku = args[0]
+
+        async def chosen() -> Reply:
+            picked = list(getattr(item, "values", []) or [])
+            if not picked:
+                raise Refusal("Choose a member to give the gift to.")
+            recipient = picked[0]
+            recipient_id = self._recipient(interaction, recipient)
+            catalog_item = self.shop.catalog.require(sku)
+            embed = discord.Embed(
+                title=f"Gift {catalog_item.name}",
+                description=f"For <@{recipient_id}>. Add it signed or anonymously; "
+                "you can write a note next.",
+            )
+            return Reply(embed, views.gift_options_view(sku, recipient_id))
+
+        await self.replies.guard(interaction, chosen)
+
+    async def _on_gift_note(
+        self, interaction: discord.Interaction[Any], args: list[str], item: Any
+    ) -> None:
+        sku, recipient, anonymous = args
+        if not recipient.isdigit() or anonymous not in {"0", "1"}:
+            await self._stale(interaction, ":".join(args))
+            return
+        recipient_id, is_anonymous = int(recipient), anonymous == "1"
+
+        async def submit(modal_interaction: discord.Interaction[Any], note: str | None) -> None:
+            await self.replies.guard(
+                modal_interaction,
+                lambda: self._add(modal_interaction, sku, 1, recipient_id, is_anonymous, note),
+                mutating=True,
+            )
+
+        modal = views.GiftModal(
+            f"gift:modal:{sku}:{recipient_id}:{anonymous}"[:100],
+            self.shop.ctx.config.gift_note_max,
+            submit,
+        )
+        await interaction.response.send_modal(modal)
+
+    async def _on_remove(
+        self, interaction: discord.Interaction[Any], args: list[str], item: Any
+    ) -> None:
+        async def remove() -> Reply:
+            self._own(interaction, args[0])
+            values = list(getattr(item, "values", []) or [])
+            if not values or not str(values[0]).isdigit():
+                raise Refusal("Choose a line to remove.")
+            reply = await self._remove(interaction, int(values[0]))
+            reply.edit = True
+            return reply
+
+        await self.replies.guard(interaction, remove, mutating=True)
+
+    async def _on_clear(
+        self, interaction: discord.Interaction[Any], args: list[str], item: Any
+    ) -> None:
+        async def clear() -> Reply:
+            self._own(interaction, args[0])
+            reply = await self._clear(interaction)
+            reply.edit = True
+            return reply
+
+        await self.replies.guard(interaction, clear, mutating=True)
+
+    async def _on_checkout(
+        self, interaction: discord.Interaction[Any], args: list[str], item: Any
+    ) -> None:
+        if self._owner_mismatch(interaction, args[0]):
+            await self.replies.guard(interaction, self._not_yours)
+            return
+        await self._checkout_guarded(interaction, False)
+
+    async def _on_checkout_points(
+        self, interaction: discord.Interaction[Any], args: list[str], item: Any
+    ) -> None:
+        if self._owner_mismatch(interaction, args[0]):
+            await self.replies.guard(interaction, self._not_yours)
+            return
+        await self._checkout_guarded(interaction, True)
+
+    async def _on_panel_checkout(
+        self, interaction: discord.Interaction[Any], args: list[str], item: Any
+    ) -> None:
+        await self._checkout_guarded(interaction, False)
+
+    async def _stale(self, interaction: discord.Interaction[Any], custom_id: str) -> None:
+        async def explain() -> Reply:
+            raise Refusal(
+                "That button is out of date or not valid any more. Use /shop to start again."
+            )
+
+        await self.replies.guard(interaction, explain)
+
+    # ---- the work behind commands and components ---------------------------
+
+    async def _browse(self) -> Reply:
+        catalog = self.shop.catalog
+        return Reply(
+            render.shop_embed(catalog, self.shop.ctx.config.name), views.shop_view(catalog)
+        )
+
+    async def _item(self, sku: str) -> Reply:
+        item = self.shop.catalog.require(sku)
+        return Reply(render.item_embed(self.shop.catalog, item), views.item_view(item))
+
+    async def _cart(self, interaction: discord.Interaction[Any]) -> Reply:
+        shop_id, member = _shop_id(interaction), interaction.user.id
+        summary = await self.shop.carts.view(shop_id, member)
+        account = await self.shop.accounts.account(shop_id, member, recent=0)
+        return Reply(
+            render.cart_embed(summary),
+            views.cart_view(summary, account.points_available),
+            summary=summary,
+        )
+
+    async def _add(
+        self,
+        interaction: discord.Interaction[Any],
+        sku: str,
+        quantity: int,
+        recipient_id: int,
+        anonymous: bool,
+        note: str | None,
+    ) -> Reply:
+        summary = await self.shop.carts.add(
+            _shop_id(interaction),
+            interaction.user.id,
+            sku,
+            quantity=quantity,
+            recipient_id=recipient_id,
+            anonymous=anonymous,
+            note=note,
+        )
+        account = await self.shop.accounts.account(
+            _shop_id(interaction), interaction.user.id, recent=0
+        )
+        return Reply(
+            render.added_embed(summary, sku, recipient_id),
+            views.cart_view(summary, account.points_available),
+            summary=summary,
+        )
+
+    async def _remove(self, interaction: discord.Interaction[Any], line_id: int) -> Reply:
+        summary = await self.shop.carts.remove(_shop_id(interaction), interaction.user.id, line_id)
+        account = await self.shop.accounts.account(
+            _shop_id(interaction), interaction.user.id, recent=0
+        )
+        return Reply(
+            render.cart_embed(summary),
+            views.cart_view(summary, account.points_available),
+            summary=summary,
+        )
+
+    async def _clear(self, interaction: discord.Interaction[Any]) -> Reply:
+        summary = await self.shop.carts.clear(_shop_id(interaction), interaction.user.id)
+        return Reply(render.cart_embed(summary), views.cart_view(summary, 0), summary=summary)
+
+    async def _checkout_guarded(
+        self, interaction: discord.Interaction[Any], use_points: bool
+    ) -> None:
+        async def checkout() -> Reply:
+            points = 10**12 if use_points else 0
+            outcome = await self.bot.flow.checkout(
+                _shop_id(interaction), interaction.user.id, points=points
+            )
+            order = outcome.order
+            if outcome.session is None:
+                if outcome.paid_with_points:
+                    return Reply(render.paid_with_points_embed(order))
+                return Reply(render.checkout_embed(order, None))
+            return Reply(
+                render.checkout_embed(order, outcome.session.expires_at),
+                views.pay_view(outcome.session.url),
+            )
+
+        # The gateway call can take a while: acknowledge first, answer in a followup.
+        await self.replies.guard(interaction, checkout, mutating=True, defer=True)
+
+    async def _account(self, interaction: discord.Interaction[Any]) -> Reply:
+        shop_id, member = _shop_id(interaction), interaction.user.id
+        account = await self.shop.accounts.account(shop_id, member)
+        orders = await self.shop.orders.recent(shop_id, member, limit=8)
+        return Reply(render.account_embed(account, orders))
+
+    async def _not_yours(self) -> Reply:
+        raise Refusal("That button belongs to another member's cart. Use /cart to see yours.")
+
+    # ---- small translations ------------------------------------------------
+
+    def _item_choices(self, current: str) -> list[app_commands.Choice[str]]:
+        needle = current.lower()
+        return [
+            app_commands.Choice(name=f"{item.name} — {item.price}"[:100], value=item.sku)
+            for item in self.shop.catalog
+            if needle in item.name.lower() or needle in item.sku
+        ][:25]
+
+    def _recipient(
+        self, interaction: discord.Interaction[Any], recipient: discord.abc.User | None
+    ) -> int:
+        if recipient is None:
+            return interaction.user.id
+        if recipient.bot:
+            raise Refusal("Bots can't receive gifts: they have no use for them.")
+        return recipient.id
+
+    def _owner_mismatch(self, interaction: discord.Interaction[Any], owner: str) -> bool:
+        return owner != str(interaction.user.id)
+
+    def _own(self, interaction: discord.Interaction[Any], owner: str) -> None:
+        """A forged or copied custom_id never acts on someone else's cart."""
+        if self._owner_mismatch(interaction, owner):
+            raise Refusal("That button belongs to another member's cart. Use /cart to see yours.")

@@ -1,0 +1,1 @@
+"""Turning store results into embeds and views; no business rules here."""

@@ -1,0 +1,87 @@
+"""Embeds for moderators: audit posts, a member's account, an order."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import discord
+
+from bot.render.shop import COLOUR, safe, when
+from store.orders import Order
+from store.views import AccountView, LedgerEntry
+
+AUDIT = discord.Colour.dark_gold()
+
+
+def audit_embed(actor_id: int, action: str, member_id: int | None, reason: str) -> discord.Embed:
+    embed = discord.Embed(title="Shop moderation", colour=AUDIT)
+    embed.add_field(name="Who", value=f"<@{actor_id}>")
+    if member_id is not None:
+        embed.add_field(name="Whom", value=f"<@{member_id}>")
+    embed.add_field(name="What", value=safe(action, 1024), inline=False)
+    embed.add_field(name="Why", value=safe(reason, 1024) or "—", inline=False)
+    return embed
+
+
+def done_embed(summary: str) -> discord.Embed:
+    return discord.Embed(
+        title="Done", description=safe(summary, 4000), colour=discord.Colour.green()
+    )
+
+
+def member_account_embed(
+    member_id: int, account: AccountView, ledger: Sequence[LedgerEntry], orders: Sequence[Order]
+) -> discord.Embed:
+    embed = discord.Embed(title="Member account", description=f"<@{member_id}>", colour=COLOUR)
+    embed.add_field(
+        name="Points", value=f"{account.points:,} ({account.points_reserved:,} reserved)"
+    )
+    tiers = [
+        f"{m.tier}: " + ("permanent" if m.permanent else when(m.expires_at))
+        for m in account.memberships
+    ]
+    embed.add_field(name="Memberships", value="\n".join(tiers) or "none", inline=False)
+    lines = [
+        f"{entry.created_at:%Y-%m-%d} {entry.explain()}"
+        + (f" by <@{entry.actor_id}>" if entry.actor_id else "")
+        + (f" ({safe(entry.memo, 80)})" if entry.memo else "")
+        for entry in ledger[:12]
+    ]
+    embed.add_field(name="Ledger", value="\n".join(lines)[:1024] or "empty", inline=False)
+    recent = [f"#{o.id} {o.state} {o.subtotal}" for o in orders[:10]]
+    embed.add_field(name="Orders", value="\n".join(recent) or "none", inline=False)
+    return embed
+
+
+def order_embed(order: Order) -> discord.Embed:
+    embed = discord.Embed(title=f"Order #{order.id}", colour=COLOUR)
+    embed.add_field(name="Buyer", value=f"<@{order.buyer_id}>")
+    embed.add_field(name="State", value=order.state.replace("_", " "))
+    embed.add_field(name="Created", value=when(order.created_at))
+    embed.add_field(name="Subtotal", value=str(order.subtotal))
+    embed.add_field(name="Points", value=f"{order.points_applied:,}")
+    embed.add_field(name="Cash", value=f"{order.cash_due} (refunded {order.refunded})")
+    if order.gateway:
+        embed.add_field(
+            name="Gateway", value=f"{order.gateway} {order.gateway_session_id or ''}"[:1024]
+        )
+    if order.review_reason:
+        embed.add_field(name="Held for review", value=safe(order.review_reason, 1024), inline=False)
+    lines = [
+        f"{line.name} × {line.quantity} → <@{line.recipient_id}>"
+        + (" (anonymous)" if line.anonymous else "")
+        for line in order.lines
+    ]
+    embed.add_field(name="Lines", value="\n".join(lines)[:1024] or "none", inline=False)
+    return embed
+
+
+def panel_embed(shop_name: str) -> discord.Embed:
+    return discord.Embed(
+        title=shop_name,
+        description=(
+            "Memberships, gifts and points. The buttons below open your own cart; "
+            "only you see the answers."
+        ),
+        colour=COLOUR,
+    )

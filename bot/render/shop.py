@@ -1,0 +1,182 @@
+"""Embeds for the shop, the cart, checkout and accounts.
+
+Every reply carries the member's cart summary, built by `with_cart` alone, so the
+summary looks the same everywhere. Text members wrote is escaped before display.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import discord
+
+from store.carts import CartSummary
+from store.catalog import Catalog, CatalogItem
+from store.orders import Order
+from store.views import AccountView
+
+COLOUR = discord.Colour.blurple()
+REFUSAL = discord.Colour.orange()
+FAILURE = discord.Colour.red()
+SUCCESS = discord.Colour.green()
+KIND_TITLES = {"membership": "Memberships", "points": "Points"}
+
+
+def safe(text: str, limit: int = 1000) -> str:
+    """Member text shown as written: no markdown tricks, no mentions, bounded."""
+    escaped = discord.utils.escape_mentions(discord.utils.escape_markdown(text))
+    return escaped if len(escaped) <= limit else escaped[: limit - 1] + "…"
+
+
+def when(moment: datetime | None) -> str:
+    """A date every member sees in their own time zone (Discord timestamp markup)."""
+    if moment is None:
+        return "never"
+    return f"<t:{int(moment.timestamp())}:D>"
+
+
+def cart_line(summary: CartSummary) -> str:
+    if summary.is_empty:
+        return "Empty — add something with /shop."
+    count = summary.item_count
+    return (
+        f"{count} item{'s' if count != 1 else ''} · {summary.total} — "
+        "press **Checkout** or use /checkout"
+    )
+
+
+def with_cart(embed: discord.Embed, summary: CartSummary) -> discord.Embed:
+    """Append the cart summary every reply shows."""
+    embed.add_field(name="🛒 Your cart", value=cart_line(summary), inline=False)
+    return embed
+
+
+def shop_embed(catalog: Catalog, shop_name: str) -> discord.Embed:
+    embed = discord.Embed(
+        title=shop_name,
+        description="Pick an item below to see details, add it or gift it.",
+        colour=COLOUR,
+    )
+    for kind, items in catalog.by_kind().items():
+        lines = [f"**{item.name}** — {item.price}" for item in items]
+        embed.add_field(
+            name=KIND_TITLES.get(kind, kind.title()), value="\n".join(lines)[:1024], inline=False
+        )
+    return embed
+
+
+def item_embed(catalog: Catalog, item: CatalogItem) -> discord.Embed:
+    embed = discord.Embed(title=item.name, description=item.description or None, colour=COLOUR)
+    embed.add_field(name="Price", value=str(item.price))
+    embed.add_field(name="You get", value=catalog.describe(item))
+    gift = (
+        "Give it to another member, by name or anonymously, with a note."
+        if item.giftable
+        else "This item can't be given as a gift."
+    )
+    embed.add_field(name="As a gift", value=gift, inline=False)
+    if item.image_url:
+        embed.set_thumbnail(url=item.image_url)
+    embed.set_footer(text=f"Item code: {item.sku}")
+    return embed
+
+
+def cart_embed(summary: CartSummary) -> discord.Embed:
+    embed = discord.Embed(title="Your cart", colour=COLOUR)
+    if summary.is_empty:
+        embed.description = "Nothing here yet. Browse with /shop."
+        return embed
+    for index, line in enumerate(summary.lines, start=1):
+        details = [f"{line.description} · {line.total}"]
+        if line.is_gift:
+            who = f"<@{line.recipient_id}>"
+            details.append(f"Gift for {who}{' (anonymous)' if line.anonymous else ''}")
+            if line.note:
+                details.append(f"Note: {safe(line.note, 300)}")
+        embed.add_field(
+            name=f"{index}. {line.name} × {line.quantity}"[:256],
+            value="\n".join(details)[:1024],
+            inline=False,
+        )
+    embed.add_field(name="Total", value=str(summary.total), inline=False)
+    return embed
+
+
+def added_embed(summary: CartSummary, sku: str, recipient_id: int) -> discord.Embed:
+    line = next((ln for ln in reversed(summary.lines) if ln.sku == sku), None)
+    name = line.name if line else sku
+    gift = f" as a gift for <@{recipient_id}>" if recipient_id != summary.member_id else ""
+    return discord.Embed(title="Added to your cart", description=f"{name}{gift}.", colour=SUCCESS)
+
+
+def checkout_embed(order: Order, url_expires: datetime | None) -> discord.Embed:
+    embed = discord.Embed(title=f"Order #{order.id}", colour=COLOUR)
+    for line in order.lines:
+        gift = f" (gift for <@{line.recipient_id}>)" if line.recipient_id != order.buyer_id else ""
+        embed.add_field(
+            name=f"{line.name} × {line.quantity}"[:256],
+            value=f"{line.total}{gift}"[:1024],
+            inline=False,
+        )
+    if order.points_applied:
+        embed.add_field(
+            name="Points applied", value=f"{order.points_applied:,} ({order.points_value})"
+        )
+    embed.add_field(name="To pay", value=str(order.cash_due))
+    if url_expires is not None:
+        embed.description = (
+            "Press **Pay** to pay on the secure checkout page. The link expires "
+            f"{when(url_expires)}; after that the items go back to your cart."
+        )
+    return embed
+
+
+def paid_with_points_embed(order: Order) -> discord.Embed:
+    return discord.Embed(
+        title=f"Order #{order.id} paid with points",
+        description=(
+            f"{order.points_applied:,} points spent. Everything has been delivered; see /account."
+        ),
+        colour=SUCCESS,
+    )
+
+
+def account_embed(account: AccountView, orders: Sequence[Order]) -> discord.Embed:
+    embed = discord.Embed(title="Your account", colour=COLOUR)
+    points = f"{account.points:,}"
+    if account.points_reserved:
+        points += f" ({account.points_reserved:,} held for a pending order)"
+    embed.add_field(name="Points", value=points, inline=False)
+    memberships = [
+        f"**{m.tier.title()}** — "
+        + (
+            "permanent"
+            if m.permanent
+            else f"{'ends' if m.active else 'ended'} {when(m.expires_at)}"
+        )
+        for m in account.memberships
+    ]
+    embed.add_field(name="Memberships", value="\n".join(memberships) or "None yet.", inline=False)
+    history = [entry.explain() for entry in account.recent[:8]]
+    embed.add_field(
+        name="Recent changes", value="\n".join(history)[:1024] or "None yet.", inline=False
+    )
+    recent = [f"#{o.id} — {o.state.replace('_', ' ')} — {o.subtotal}" for o in orders[:8]]
+    embed.add_field(name="Recent orders", value="\n".join(recent) or "None yet.", inline=False)
+    return embed
+
+
+def refusal_embed(message: str) -> discord.Embed:
+    return discord.Embed(title="Can't do that", description=message[:4000], colour=REFUSAL)
+
+
+def failure_embed(reference: str) -> discord.Embed:
+    return discord.Embed(
+        title="Something went wrong",
+        description=(
+            "Please try again in a moment. If it keeps happening, tell a moderator the "
+            f"reference **{reference}**."
+        ),
+        colour=FAILURE,
+    )

@@ -1,0 +1,112 @@
+"""How every interaction is answered: with the cart summary, and never silently.
+
+Handlers return a `Reply`; `Replies.guard` runs them, turns store refusals into a
+friendly message, unexpected errors into "something went wrong (ref …)" with the
+traceback logged under that reference, adds the cart summary, and picks the right
+Discord call (first response, edit, or followup after a defer).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import discord
+
+from bot.cooldown import Cooldown
+from bot.payflow import PaymentUnavailable
+from bot.render.shop import failure_embed, refusal_embed, with_cart
+from store.carts import CartSummary
+from store.errors import StoreError
+from store.shop import Shop
+
+log = logging.getLogger("bot.replies")
+NO_MENTIONS = discord.AllowedMentions.none()
+
+
+@dataclass
+class Reply:
+    embed: discord.Embed
+    view: discord.ui.View | None = None
+    summary: CartSummary | None = None
+    ephemeral: bool = True
+    edit: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Refusal(Exception):
+    """A refusal decided in the bot layer (not the store's), shown like a store refusal."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+Action = Callable[[], Awaitable[Reply]]
+
+
+class Replies:
+    def __init__(self, shop: Shop, cooldown: Cooldown) -> None:
+        self.shop = shop
+        self.cooldown = cooldown
+
+    async def guard(
+        self,
+        interaction: discord.Interaction[Any],
+        action: Action,
+        *,
+        mutating: bool = False,
+        defer: bool = False,
+    ) -> None:
+        member_id = interaction.user.id
+        shop_id = interaction.guild_id
+        if shop_id is None:
+            await self._send(
+                interaction,
+                Reply(refusal_embed("The shop works inside the server, not in direct messages.")),
+            )
+            return
+        reply: Reply
+        wait = self.cooldown.retry_after(member_id) if mutating else 0.0
+        if wait:
+            reply = Reply(refusal_embed(f"Slow down a little: try again in {wait:.0f} s."))
+        else:
+            if defer and not interaction.response.is_done():
+                await interaction.response.defer(ephemeral=True, thinking=True)
+            reply = await self._run(action)
+        if reply.summary is None:
+            try:
+                reply.summary = await self.shop.carts.view(shop_id, member_id)
+            except StoreError:
+                reply.summary = None
+        if reply.summary is not None:
+            with_cart(reply.embed, reply.summary)
+        await self._send(interaction, reply)
+
+    async def _run(self, action: Action) -> Reply:
+        try:
+            return await action()
+        except StoreError as refused:
+            return Reply(refusal_embed(refused.message))
+        except (Refusal, PaymentUnavailable) as refused:
+            message = getattr(refused, "message", None) or getattr(refused, "member_message", "")
+            return Reply(refusal_embed(str(message)))
+        except Exception:
+            reference = secrets.token_hex(4)
+            log.exception("interaction failed (ref %s)", reference)
+            return Reply(failure_embed(reference))
+
+    async def _send(self, interaction: discord.Interaction[Any], reply: Reply) -> None:
+        kwargs: dict[str, Any] = {"embed": reply.embed, "allowed_mentions": NO_MENTIONS}
+        if reply.view is not None:
+            kwargs["view"] = reply.view
+        if interaction.response.is_done():
+            await interaction.followup.send(ephemeral=reply.ephemeral, **kwargs)
+        elif reply.edit:
+            kwargs.pop("allowed_mentions")
+            await interaction.response.edit_message(**kwargs)
+        else:
+            await interaction.response.send_message(ephemeral=reply.ephemeral, **kwargs)
