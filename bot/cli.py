@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -97,6 +98,11 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="use the simulated guild even when a Discord token is set",
     )
+    run.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="migrate and check everything, print what would run, then exit",
+    )
     run.set_defaults(handler=_run)
 
     sync = commands.add_parser(
@@ -146,8 +152,14 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
         raise SettingsError("environment: the sandbox is for development, not production")
     revision = asyncio.run(_prepare_database(settings))
     for line in _describe_run(settings, sandbox=sandbox, revision=revision):
-        print(line)
+        print(line, flush=True)
+    if args.dry_run:
+        return 0
     if sandbox:
+        from bot.sandbox.runtime import serve_sandbox
+
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how a sandbox ends
+            asyncio.run(serve_sandbox(settings))
         return 0
     token = settings.discord.token
     assert token is not None  # not sandbox mode, so a token is configured
@@ -306,12 +318,7 @@ def _describe_run(settings: Settings, *, sandbox: bool, revision: str | None) ->
         f"shop: {settings.store.name!r} in {settings.store.currency}, "
         f"{len(settings.catalog)} items, tiers: {tiers}",
         f"mode: {mode}",
-        (
-            "ready: configuration valid and database migrated; the local sandbox that stands "
-            "in for Discord is not built yet, so nothing more runs without a token"
-            if sandbox
-            else "starting: connecting to Discord"
-        ),
+        ("starting: the local sandbox" if sandbox else "starting: connecting to Discord"),
     ]
 
 

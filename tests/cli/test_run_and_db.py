@@ -50,7 +50,7 @@ def test_run_on_defaults_migrates_and_reports_sandbox(
     isolated: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """With no file and no token, run migrates ./storefront.db and reports sandbox mode."""
-    assert main(["run"]) == 0
+    assert main(["run", "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "mode: sandbox (no Discord token)" in out
     assert "payment gateway: fake" in out
@@ -73,7 +73,7 @@ def test_run_sandbox_flag_wins_over_token(
 ) -> None:
     """--sandbox uses the simulated guild even when a token is set."""
     monkeypatch.setenv("STOREFRONT_DISCORD__TOKEN", "tok")
-    assert main(["run", "--sandbox"]) == 0
+    assert main(["run", "--sandbox", "--dry-run"]) == 0
     assert "mode: sandbox (--sandbox)" in capsys.readouterr().out
 
 
@@ -115,7 +115,7 @@ def test_run_starts_on_postgresql_after_db_upgrade(
     """After db upgrade, run accepts the PostgreSQL database."""
     monkeypatch.setenv("STOREFRONT_DATABASE__URL", empty_postgres_url)
     assert main(["db", "upgrade"]) == 0
-    assert main(["run"]) == 0
+    assert main(["run", "--dry-run"]) == 0
     assert f"(migrated to {head_revision()})" in capsys.readouterr().out
 
 

@@ -1,0 +1,55 @@
+"""Running the storefront with the sandbox in place of Discord.
+
+The same `create_bot` assembly as production — store, gateway, web app, workers —
+logged in through the offline harness, with the sandbox page and API mounted on the
+bot's own web application.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from bot.app import StorefrontBot, create_bot
+from bot.sandbox.api import SandboxApi
+from bot.sandbox.world import SandboxLayout, build_world, sandbox_settings
+from bot.settings import Settings
+from bot.testing import DiscordHarness, offline
+from store.clock import Clock, utcnow
+
+
+@dataclass
+class RunningSandbox:
+    bot: StorefrontBot
+    harness: DiscordHarness
+    api: SandboxApi
+    layout: SandboxLayout
+    url: str
+
+
+@asynccontextmanager
+async def sandbox(settings: Settings, *, clock: Clock = utcnow) -> AsyncIterator[RunningSandbox]:
+    """The whole application against a simulated guild, until the block ends."""
+    world, layout = build_world(settings)
+    bot = create_bot(sandbox_settings(settings, layout), clock=clock)
+    api = SandboxApi(layout)
+    api.add_routes(bot.web_app)
+    async with offline(bot, world, strict=False, keep_log=False) as harness:
+        api.attach(harness)
+        yield RunningSandbox(
+            bot, harness, api, layout, f"{settings.web.public_url.rstrip('/')}/sandbox"
+        )
+
+
+async def serve_sandbox(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    """`storefront run` without a token: print where to look, then serve until stopped."""
+    async with sandbox(settings) as running:
+        print(
+            "sandbox mode: no Discord token is set, so a simulated guild stands in for "
+            "Discord (set STOREFRONT_DISCORD__TOKEN to connect for real)",
+            flush=True,
+        )
+        print(f"open {running.url}", flush=True)
+        await (stop or asyncio.Event()).wait()
