@@ -1,0 +1,1317 @@
+// The sandbox page: a small Discord-like client for the storefront's /sandbox/api/.
+// Plain DOM, no framework. Message text is only ever set through textContent.
+"use strict";
+
+(() => {
+  const API = "/sandbox/api";
+  const POLL_MS = 1000;
+  const AUTOCOMPLETE_DELAY_MS = 200;
+  const OPTION = { SUB: 1, GROUP: 2, STRING: 3, INTEGER: 4, BOOLEAN: 5, USER: 6, NUMBER: 10 };
+  const BUTTON_CLASS = { 1: "btn-primary", 2: "btn-secondary", 3: "btn-success", 4: "btn-danger" };
+
+  const $ = (id) => document.getElementById(id);
+  const ui = {
+    guildName: $("guild-name"),
+    channels: $("channel-list"),
+    dmButton: $("dm-button"),
+    title: $("view-title"),
+    memberSelect: $("member-select"),
+    roles: $("role-list"),
+    messages: $("messages"),
+    intro: $("view-intro"),
+    list: $("message-list"),
+    bar: $("command-bar"),
+    input: $("command-input"),
+    suggestions: $("command-suggestions"),
+    options: $("command-options"),
+    error: $("command-error"),
+    modal: $("modal"),
+    modalForm: $("modal-form"),
+    modalTitle: $("modal-title"),
+    modalFields: $("modal-fields"),
+    modalError: $("modal-error"),
+    modalCancel: $("modal-cancel"),
+  };
+
+  const app = {
+    state: null, // the last GET /state
+    member: null, // id of the member we act as
+    view: null, // {kind: "channel", id} or {kind: "dms"}
+    chosen: null, // {command, path, leaf, label} picked in the command bar
+    modalId: null,
+    signatures: { members: "", channels: "", roles: "" },
+    pollTimer: null,
+    refreshing: null,
+  };
+
+  // ---- HTTP --------------------------------------------------------------------------------
+
+  class ApiError extends Error {}
+
+  async function api(method, path, body) {
+    const init = { method, headers: { Accept: "application/json" } };
+    if (body !== undefined) {
+      init.headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    let response;
+    try {
+      response = await fetch(API + path, init);
+    } catch (err) {
+      throw new ApiError("The sandbox is not answering. Is `storefront run` still running?");
+    }
+    let data = null;
+    try {
+      data = await response.json();
+    } catch (err) {
+      data = null;
+    }
+    if (!response.ok) {
+      const message = data && typeof data.error === "string" ? data.error : "";
+      throw new ApiError(message || `The sandbox answered ${response.status}.`);
+    }
+    return data || {};
+  }
+
+  // ---- small DOM helpers -------------------------------------------------------------------
+
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs || {})) {
+      if (value === undefined || value === null || value === false) continue;
+      if (key === "class") node.className = value;
+      else if (key === "text") node.textContent = value;
+      else if (key === "dataset") Object.assign(node.dataset, value);
+      else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+      else if (value === true) node.setAttribute(key, "");
+      else node.setAttribute(key, String(value));
+    }
+    for (const child of children) {
+      if (child === null || child === undefined || child === false) continue;
+      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return node;
+  }
+
+  function safeUrl(url) {
+    // Only web addresses (absolute or on this server) become links or images.
+    if (typeof url !== "string" || !url) return null;
+    try {
+      const parsed = new URL(url, location.href);
+      return parsed.protocol === "http:" || parsed.protocol === "https:" ? parsed.href : null;
+    } catch (err) {
+      return null;
+    }
+  }
+
+  function colourHex(value) {
+    if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) return null;
+    return "#" + (value & 0xffffff).toString(16).padStart(6, "0");
+  }
+
+  function members() {
+    return app.state ? app.state.members : [];
+  }
+
+  function currentMember() {
+    return members().find((m) => m.id === app.member) || null;
+  }
+
+  function nameOf(userId) {
+    const member = members().find((m) => m.id === userId);
+    if (member) return member.name;
+    if (app.state && app.state.bot && app.state.bot.id === userId) return app.state.bot.name;
+    return null;
+  }
+
+  function roleName(roleId) {
+    for (const member of members()) {
+      const role = (member.roles || []).find((r) => r.id === roleId);
+      if (role) return role.name;
+    }
+    return null;
+  }
+
+  function channelName(channelId) {
+    const channel = ((app.state && app.state.channels) || []).find((c) => c.id === channelId);
+    return channel ? channel.name : null;
+  }
+
+  // ---- Discord markdown (a small, safe subset) ---------------------------------------------
+
+  const ESCAPABLE = "\\*_`~|>#-.:!<@[]()";
+
+  function findClose(text, delim, from) {
+    for (let j = from; j < text.length; j++) {
+      if (text[j] === "\\") {
+        j++;
+        continue;
+      }
+      if (text.startsWith(delim, j) && j > from) {
+        if (delim === "*" && text[j + 1] === "*") {
+          j++;
+          continue;
+        }
+        return j;
+      }
+    }
+    return -1;
+  }
+
+  function formatTimestamp(seconds, style) {
+    const date = new Date(seconds * 1000);
+    const options = {
+      t: { timeStyle: "short" },
+      T: { timeStyle: "medium" },
+      d: { dateStyle: "short" },
+      D: { dateStyle: "long" },
+      f: { dateStyle: "long", timeStyle: "short" },
+      F: { dateStyle: "full", timeStyle: "short" },
+    };
+    if (style === "R") {
+      const diff = Math.round((date.getTime() - Date.now()) / 1000);
+      const units = [
+        ["year", 31536000],
+        ["month", 2592000],
+        ["day", 86400],
+        ["hour", 3600],
+        ["minute", 60],
+        ["second", 1],
+      ];
+      const [unit, size] = units.find(([, s]) => Math.abs(diff) >= s) || ["second", 1];
+      return new Intl.RelativeTimeFormat(undefined, { numeric: "auto" }).format(
+        Math.round(diff / size),
+        unit
+      );
+    }
+    return date.toLocaleString(undefined, options[style] || options.f);
+  }
+
+  function pill(text, kind) {
+    return el("span", { class: `mention mention-${kind}`, text });
+  }
+
+  function markdown(text) {
+    const fragment = document.createDocumentFragment();
+    renderInline(String(text || ""), fragment);
+    return fragment;
+  }
+
+  function renderInline(text, into) {
+    let buffer = "";
+    const flush = () => {
+      if (buffer) into.append(document.createTextNode(buffer));
+      buffer = "";
+    };
+    const wrap = (tag, cls, inner) => {
+      flush();
+      const node = el(tag, cls ? { class: cls } : {});
+      renderInline(inner, node);
+      into.append(node);
+    };
+    let i = 0;
+    while (i < text.length) {
+      const c = text[i];
+      const rest = text.slice(i);
+      if (c === "\\" && i + 1 < text.length && ESCAPABLE.includes(text[i + 1])) {
+        buffer += text[i + 1];
+        i += 2;
+        continue;
+      }
+      if (c === "\n") {
+        flush();
+        into.append(el("br"));
+        i += 1;
+        continue;
+      }
+      if (c === "`") {
+        const fence = rest.startsWith("```") ? "```" : "`";
+        const end = text.indexOf(fence, i + fence.length);
+        if (end > i + fence.length - 1) {
+          flush();
+          let code = text.slice(i + fence.length, end);
+          if (fence === "```") code = code.replace(/^[a-z0-9]*\n/i, "");
+          into.append(el(fence === "```" ? "pre" : "code", { class: "md-code", text: code }));
+          i = end + fence.length;
+          continue;
+        }
+      }
+      let matched = false;
+      for (const [delim, tag, cls] of [
+        ["**", "strong", null],
+        ["__", "span", "md-underline"],
+        ["~~", "s", null],
+        ["||", "span", "md-spoiler"],
+        ["*", "em", null],
+        ["_", "em", null],
+      ]) {
+        if (!rest.startsWith(delim)) continue;
+        const end = findClose(text, delim, i + delim.length);
+        if (end > i + delim.length) {
+          wrap(tag, cls, text.slice(i + delim.length, end));
+          i = end + delim.length;
+          matched = true;
+        }
+        break;
+      }
+      if (matched) continue;
+      if (c === "<") {
+        let m = /^<@!?(\d+)>/.exec(rest);
+        if (m) {
+          flush();
+          into.append(pill("@" + (nameOf(m[1]) || "unknown-user"), "user"));
+          i += m[0].length;
+          continue;
+        }
+        m = /^<@&(\d+)>/.exec(rest);
+        if (m) {
+          flush();
+          into.append(pill("@" + (roleName(m[1]) || "unknown-role"), "role"));
+          i += m[0].length;
+          continue;
+        }
+        m = /^<#(\d+)>/.exec(rest);
+        if (m) {
+          flush();
+          into.append(pill("#" + (channelName(m[1]) || "unknown-channel"), "channel"));
+          i += m[0].length;
+          continue;
+        }
+        m = /^<t:(-?\d+)(?::([tTdDfFR]))?>/.exec(rest);
+        if (m) {
+          flush();
+          const seconds = Number(m[1]);
+          const iso = new Date(seconds * 1000).toISOString();
+          into.append(
+            el("time", {
+              class: "md-time",
+              datetime: iso,
+              title: formatTimestamp(seconds, "F"),
+              text: formatTimestamp(seconds, m[2] || "f"),
+            })
+          );
+          i += m[0].length;
+          continue;
+        }
+      }
+      if (c === "[") {
+        const m = /^\[([^\]\n]+)\]\(<?(https?:\/\/[^\s)>]+)>?\)/.exec(rest);
+        if (m && safeUrl(m[2])) {
+          flush();
+          into.append(
+            el("a", { href: safeUrl(m[2]), target: "_blank", rel: "noopener noreferrer", text: m[1] })
+          );
+          i += m[0].length;
+          continue;
+        }
+      }
+      buffer += c;
+      i += 1;
+    }
+    flush();
+  }
+
+  // ---- messages ----------------------------------------------------------------------------
+
+  function renderEmbed(embed) {
+    const colour = colourHex(embed.color);
+    const box = el("article", { class: "embed" });
+    if (colour) box.style.borderLeftColor = colour;
+    const body = el("div", { class: "embed-body" });
+    if (embed.author && embed.author.name) {
+      body.append(el("div", { class: "embed-author", text: embed.author.name }));
+    }
+    if (embed.title) {
+      const title = el("h3", { class: "embed-title" });
+      const href = safeUrl(embed.url);
+      if (href) {
+        const link = el("a", { href, target: "_blank", rel: "noopener noreferrer" });
+        link.append(markdown(embed.title));
+        title.append(link);
+      } else {
+        title.append(markdown(embed.title));
+      }
+      body.append(title);
+    }
+    if (embed.description) {
+      const description = el("div", { class: "embed-description" });
+      description.append(markdown(embed.description));
+      body.append(description);
+    }
+    const fields = embed.fields || [];
+    if (fields.length) {
+      const grid = el("dl", { class: "embed-fields" });
+      for (const field of fields) {
+        const wrapper = el("div", { class: field.inline ? "embed-field inline" : "embed-field" });
+        const name = el("dt", { class: "embed-field-name" });
+        name.append(markdown(field.name));
+        const value = el("dd", { class: "embed-field-value" });
+        value.append(markdown(field.value));
+        wrapper.append(name, value);
+        grid.append(wrapper);
+      }
+      body.append(grid);
+    }
+    const image = embed.image && safeUrl(embed.image.url);
+    if (image) body.append(el("img", { class: "embed-image", src: image, alt: "" }));
+    if (embed.footer && embed.footer.text) {
+      const footer = el("footer", { class: "embed-footer" });
+      footer.append(markdown(embed.footer.text));
+      body.append(footer);
+    }
+    box.append(body);
+    const thumbnail = embed.thumbnail && safeUrl(embed.thumbnail.url);
+    if (thumbnail) {
+      box.append(el("img", { class: "embed-thumbnail", src: thumbnail, alt: "" }));
+    }
+    return box;
+  }
+
+  function renderButton(message, component) {
+    const label = [component.emoji && component.emoji.name, component.label]
+      .filter(Boolean)
+      .join(" ");
+    if (component.style === 5) {
+      const href = safeUrl(component.url);
+      if (component.disabled || !href) {
+        return el("span", {
+          class: "btn btn-secondary btn-link is-disabled",
+          role: "link",
+          "aria-disabled": "true",
+          text: label,
+        });
+      }
+      const link = el("a", {
+        class: "btn btn-secondary btn-link",
+        href,
+        target: "_blank",
+        rel: "noopener",
+        text: label,
+      });
+      link.append(el("span", { class: "external", "aria-hidden": "true", text: " ↗" }));
+      return link;
+    }
+    return el("button", {
+      type: "button",
+      class: `btn ${BUTTON_CLASS[component.style] || "btn-secondary"}`,
+      disabled: Boolean(component.disabled),
+      dataset: { customId: component.custom_id || "" },
+      text: label || "\u00a0",
+      onclick: (event) => pressComponent(message, component, [], event.currentTarget),
+    });
+  }
+
+  function renderSelect(message, component) {
+    const placeholder = component.placeholder || (component.type === 5 ? "Choose a member…" : "Choose…");
+    const select = el("select", {
+      class: "component-select",
+      "aria-label": placeholder,
+      disabled: Boolean(component.disabled),
+      dataset: { customId: component.custom_id || "" },
+    });
+    select.append(el("option", { value: "", disabled: true, selected: true, text: placeholder }));
+    if (component.type === 3) {
+      for (const option of component.options || []) {
+        const text = [option.emoji && option.emoji.name, option.label].filter(Boolean).join(" ");
+        const extra = option.description ? ` — ${option.description}` : "";
+        select.append(el("option", { value: option.value, text: text + extra }));
+      }
+    } else {
+      for (const member of members()) {
+        select.append(el("option", { value: member.id, text: member.name }));
+      }
+    }
+    select.addEventListener("change", () => {
+      if (!select.value) return;
+      pressComponent(message, component, [select.value], select);
+    });
+    return select;
+  }
+
+  function renderComponents(message) {
+    const rows = el("div", { class: "components" });
+    for (const row of message.components || []) {
+      const line = el("div", { class: "component-row" });
+      for (const component of row.components || [row]) {
+        if (component.type === 2) line.append(renderButton(message, component));
+        else if (component.type === 3 || component.type === 5) {
+          line.append(renderSelect(message, component));
+        }
+      }
+      rows.append(line);
+    }
+    return rows;
+  }
+
+  function initials(name) {
+    return (name || "?").trim().charAt(0).toUpperCase() || "?";
+  }
+
+  function avatarColour(id) {
+    let hash = 0;
+    for (const ch of String(id)) hash = (hash * 31 + ch.charCodeAt(0)) >>> 0;
+    const palette = ["#5865f2", "#3ba55d", "#c2410c", "#a21caf", "#0e7490", "#b45309"];
+    return palette[hash % palette.length];
+  }
+
+  function renderMessage(message) {
+    const author = message.author || {};
+    const item = el("li", {
+      class: "message" + (message.ephemeral ? " ephemeral" : ""),
+      dataset: { id: message.id },
+    });
+    const avatar = el("div", { class: "avatar", "aria-hidden": "true", text: initials(author.name) });
+    avatar.style.backgroundColor = avatarColour(author.id);
+    const body = el("div", { class: "message-body" });
+    const header = el("div", { class: "message-header" });
+    header.append(el("span", { class: "author", text: author.name || "unknown" }));
+    if (author.bot) header.append(el("span", { class: "bot-tag", text: "APP" }));
+    if (message.timestamp) {
+      const when = new Date(message.timestamp);
+      if (!Number.isNaN(when.getTime())) {
+        header.append(
+          el("time", {
+            class: "message-time",
+            datetime: message.timestamp,
+            title: when.toLocaleString(),
+            text: when.toLocaleTimeString(undefined, { timeStyle: "short" }),
+          })
+        );
+      }
+    }
+    body.append(header);
+    if (message.loading) {
+      const botName = (app.state && app.state.bot && app.state.bot.name) || author.name || "The bot";
+      body.append(el("p", { class: "thinking", text: `${botName} is thinking…` }));
+    }
+    if (message.content) {
+      const content = el("div", { class: "message-content" });
+      content.append(markdown(message.content));
+      if (message.edited) content.append(el("span", { class: "edited", text: " (edited)" }));
+      body.append(content);
+    }
+    for (const embed of message.embeds || []) body.append(renderEmbed(embed));
+    if ((message.components || []).length) body.append(renderComponents(message));
+    if (message.ephemeral) {
+      body.append(
+        el(
+          "p",
+          { class: "ephemeral-note" },
+          el("span", { "aria-hidden": "true", text: "👁 " }),
+          "Only you can see this"
+        )
+      );
+    }
+    item.append(avatar, body);
+    return item;
+  }
+
+  function messageSignature(message) {
+    // Mentions render with member names, so a rename redraws too.
+    return JSON.stringify(message) + app.signatures.members;
+  }
+
+  function showMessages(messages) {
+    const list = ui.list;
+    const nearBottom =
+      ui.messages.scrollHeight - ui.messages.scrollTop - ui.messages.clientHeight < 80;
+    const existing = new Map();
+    for (const node of list.children) existing.set(node.dataset.id, node);
+    const wanted = new Set(messages.map((m) => m.id));
+    for (const [id, node] of existing) {
+      if (!wanted.has(id)) node.remove();
+    }
+    let added = false;
+    let previous = null;
+    for (const message of messages) {
+      const signature = messageSignature(message);
+      let node = existing.get(message.id);
+      if (!node || node.dataset.signature !== signature) {
+        const fresh = renderMessage(message);
+        fresh.dataset.signature = signature;
+        if (node) {
+          replaceKeepingFocus(node, fresh);
+        } else {
+          added = true;
+        }
+        node = fresh;
+      }
+      const expected = previous ? previous.nextSibling : list.firstChild;
+      if (expected !== node) list.insertBefore(node, expected);
+      previous = node;
+    }
+    ui.intro.hidden = messages.length > 0;
+    if (added && nearBottom) ui.messages.scrollTop = ui.messages.scrollHeight;
+  }
+
+  function replaceKeepingFocus(old, fresh) {
+    const focused = document.activeElement;
+    const hadFocus = focused && old.contains(focused) && focused.dataset.customId;
+    old.replaceWith(fresh);
+    if (hadFocus) {
+      const again = fresh.querySelector(`[data-custom-id="${CSS.escape(focused.dataset.customId)}"]`);
+      if (again && !again.disabled) again.focus();
+    }
+  }
+
+  async function pressComponent(message, component, values, control) {
+    clearError();
+    if (control) control.disabled = true;
+    try {
+      const body = { member: app.member, message_id: message.id, custom_id: component.custom_id };
+      if (component.type === 3 || component.type === 5) body.values = values;
+      const data = await api("POST", "/components", body);
+      await handleResult(data.result);
+    } catch (err) {
+      showError(err.message);
+    } finally {
+      if (control && control.isConnected) {
+        control.disabled = Boolean(component.disabled);
+        if (control.tagName === "SELECT") control.value = "";
+      }
+    }
+  }
+
+  async function handleResult(result) {
+    if (!result) return;
+    if (result.problems && result.problems.length) showError(result.problems.join(" "));
+    else if (result.ok === false) showError("The bot did not answer that.");
+    if (result.modal) openModal(result.modal);
+    const message = result.message;
+    if (message && message.channel_id && !message.ephemeral) {
+      // A public answer goes where it was posted.
+      if (app.view.kind === "channel" && app.view.id !== message.channel_id) {
+        if (channelName(message.channel_id)) setView({ kind: "channel", id: message.channel_id });
+      }
+    } else if (message && message.channel_id && app.view.kind === "dms") {
+      if (channelName(message.channel_id)) setView({ kind: "channel", id: message.channel_id });
+    }
+    await refresh({ scroll: true });
+  }
+
+  // ---- error line --------------------------------------------------------------------------
+
+  function showError(text) {
+    ui.error.textContent = text;
+    ui.error.classList.toggle("visible", Boolean(text));
+  }
+
+  function clearError() {
+    showError("");
+  }
+
+  // ---- members, roles, channels ------------------------------------------------------------
+
+  function visibleChannels() {
+    const me = currentMember();
+    const moderator = Boolean(me && me.moderator);
+    return ((app.state && app.state.channels) || []).filter((c) => moderator || !c.moderators_only);
+  }
+
+  function renderMemberSelect() {
+    const signature = JSON.stringify(members().map((m) => [m.id, m.name]));
+    if (signature === app.signatures.members) return;
+    app.signatures.members = signature;
+    const select = ui.memberSelect;
+    select.replaceChildren(
+      ...members().map((m) =>
+        el("option", { value: m.id, text: m.name + (m.moderator ? " (moderator)" : "") })
+      )
+    );
+    select.value = app.member || "";
+    refreshMemberFields();
+  }
+
+  function renderRoles() {
+    const me = currentMember();
+    const roles = (me && me.roles) || [];
+    const signature = JSON.stringify([app.member, roles]);
+    if (signature === app.signatures.roles) return;
+    app.signatures.roles = signature;
+    if (!roles.length) {
+      ui.roles.replaceChildren(el("li", { class: "role-pill role-none", text: "No roles" }));
+      return;
+    }
+    ui.roles.replaceChildren(
+      ...roles.map((role) => {
+        const dot = el("span", { class: "role-dot", "aria-hidden": "true" });
+        dot.style.backgroundColor = colourHex(role.color) || "#99aab5";
+        const pillNode = el("li", { class: "role-pill", dataset: { roleId: role.id } }, dot, role.name);
+        const colour = colourHex(role.color);
+        if (colour) pillNode.style.borderColor = colour;
+        return pillNode;
+      })
+    );
+  }
+
+  function renderChannels() {
+    const channels = visibleChannels();
+    const signature = JSON.stringify([channels, app.view]);
+    if (signature === app.signatures.channels) return;
+    app.signatures.channels = signature;
+    const focusedId = document.activeElement && document.activeElement.dataset.channelId;
+    ui.channels.replaceChildren(
+      ...channels.map((channel) => {
+        const current = app.view.kind === "channel" && app.view.id === channel.id;
+        const button = el(
+          "button",
+          {
+            type: "button",
+            class: "nav-item" + (current ? " current" : ""),
+            "aria-current": current ? "page" : null,
+            dataset: { channelId: channel.id },
+            onclick: () => setView({ kind: "channel", id: channel.id }),
+          },
+          el("span", { class: "nav-icon", "aria-hidden": "true", text: "#" }),
+          el("span", { text: channel.name }),
+          channel.moderators_only
+            ? el("span", { class: "nav-badge", text: "moderators" })
+            : null
+        );
+        return el("li", {}, button);
+      })
+    );
+    if (focusedId) {
+      const again = ui.channels.querySelector(`[data-channel-id="${CSS.escape(focusedId)}"]`);
+      if (again) again.focus();
+    }
+    const inDms = app.view.kind === "dms";
+    ui.dmButton.classList.toggle("current", inDms);
+    if (inDms) ui.dmButton.setAttribute("aria-current", "page");
+    else ui.dmButton.removeAttribute("aria-current");
+  }
+
+  function renderTitle() {
+    const me = currentMember();
+    if (app.view.kind === "dms") {
+      ui.title.textContent = `Direct messages — ${me ? me.name : ""}`;
+      ui.intro.textContent = `${me ? me.name : "This member"}'s direct messages from the bot appear here.`;
+      ui.input.placeholder = "Commands work in channels: type / and the answer appears there";
+    } else {
+      const name = channelName(app.view.id) || "channel";
+      ui.title.textContent = `# ${name}`;
+      ui.intro.textContent = `This is the beginning of #${name}. Type / to use the shop's commands.`;
+      ui.input.placeholder = `Type / to use a command in #${name}`;
+    }
+    document.title = `${ui.title.textContent} · ${(app.state && app.state.guild.name) || "Sandbox"}`;
+  }
+
+  function ensureValidView() {
+    const channels = visibleChannels();
+    if (app.view && app.view.kind === "dms") return;
+    if (app.view && channels.some((c) => c.id === app.view.id)) return;
+    app.view = channels.length ? { kind: "channel", id: channels[0].id } : { kind: "dms" };
+  }
+
+  function saveLocation() {
+    const params = new URLSearchParams();
+    if (app.member) params.set("member", app.member);
+    params.set("view", app.view.kind === "dms" ? "dms" : app.view.id);
+    history.replaceState(null, "", `#${params}`);
+  }
+
+  function setView(view) {
+    const changed = JSON.stringify(view) !== JSON.stringify(app.view);
+    app.view = view;
+    ensureValidView();
+    if (changed) ui.list.replaceChildren();
+    renderChannels();
+    renderTitle();
+    saveLocation();
+    refresh({ scroll: true });
+  }
+
+  function setMember(memberId) {
+    app.member = memberId;
+    ui.memberSelect.value = memberId;
+    ui.list.replaceChildren();
+    clearError();
+    ensureValidView();
+    renderRoles();
+    renderChannels();
+    renderTitle();
+    refreshCommandUi();
+    saveLocation();
+    refresh({ scroll: true });
+  }
+
+  // ---- refresh and polling -----------------------------------------------------------------
+
+  async function loadState() {
+    const state = await api("GET", "/state");
+    app.state = state;
+    ui.guildName.textContent = state.guild ? state.guild.name : "Sandbox";
+    if (!members().some((m) => m.id === app.member)) {
+      app.member = members().length ? members()[0].id : null;
+    }
+    renderMemberSelect();
+    ensureValidView();
+    renderRoles();
+    renderChannels();
+    renderTitle();
+  }
+
+  async function loadMessages() {
+    if (!app.member || !app.view) return;
+    const view = app.view;
+    const member = app.member;
+    const path =
+      view.kind === "dms"
+        ? `/members/${encodeURIComponent(member)}/dms`
+        : `/channels/${encodeURIComponent(view.id)}/messages?member=${encodeURIComponent(member)}`;
+    const data = await api("GET", path);
+    if (view !== app.view || member !== app.member) return; // switched meanwhile
+    showMessages(data.messages || []);
+  }
+
+  function refresh(opts) {
+    // One refresh at a time; a request during one runs again right after it.
+    const run = async () => {
+      try {
+        await loadState();
+        await loadMessages();
+        document.body.classList.remove("offline");
+      } catch (err) {
+        document.body.classList.add("offline");
+        if (!ui.error.textContent) showError(err.message);
+      }
+      if (opts && opts.scroll) ui.messages.scrollTop = ui.messages.scrollHeight;
+    };
+    const next = (app.refreshing || Promise.resolve()).then(run);
+    app.refreshing = next.finally(() => {
+      if (app.refreshing === next) app.refreshing = null;
+    });
+    return next;
+  }
+
+  function schedulePoll() {
+    clearTimeout(app.pollTimer);
+    app.pollTimer = setTimeout(async () => {
+      await refresh();
+      schedulePoll();
+    }, POLL_MS);
+  }
+
+  // ---- the command bar ---------------------------------------------------------------------
+
+  function commandVisible(command) {
+    // Discord hides commands that need permissions from members without them.
+    const me = currentMember();
+    const perms = command.default_member_permissions;
+    return perms === null || perms === undefined || Boolean(me && me.moderator);
+  }
+
+  function leaves() {
+    const result = [];
+    for (const command of (app.state && app.state.commands) || []) {
+      if (!commandVisible(command)) continue;
+      const walk = (node, path) => {
+        const subs = (node.options || []).filter(
+          (o) => o.type === OPTION.SUB || o.type === OPTION.GROUP
+        );
+        if (!subs.length) {
+          result.push({
+            command: command.name,
+            path,
+            leaf: node,
+            label: "/" + [command.name, ...path].join(" "),
+            description: node.description || command.description || "",
+          });
+          return;
+        }
+        for (const sub of subs) walk(sub, [...path, sub.name]);
+      };
+      walk(command, []);
+    }
+    return result;
+  }
+
+  // A combobox: an input with a listbox of suggestions, keyboard and mouse.
+  function makeCombo(input, listbox, onPick) {
+    const combo = { items: [], active: -1 };
+    combo.open = (items) => {
+      combo.items = items;
+      combo.active = items.length ? 0 : -1;
+      listbox.replaceChildren(
+        ...items.map((item, index) => {
+          const option = el(
+            "li",
+            {
+              id: `${listbox.id}-${index}`,
+              role: "option",
+              class: "suggestion",
+              "aria-selected": index === combo.active ? "true" : "false",
+              onmousedown: (event) => event.preventDefault(),
+              onclick: () => combo.pick(index),
+            },
+            el("span", { class: "suggestion-name", text: item.name })
+          );
+          if (item.hint) option.append(el("span", { class: "suggestion-hint", text: item.hint }));
+          return option;
+        })
+      );
+      listbox.hidden = !items.length;
+      input.setAttribute("aria-expanded", items.length ? "true" : "false");
+      combo.highlight();
+    };
+    combo.close = () => {
+      combo.items = [];
+      combo.active = -1;
+      listbox.hidden = true;
+      listbox.replaceChildren();
+      input.setAttribute("aria-expanded", "false");
+      input.removeAttribute("aria-activedescendant");
+    };
+    combo.isOpen = () => !listbox.hidden && combo.items.length > 0;
+    combo.highlight = () => {
+      [...listbox.children].forEach((node, index) => {
+        const on = index === combo.active;
+        node.setAttribute("aria-selected", on ? "true" : "false");
+        node.classList.toggle("active", on);
+        if (on) node.scrollIntoView({ block: "nearest" });
+      });
+      if (combo.active >= 0) input.setAttribute("aria-activedescendant", `${listbox.id}-${combo.active}`);
+      else input.removeAttribute("aria-activedescendant");
+    };
+    combo.pick = (index) => {
+      const item = combo.items[index];
+      combo.close();
+      if (item) onPick(item);
+    };
+    input.addEventListener("keydown", (event) => {
+      if (!combo.isOpen()) return;
+      if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+        event.preventDefault();
+        const step = event.key === "ArrowDown" ? 1 : -1;
+        combo.active = (combo.active + step + combo.items.length) % combo.items.length;
+        combo.highlight();
+      } else if (event.key === "Enter" || (event.key === "Tab" && !event.shiftKey && combo.active >= 0)) {
+        if (combo.active >= 0) {
+          event.preventDefault();
+          event.stopPropagation();
+          combo.pick(combo.active);
+        }
+      } else if (event.key === "Escape") {
+        event.preventDefault();
+        combo.close();
+      }
+    });
+    input.addEventListener("blur", () => setTimeout(() => combo.close(), 150));
+    return combo;
+  }
+
+  const commandCombo = makeCombo(ui.input, ui.suggestions, (item) => chooseCommand(item.leaf));
+
+  function updateCommandSuggestions() {
+    const text = ui.input.value;
+    if (app.chosen && text.trim() === app.chosen.label) {
+      commandCombo.close();
+      return;
+    }
+    if (app.chosen) {
+      app.chosen = null;
+      renderOptionsForm();
+    }
+    if (!text.startsWith("/")) {
+      commandCombo.close();
+      return;
+    }
+    const query = text.slice(1).trim().toLowerCase().replace(/\s+/g, " ");
+    const matches = leaves().filter((leaf) => leaf.label.slice(1).startsWith(query));
+    const loose = leaves().filter(
+      (leaf) => !matches.includes(leaf) && leaf.label.slice(1).includes(query)
+    );
+    commandCombo.open(
+      [...matches, ...loose].slice(0, 25).map((leaf) => ({
+        name: leaf.label,
+        hint: leaf.description,
+        leaf,
+      }))
+    );
+  }
+
+  function chooseCommand(leaf) {
+    app.chosen = leaf;
+    ui.input.value = leaf.label;
+    clearError();
+    renderOptionsForm();
+    const first = ui.options.querySelector("input, select, textarea");
+    if (first) first.focus();
+    else ui.input.focus();
+  }
+
+  function refreshCommandUi() {
+    // After a member switch: a moderator-only command is no longer available to others.
+    if (app.chosen && !leaves().some((l) => l.label === app.chosen.label)) {
+      app.chosen = null;
+      ui.input.value = "";
+      renderOptionsForm();
+    }
+    refreshMemberFields();
+  }
+
+  function memberOptions(select, required) {
+    const previous = select.value;
+    const options = [];
+    if (!required) options.push(el("option", { value: "", text: "— nobody —" }));
+    else options.push(el("option", { value: "", disabled: true, text: "Choose a member…" }));
+    for (const member of members()) options.push(el("option", { value: member.id, text: member.name }));
+    select.replaceChildren(...options);
+    select.value = members().some((m) => m.id === previous) ? previous : "";
+  }
+
+  function refreshMemberFields() {
+    for (const select of ui.options.querySelectorAll("select[data-kind=user]")) {
+      if (document.activeElement === select) continue;
+      memberOptions(select, select.required);
+    }
+  }
+
+  function renderOptionsForm() {
+    const leaf = app.chosen;
+    const options = leaf ? (leaf.leaf.options || []).filter((o) => o.type !== OPTION.SUB && o.type !== OPTION.GROUP) : [];
+    if (!leaf || !options.length) {
+      ui.options.hidden = true;
+      ui.options.replaceChildren();
+      if (leaf) ui.options.dataset.command = leaf.label;
+      return;
+    }
+    const group = el("div", { class: "option-grid", role: "group", "aria-label": `Options for ${leaf.label}` });
+    const required = options.filter((o) => o.required);
+    const optional = options.filter((o) => !o.required);
+    for (const option of [...required, ...optional]) group.append(renderOptionField(option));
+    ui.options.replaceChildren(
+      el("p", { class: "options-title" }, el("strong", { text: leaf.label }), " ", leaf.description),
+      group
+    );
+    ui.options.hidden = false;
+  }
+
+  function renderOptionField(option) {
+    const id = `opt-${option.name}`;
+    const hintId = `${id}-hint`;
+    const field = el("div", { class: "option-field" + (option.type === OPTION.BOOLEAN ? " boolean" : "") });
+    const label = el("label", { for: id }, option.name);
+    if (option.required) label.append(el("span", { class: "required", "aria-hidden": "true", text: " *" }));
+    const hint = el("span", { id: hintId, class: "option-hint", text: option.description || "" });
+    let control;
+    if (option.choices && option.choices.length) {
+      control = el("select", { id });
+      control.append(el("option", { value: "", text: option.required ? "Choose…" : "—" }));
+      option.choices.forEach((choice, index) => {
+        control.append(el("option", { value: String(index), text: choice.name }));
+      });
+      control.dataset.kind = "choice";
+    } else if (option.type === OPTION.BOOLEAN) {
+      control = el("input", { id, type: "checkbox" });
+      control.dataset.kind = "boolean";
+    } else if (option.type === OPTION.USER) {
+      control = el("select", { id });
+      control.dataset.kind = "user";
+      control.required = Boolean(option.required);
+      memberOptions(control, option.required);
+    } else if (option.type === OPTION.INTEGER || option.type === OPTION.NUMBER) {
+      control = el("input", {
+        id,
+        type: option.autocomplete ? "text" : "number",
+        inputmode: option.type === OPTION.INTEGER ? "numeric" : "decimal",
+        step: option.autocomplete ? null : option.type === OPTION.INTEGER ? "1" : "any",
+        min: option.autocomplete ? null : option.min_value,
+        max: option.autocomplete ? null : option.max_value,
+      });
+      control.dataset.kind = option.type === OPTION.INTEGER ? "integer" : "number";
+    } else {
+      control = el("input", {
+        id,
+        type: "text",
+        minlength: option.min_length,
+        maxlength: option.max_length,
+      });
+      control.dataset.kind = "string";
+    }
+    control.dataset.option = option.name;
+    control.setAttribute("aria-describedby", hintId);
+    if (option.required) control.setAttribute("aria-required", "true");
+    control.classList.add("option-control");
+    if (option.type === OPTION.BOOLEAN) {
+      field.append(el("div", { class: "checkbox-line" }, control, label), hint);
+    } else if (option.autocomplete) {
+      const listbox = el("ul", {
+        id: `${id}-suggestions`,
+        class: "suggestions",
+        role: "listbox",
+        "aria-label": `Suggestions for ${option.name}`,
+        hidden: true,
+      });
+      control.setAttribute("role", "combobox");
+      control.setAttribute("aria-autocomplete", "list");
+      control.setAttribute("aria-expanded", "false");
+      control.setAttribute("aria-controls", listbox.id);
+      control.setAttribute("spellcheck", "false");
+      wireAutocomplete(control, listbox, option);
+      field.append(label, el("div", { class: "combo" }, control, listbox), hint);
+    } else {
+      field.append(label, control, hint);
+    }
+    field.dataset.option = option.name;
+    return field;
+  }
+
+  function wireAutocomplete(input, listbox, option) {
+    let timer = null;
+    let asked = 0;
+    const combo = makeCombo(input, listbox, (item) => {
+      input.value = item.name;
+      input.dataset.value = JSON.stringify(item.value);
+      input.dataset.valueName = item.name;
+    });
+    const ask = async () => {
+      const chosen = app.chosen;
+      if (!chosen || document.activeElement !== input) return;
+      const ticket = ++asked;
+      try {
+        const body = {
+          member: app.member,
+          command: chosen.command,
+          path: chosen.path,
+          focused: option.name,
+          options: { ...collectOptions({ partial: true }), [option.name]: input.value },
+        };
+        if (app.view.kind === "channel") body.channel = app.view.id;
+        const data = await api("POST", "/autocomplete", body);
+        if (ticket !== asked || document.activeElement !== input) return;
+        combo.open(
+          (data.choices || []).map((choice) => ({ name: choice.name, value: choice.value }))
+        );
+      } catch (err) {
+        if (ticket === asked) showError(err.message);
+      }
+    };
+    const later = () => {
+      clearTimeout(timer);
+      timer = setTimeout(ask, AUTOCOMPLETE_DELAY_MS);
+    };
+    input.addEventListener("input", () => {
+      if (input.value !== input.dataset.valueName) {
+        delete input.dataset.value;
+        delete input.dataset.valueName;
+      }
+      later();
+    });
+    input.addEventListener("focus", later);
+  }
+
+  class InputProblem extends Error {
+    constructor(message, control) {
+      super(message);
+      this.control = control;
+    }
+  }
+
+  function collectOptions({ partial } = { partial: false }) {
+    const values = {};
+    const leaf = app.chosen;
+    if (!leaf) return values;
+    const byName = new Map((leaf.leaf.options || []).map((o) => [o.name, o]));
+    for (const control of ui.options.querySelectorAll(".option-control")) {
+      const option = byName.get(control.dataset.option);
+      if (!option) continue;
+      const kind = control.dataset.kind;
+      let value;
+      if (kind === "boolean") {
+        if (control.checked) value = true;
+        else if (option.required) value = false;
+      } else if (kind === "choice") {
+        if (control.value !== "") value = option.choices[Number(control.value)].value;
+      } else if (kind === "user") {
+        if (control.value) value = control.value;
+      } else if (control.dataset.value !== undefined) {
+        value = JSON.parse(control.dataset.value); // an autocomplete answer: its value, not its name
+      } else {
+        const text = control.value.trim();
+        if (text !== "") {
+          if (kind === "integer" || kind === "number") {
+            const number = Number(text);
+            if (!partial && (!Number.isFinite(number) || (kind === "integer" && !Number.isInteger(number)))) {
+              throw new InputProblem(`${option.name} must be a ${kind === "integer" ? "whole number" : "number"}.`, control);
+            }
+            value = Number.isFinite(number) ? number : text;
+          } else {
+            value = control.value;
+          }
+        }
+      }
+      if (value === undefined) {
+        if (option.required && !partial) throw new InputProblem(`Fill in ${option.name}.`, control);
+        continue;
+      }
+      if (!partial && typeof value === "number") {
+        if (option.min_value !== undefined && value < option.min_value) {
+          throw new InputProblem(`${option.name} must be at least ${option.min_value}.`, control);
+        }
+        if (option.max_value !== undefined && value > option.max_value) {
+          throw new InputProblem(`${option.name} must be at most ${option.max_value}.`, control);
+        }
+      }
+      if (!partial && typeof value === "string" && kind === "string") {
+        if (option.min_length !== undefined && value.length < option.min_length) {
+          throw new InputProblem(`${option.name} needs at least ${option.min_length} characters.`, control);
+        }
+      }
+      values[option.name] = value;
+    }
+    return values;
+  }
+
+  async function sendCommand() {
+    clearError();
+    if (!app.chosen) {
+      const text = ui.input.value.trim();
+      const exact = leaves().find((l) => l.label === text.replace(/\s+/g, " "));
+      if (exact) {
+        chooseCommand(exact);
+        if ((exact.leaf.options || []).some((o) => o.required)) return;
+      } else {
+        showError(text ? "Choose a command from the list: type / to see them." : "Type / to choose a command.");
+        ui.input.focus();
+        return;
+      }
+    }
+    let options;
+    try {
+      options = collectOptions();
+    } catch (err) {
+      if (!(err instanceof InputProblem)) throw err;
+      showError(err.message);
+      if (err.control) err.control.setAttribute("aria-invalid", "true");
+      if (err.control) err.control.focus();
+      return;
+    }
+    const chosen = app.chosen;
+    const body = { member: app.member, command: chosen.command, path: chosen.path, options };
+    if (app.view.kind === "channel") body.channel = app.view.id;
+    const send = $("send-button");
+    send.disabled = true;
+    try {
+      const data = await api("POST", "/commands", body);
+      app.chosen = null;
+      ui.input.value = "";
+      renderOptionsForm();
+      ui.input.focus();
+      await handleResult(data.result);
+    } catch (err) {
+      showError(err.message);
+    } finally {
+      send.disabled = false;
+    }
+  }
+
+  // ---- modals ------------------------------------------------------------------------------
+
+  function openModal(modal) {
+    app.modalId = modal.id;
+    ui.modalTitle.textContent = modal.title || "Form";
+    ui.modalError.textContent = "";
+    const fields = [];
+    for (const row of modal.components || []) {
+      for (const input of row.components || [row]) {
+        if (input.type !== 4) continue;
+        const id = `modal-input-${fields.length}`;
+        const label = el("label", { for: id }, input.label || input.custom_id);
+        if (input.required) label.append(el("span", { class: "required", "aria-hidden": "true", text: " *" }));
+        const control = el(input.style === 2 ? "textarea" : "input", {
+          id,
+          name: input.custom_id,
+          type: input.style === 2 ? null : "text",
+          rows: input.style === 2 ? 4 : null,
+          required: input.required !== false,
+          "aria-required": input.required !== false ? "true" : null,
+          maxlength: input.max_length,
+          minlength: input.min_length,
+          placeholder: input.placeholder,
+        });
+        control.dataset.customId = input.custom_id;
+        if (typeof input.value === "string") control.value = input.value;
+        const counter = input.max_length
+          ? el("span", { class: "option-hint", "aria-live": "off" })
+          : null;
+        if (counter) {
+          const update = () => (counter.textContent = `${control.value.length} / ${input.max_length}`);
+          control.addEventListener("input", update);
+          update();
+        }
+        fields.push(el("div", { class: "modal-field" }, label, control, counter));
+      }
+    }
+    ui.modalFields.replaceChildren(...fields);
+    if (!ui.modal.open) ui.modal.showModal();
+    const first = ui.modalFields.querySelector("input, textarea");
+    if (first) first.focus();
+  }
+
+  async function submitModal() {
+    ui.modalError.textContent = "";
+    const values = {};
+    for (const control of ui.modalFields.querySelectorAll("[data-custom-id]")) {
+      if (control.required && !control.value.trim()) {
+        ui.modalError.textContent = `Fill in “${control.labels[0].textContent.replace(/\s*\*$/, "")}”.`;
+        control.focus();
+        return;
+      }
+      values[control.dataset.customId] = control.value;
+    }
+    const submit = $("modal-submit");
+    submit.disabled = true;
+    try {
+      const data = await api("POST", "/modals", { member: app.member, modal_id: app.modalId, values });
+      ui.modal.close();
+      await handleResult(data.result);
+    } catch (err) {
+      ui.modalError.textContent = err.message;
+    } finally {
+      submit.disabled = false;
+    }
+  }
+
+  // ---- wiring ------------------------------------------------------------------------------
+
+  ui.input.addEventListener("input", updateCommandSuggestions);
+  ui.input.addEventListener("focus", () => {
+    if (ui.input.value.startsWith("/") && !app.chosen) updateCommandSuggestions();
+  });
+  ui.bar.addEventListener("submit", (event) => {
+    event.preventDefault();
+    sendCommand();
+  });
+  ui.options.addEventListener("input", (event) => event.target.removeAttribute("aria-invalid"));
+  ui.memberSelect.addEventListener("change", () => setMember(ui.memberSelect.value));
+  ui.dmButton.addEventListener("click", () => setView({ kind: "dms" }));
+  ui.modalForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    submitModal();
+  });
+  ui.modalCancel.addEventListener("click", () => ui.modal.close());
+  ui.modal.addEventListener("close", () => {
+    app.modalId = null;
+    ui.input.focus();
+  });
+
+  async function start() {
+    const params = new URLSearchParams(location.hash.slice(1));
+    app.member = params.get("member");
+    const view = params.get("view");
+    app.view = view === "dms" ? { kind: "dms" } : view ? { kind: "channel", id: view } : null;
+    try {
+      await loadState();
+      saveLocation();
+      await loadMessages();
+      ui.messages.scrollTop = ui.messages.scrollHeight;
+    } catch (err) {
+      showError(err.message);
+    }
+    document.body.dataset.ready = "true";
+    schedulePoll();
+  }
+
+  start();
+})();
