@@ -511,6 +511,8 @@
     return JSON.stringify(message) + app.signatures.members;
   }
 
+  const drawn = new WeakMap(); // message node → what it was drawn from
+
   function showMessages(messages) {
     const list = ui.list;
     const nearBottom =
@@ -526,9 +528,9 @@
     for (const message of messages) {
       const signature = messageSignature(message);
       let node = existing.get(message.id);
-      if (!node || node.dataset.signature !== signature) {
+      if (!node || drawn.get(node) !== signature) {
         const fresh = renderMessage(message);
-        fresh.dataset.signature = signature;
+        drawn.set(fresh, signature);
         if (node) {
           replaceKeepingFocus(node, fresh);
         } else {
@@ -840,13 +842,19 @@
               id: `${listbox.id}-${index}`,
               role: "option",
               class: "suggestion",
+              "aria-label": item.name,
+              "aria-describedby": item.hint ? `${listbox.id}-${index}-hint` : null,
               "aria-selected": index === combo.active ? "true" : "false",
               onmousedown: (event) => event.preventDefault(),
               onclick: () => combo.pick(index),
             },
             el("span", { class: "suggestion-name", text: item.name })
           );
-          if (item.hint) option.append(el("span", { class: "suggestion-hint", text: item.hint }));
+          if (item.hint) {
+            option.append(
+              el("span", { id: `${listbox.id}-${index}-hint`, class: "suggestion-hint", text: item.hint })
+            );
+          }
           return option;
         })
       );
@@ -917,8 +925,9 @@
       return;
     }
     const query = text.slice(1).trim().toLowerCase().replace(/\s+/g, " ");
-    const matches = leaves().filter((leaf) => leaf.label.slice(1).startsWith(query));
-    const loose = leaves().filter(
+    const all = leaves();
+    const matches = all.filter((leaf) => leaf.label.slice(1).startsWith(query));
+    const loose = all.filter(
       (leaf) => !matches.includes(leaf) && leaf.label.slice(1).includes(query)
     );
     commandCombo.open(
@@ -992,7 +1001,9 @@
     const hintId = `${id}-hint`;
     const field = el("div", { class: "option-field" + (option.type === OPTION.BOOLEAN ? " boolean" : "") });
     const label = el("label", { for: id }, option.name);
-    if (option.required) label.append(el("span", { class: "required", "aria-hidden": "true", text: " *" }));
+    // The star stays outside the label, so the control's name is just the option's name.
+    const star = option.required ? el("span", { class: "required", "aria-hidden": "true", text: "*" }) : null;
+    const labelLine = el("div", { class: "label-line" }, label, star);
     const hint = el("span", { id: hintId, class: "option-hint", text: option.description || "" });
     let control;
     if (option.choices && option.choices.length) {
@@ -1034,7 +1045,7 @@
     if (option.required) control.setAttribute("aria-required", "true");
     control.classList.add("option-control");
     if (option.type === OPTION.BOOLEAN) {
-      field.append(el("div", { class: "checkbox-line" }, control, label), hint);
+      field.append(el("div", { class: "checkbox-line" }, control, labelLine), hint);
     } else if (option.autocomplete) {
       const listbox = el("ul", {
         id: `${id}-suggestions`,
@@ -1049,9 +1060,9 @@
       control.setAttribute("aria-controls", listbox.id);
       control.setAttribute("spellcheck", "false");
       wireAutocomplete(control, listbox, option);
-      field.append(label, el("div", { class: "combo" }, control, listbox), hint);
+      field.append(labelLine, el("div", { class: "combo" }, control, listbox), hint);
     } else {
-      field.append(label, control, hint);
+      field.append(labelLine, control, hint);
     }
     field.dataset.option = option.name;
     return field;
@@ -1218,7 +1229,9 @@
         if (input.type !== 4) continue;
         const id = `modal-input-${fields.length}`;
         const label = el("label", { for: id }, input.label || input.custom_id);
-        if (input.required) label.append(el("span", { class: "required", "aria-hidden": "true", text: " *" }));
+        const star = input.required !== false
+          ? el("span", { class: "required", "aria-hidden": "true", text: "*" })
+          : null;
         const control = el(input.style === 2 ? "textarea" : "input", {
           id,
           name: input.custom_id,
@@ -1240,7 +1253,9 @@
           control.addEventListener("input", update);
           update();
         }
-        fields.push(el("div", { class: "modal-field" }, label, control, counter));
+        fields.push(
+          el("div", { class: "modal-field" }, el("div", { class: "label-line" }, label, star), control, counter)
+        );
       }
     }
     ui.modalFields.replaceChildren(...fields);
@@ -1254,7 +1269,7 @@
     const values = {};
     for (const control of ui.modalFields.querySelectorAll("[data-custom-id]")) {
       if (control.required && !control.value.trim()) {
-        ui.modalError.textContent = `Fill in “${control.labels[0].textContent.replace(/\s*\*$/, "")}”.`;
+        ui.modalError.textContent = `Fill in “${control.labels[0].textContent}”.`;
         control.focus();
         return;
       }

@@ -1,0 +1,102 @@
+"""Driving the sandbox page in headless Chromium the way a person does: by labels and roles.
+
+Debian's Chromium (`apt-get install chromium`) is used; Playwright never downloads a browser.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Locator, Page, expect
+
+CHROMIUM = os.environ.get("STOREFRONT_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+TIMEOUT_MS = 10_000
+
+
+def chromium_or_skip() -> str:
+    """The browser's path; a missing browser fails in CI and skips on a developer's machine."""
+    if Path(CHROMIUM).exists():
+        return CHROMIUM
+    message = "Chromium is not installed: apt-get install -y chromium"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+class SandboxPage:
+    """The sandbox page, with the few gestures the tests repeat."""
+
+    def __init__(self, page: Page, name: str, members: Mapping[str, int]) -> None:
+        self.page = page
+        self.name = name
+        self.members = members
+        self.command = page.get_by_role("combobox", name="Command", exact=True)
+        self.messages = page.locator("#message-list")
+        self.roles = page.get_by_role("list", name="Roles of the member you act as")
+        self.alert = page.locator("#command-error")
+
+    async def open(self, url: str, member: str) -> None:
+        await self.page.goto(f"{url}/sandbox")
+        await expect(self.page.locator("body[data-ready]")).to_be_attached()
+        await self.act_as(member)
+
+    async def act_as(self, member: str) -> None:
+        await self.page.get_by_label("Acting as").select_option(str(self.members[member]))
+
+    async def open_channel(self, name: str) -> None:
+        await self.page.get_by_role("navigation").get_by_role("button", name=name).click()
+
+    async def open_dms(self) -> None:
+        await self.page.get_by_role("button", name="Direct messages").click()
+
+    async def choose(self, text: str) -> None:
+        """Type a command and choose it from the list the page offers."""
+        await self.command.fill(text)
+        suggestions = self.page.get_by_role("listbox", name="Commands")
+        await suggestions.get_by_role("option", name=text, exact=True).click()
+        await expect(self.command).to_have_value(text)
+
+    async def fill(self, command: str, fields: Mapping[str, str | bool]) -> None:
+        """Fill the chosen command's options by their labels."""
+        group = self.page.get_by_role("group", name=f"Options for {command}")
+        for label, value in fields.items():
+            control = group.get_by_label(label, exact=True)
+            if isinstance(value, bool):
+                await control.set_checked(value)
+            elif await control.evaluate("node => node.tagName") == "SELECT":
+                await control.select_option(label=value)
+            else:
+                await control.fill(value)
+
+    async def send(self) -> None:
+        await self.page.get_by_role("button", name="Send", exact=True).click()
+        await expect(self.command).to_have_value("")
+
+    async def slash(self, text: str, fields: Mapping[str, str | bool] | None = None) -> None:
+        """Type a command, choose it from the list, fill its options and press Send."""
+        await self.choose(text)
+        await self.fill(text, fields or {})
+        await self.send()
+
+    async def autocomplete(self, option: str, typed: str, choice: str) -> None:
+        """Type into an autocomplete option and pick one of the bot's answers."""
+        field = self.page.get_by_role("combobox", name=option, exact=True)
+        await field.press_sequentially(typed, delay=20)
+        listbox = self.page.get_by_role("listbox", name=f"Suggestions for {option}")
+        await listbox.get_by_role("option", name=choice).click()
+
+    def message(self, text: str) -> Locator:
+        """The newest message that shows this text."""
+        return self.messages.locator("li.message").filter(has_text=text).last
+
+    def artifact(self, step: str) -> Path:
+        ARTIFACTS.mkdir(exist_ok=True)
+        return ARTIFACTS / f"browser-{self.name}-{step}.png"
+
+    async def shot(self, step: str) -> None:
+        await self.page.screenshot(path=self.artifact(step))
