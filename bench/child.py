@@ -1,0 +1,64 @@
+"""Phases measured in a fresh process: start-up time and peak memory.
+
+`python -m bench.child startup URL` prints `READY` once the bot is ready offline;
+`python -m bench.child memory URL MEMBERS INTERACTIONS CONCURRENCY` drives the mixed
+workload over every member and prints the peak RSS in MB.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import resource
+import sys
+from pathlib import Path
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+async def _startup(url: str) -> None:
+    from bench.running import real_bot
+    from bench.seed import BenchDatabase
+
+    async with real_bot(BenchDatabase("x", url)):
+        print("READY", flush=True)
+
+
+async def _memory(url: str, members: int, interactions: int, concurrency: int) -> None:
+    from bench.running import real_bot
+    from bench.seed import BenchDatabase
+    from bench.workload import Driver, run_closed_loop
+
+    async with real_bot(BenchDatabase("x", url)) as (running, _bot):
+        ready = peak_rss_mb()
+        driver = Driver(running.harness, running.guild, running.panels, members, seed=2)
+        stats = await run_closed_loop(driver.ops(interactions), driver.run_op, concurrency)
+        running.harness.reset_log()
+        running.guild.reset()
+    print(
+        json.dumps(
+            {
+                "rss_mb": round(peak_rss_mb(), 1),
+                "rss_ready_mb": round(ready, 1),
+                "memory_interactions": stats.count,
+                "memory_failed": stats.failed,
+            }
+        ),
+        flush=True,
+    )
+
+
+def main(argv: list[str]) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    if argv[0] == "startup":
+        asyncio.run(_startup(argv[1]))
+    elif argv[0] == "memory":
+        asyncio.run(_memory(argv[1], int(argv[2]), int(argv[3]), int(argv[4])))
+    else:
+        raise SystemExit(f"unknown phase {argv[0]!r}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,124 @@
+"""Each phase of the benchmark: mixed (bot and floor), burst and webhook storm."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.config import BenchConfig
+from bench.running import Running, counting_errors, floor_bot, real_bot
+from bench.seed import bench_database
+from bench.workload import Driver, RunStats, percentile, run_closed_loop, sample_of
+
+
+def summarize(stats: RunStats) -> dict[str, Any]:
+    finals = stats.finals_ms()
+    return {
+        "interactions": stats.count,
+        "elapsed_s": round(stats.elapsed_s, 3),
+        "throughput_per_s": round(stats.throughput, 1),
+        "p50_ms": round(percentile(finals, 0.50), 1),
+        "p99_ms": round(percentile(finals, 0.99), 1),
+        "max_ms": round(finals[-1], 1) if finals else 0.0,
+        "failed_interactions": stats.failed,
+        "outcomes": stats.outcomes(),
+    }
+
+
+async def drive_mixed(running: Running, config: BenchConfig) -> RunStats:
+    driver = Driver(
+        running.harness, running.guild, running.panels, config.members, seed=config.seed
+    )
+    await run_closed_loop(driver.ops(config.warmup), driver.run_op, config.concurrency)
+    running.harness.reset_log()
+    running.guild.reset()
+    running.panels.post()
+    return await run_closed_loop(driver.ops(config.interactions), driver.run_op, config.concurrency)
+
+
+async def mixed(config: BenchConfig, workdir: Path) -> dict[str, Any]:
+    async with (
+        bench_database(config, workdir, config.members, "mixed") as database,
+        counting_errors() as errors,
+        real_bot(database) as (running, _bot),
+    ):
+        stats = await drive_mixed(running, config)
+        await asyncio.sleep(0)
+    result = summarize(stats)
+    result["errors_logged"] = errors.count
+    result["first_error"] = errors.first
+    return result
+
+
+async def floor(config: BenchConfig, workdir: Path) -> dict[str, Any]:
+    from bench.floor import FloorBot, open_floor_store
+    from bench.shopfront import bench_settings
+    from payments.gateway import GatewayContext
+    from payments.registry import load_gateway
+    from store.db.engine import Database, create_engine
+    from store.shop import Shop
+
+    async with (
+        bench_database(config, workdir, config.members, "floor") as database,
+        counting_errors() as errors,
+    ):
+        settings = bench_settings(database.url, 9)
+        unused = Database(create_engine(database.url))  # the Shop wants one; never queried
+        shop = Shop.build(unused, settings.store, settings.memberships)
+        context = GatewayContext(
+            shop_name="bench", public_url="http://127.0.0.1:9", environment="development"
+        )
+        gateway = load_gateway("fake", settings.payments.options(), context)
+        store = await open_floor_store(database)
+        client = FloorBot(store, shop, gateway, "http://127.0.0.1:9")
+        try:
+            async with floor_bot(database, shop.catalog, client) as running:
+                stats = await drive_mixed(running, config)
+        finally:
+            await store.close()
+            await unused.dispose()
+    result = summarize(stats)
+    result["errors_logged"] = errors.count
+    result["first_error"] = errors.first
+    return result
+
+
+async def burst(config: BenchConfig, workdir: Path) -> dict[str, Any]:
+    """B distinct members press Add to cart at the same instant."""
+    async with (
+        bench_database(config, workdir, max(config.members, config.burst), "burst") as database,
+        counting_errors() as errors,
+        real_bot(database) as (running, _bot),
+    ):
+        harness, guild, panels = running.harness, running.guild, running.panels
+        sku = panels.skus[0]
+        message = panels.items[sku]
+        members = [guild.member(i) for i in range(config.burst)]
+        start = time.perf_counter()
+        results = await asyncio.gather(
+            *(harness.press(m, message, f"shop:add:{sku}", strict=False) for m in members)
+        )
+        elapsed = time.perf_counter() - start
+    samples = [sample_of("add", r) for r in results]
+    within = sum(
+        1 for r in results if r.ack_latency is not None and not r.expired and r.ack_latency <= 3.0
+    )
+    finals = sorted(s.final_s * 1000 for s in samples if s.final_s is not None)
+    deferred = sum(1 for r in results if r.deferred)
+    return {
+        "presses": len(results),
+        "elapsed_s": round(elapsed, 3),
+        "burst_acknowledged_within_3s": round(within / len(results), 4) if results else 1.0,
+        "burst_deferred": deferred,
+        "burst_ack_p99_ms": round(
+            percentile(sorted((r.ack_latency or 0) * 1000 for r in results), 0.99), 1
+        ),
+        "burst_final_p99_ms": round(percentile(finals, 0.99), 1),
+        "burst_final_max_ms": round(finals[-1], 1) if finals else 0.0,
+        "failed_interactions": sum(1 for s in samples if s.outcome == "failed"),
+        "outcomes": RunStats(samples).outcomes(),
+        "errors_logged": errors.count,
+        "first_error": errors.first,
+    }

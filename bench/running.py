@@ -1,0 +1,82 @@
+"""Starting a bot (the real one or the floor) under the harness, and counting logged errors."""
+
+from __future__ import annotations
+
+import gc
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import discord
+
+from bench.seed import BenchDatabase
+from bench.shopfront import Guild, Panels, bench_settings, free_port
+from bot.app import StorefrontBot, create_bot
+from bot.testing import DiscordHarness, offline
+from store.catalog import Catalog
+
+
+class ErrorCounter(logging.Handler):
+    """Counts ERROR records from discord.py and the bot (they swallow handler exceptions)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.count = 0
+        self.first: str | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.count += 1
+        if self.first is None:
+            self.first = f"{record.name}: {record.getMessage()}"
+
+
+@asynccontextmanager
+async def counting_errors() -> AsyncIterator[ErrorCounter]:
+    counter = ErrorCounter()
+    loggers = [logging.getLogger(name) for name in ("discord", "bot", "store", "payments")]
+    for found in loggers:
+        found.addHandler(counter)
+    try:
+        yield counter
+    finally:
+        for found in loggers:
+            found.removeHandler(counter)
+
+
+@dataclass
+class Running:
+    harness: DiscordHarness
+    guild: Guild
+    panels: Panels
+    url: str
+
+
+@asynccontextmanager
+async def real_bot(database: BenchDatabase) -> AsyncIterator[tuple[Running, StorefrontBot]]:
+    """The shop as `storefront run` builds it, on the bench database, offline."""
+    port = free_port()
+    bot = create_bot(bench_settings(database.url, port))
+    guild = Guild()
+    async with offline(bot, guild.world, strict=False, keep_log=False) as harness:
+        gc.collect()
+        gc.freeze()  # start-up objects out of the collector's way, as a long-running bot
+        try:
+            panels = Panels(guild, bot.shop.catalog)
+            yield Running(harness, guild, panels, f"http://127.0.0.1:{port}"), bot
+        finally:
+            gc.unfreeze()
+
+
+@asynccontextmanager
+async def floor_bot(
+    database: BenchDatabase, catalog: Catalog, client: discord.Client
+) -> AsyncIterator[Running]:
+    guild = Guild()
+    async with offline(client, guild.world, strict=False, keep_log=False) as harness:
+        gc.collect()
+        gc.freeze()
+        try:
+            yield Running(harness, guild, Panels(guild, catalog), "")
+        finally:
+            gc.unfreeze()

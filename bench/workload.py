@@ -1,0 +1,182 @@
+"""Driving a bot through the harness: the mixed workload, with latencies per interaction.
+
+The same driver runs the real bot and the floor bot, so both see identical payloads.
+Latency is from the payload entering discord.py to the member's final visible content
+(the reply, the edit, or the followup after a defer).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+
+from bench.config import MIX
+from bench.seed import LINES_PER_CART, member_id
+from bench.shopfront import Guild, Panels, remove_options
+from bot.testing import DiscordHarness, InteractionResult
+
+FAILURE_TITLE = "Something went wrong"
+REFUSAL_TITLE = "Can't do that"
+
+
+@dataclass
+class Sample:
+    op: str
+    final_s: float | None
+    ack_s: float | None
+    acknowledged: bool
+    outcome: str  # "ok", "refused", "error" (the bot's "something went wrong"), "failed"
+
+
+@dataclass
+class RunStats:
+    samples: list[Sample] = field(default_factory=list)
+    elapsed_s: float = 0.0
+
+    @property
+    def count(self) -> int:
+        return len(self.samples)
+
+    @property
+    def throughput(self) -> float:
+        return self.count / self.elapsed_s if self.elapsed_s else 0.0
+
+    def finals_ms(self) -> list[float]:
+        return sorted(s.final_s * 1000 for s in self.samples if s.final_s is not None)
+
+    def outcomes(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for sample in self.samples:
+            counts[sample.outcome] = counts.get(sample.outcome, 0) + 1
+        return counts
+
+    @property
+    def failed(self) -> int:
+        """Never acknowledged in time: the member saw "This interaction failed"."""
+        return sum(1 for s in self.samples if s.outcome == "failed")
+
+
+def percentile(sorted_values: list[float], share: float) -> float:
+    if not sorted_values:
+        return 0.0
+    index = min(len(sorted_values) - 1, max(0, round(share * len(sorted_values)) - 1))
+    return sorted_values[index]
+
+
+def sample_of(op: str, result: InteractionResult) -> Sample:
+    if not result.acknowledged or result.expired or result.final_at is None:
+        outcome = "failed"
+    else:
+        titles = [embed.get("title") for embed in result.embeds]
+        outcome = (
+            "error" if FAILURE_TITLE in titles else "refused" if REFUSAL_TITLE in titles else "ok"
+        )
+    return Sample(op, result.final_latency, result.ack_latency, result.acknowledged, outcome)
+
+
+class Driver:
+    """Chooses members and operations and sends them through one harness."""
+
+    def __init__(
+        self,
+        harness: DiscordHarness,
+        guild: Guild,
+        panels: Panels,
+        members: int,
+        *,
+        seed: int,
+    ) -> None:
+        self.harness = harness
+        self.guild = guild
+        self.panels = panels
+        self.members = members
+        self.rng = random.Random(seed)
+        #: Known cart lines per member index (seeded lines first, then from replies).
+        self.lines: dict[int, list[int]] = {}
+        self._remove_cursor = 0
+        self._checkout_cursor = members - 1
+
+    def known_lines(self, index: int) -> list[int]:
+        if index not in self.lines:
+            first = index * LINES_PER_CART + 1
+            self.lines[index] = list(range(first, first + LINES_PER_CART))
+        return self.lines[index]
+
+    def _learn(self, index: int, result: InteractionResult) -> None:
+        found = remove_options(result.final, member_id(index))
+        if found is not None:
+            self.lines[index] = found
+
+    def ops(self, count: int) -> Iterator[str]:
+        names = [name for name, _ in MIX]
+        weights = [share for _, share in MIX]
+        for _ in range(count):
+            yield self.rng.choices(names, weights)[0]
+
+    def _next_with_lines(self) -> int:
+        for _ in range(self.members):
+            index = self._remove_cursor
+            self._remove_cursor = (self._remove_cursor + 1) % self.members
+            if self.known_lines(index):
+                return index
+        return 0
+
+    def _next_checkout(self) -> int:
+        index = self._checkout_cursor
+        self._checkout_cursor = (self._checkout_cursor - 1) % self.members
+        return index
+
+    async def run_op(self, op: str) -> Sample:
+        h, panels, rng = self.harness, self.panels, self.rng
+        sku = rng.choice(panels.skus)
+        if op == "remove":
+            index = self._next_with_lines()
+        elif op == "checkout":
+            index = self._next_checkout()
+        else:
+            index = rng.randrange(self.members)
+        member = self.guild.member(index)
+        result: InteractionResult
+        if op == "browse":
+            result = await h.slash(member, "shop", strict=False)
+        elif op == "item":
+            result = await h.select(member, panels.shop, "shop:pick", [sku], strict=False)
+        elif op == "add":
+            result = await h.press(member, panels.items[sku], f"shop:add:{sku}", strict=False)
+        elif op == "view":
+            result = await h.slash(member, "cart", "view", strict=False)
+        elif op == "remove":
+            lines = self.known_lines(index)
+            message = panels.cart_message(member.id, lines)
+            line = lines.pop(0)
+            result = await h.select(
+                member, message, f"cart:remove:{member.id}", [str(line)], strict=False
+            )
+        elif op == "checkout":
+            message = panels.cart_message(member.id, [])
+            result = await h.press(member, message, f"cart:checkout:{member.id}", strict=False)
+            self.lines[index] = []
+        else:
+            raise ValueError(f"unknown operation {op!r}")
+        if op in ("add", "view", "remove"):
+            self._learn(index, result)
+        return sample_of(op, result)
+
+
+async def run_closed_loop(
+    ops: Iterator[str], run: Callable[[str], Awaitable[Sample]], concurrency: int
+) -> RunStats:
+    """`concurrency` members each send their next interaction as soon as the last is answered."""
+    stats = RunStats()
+
+    async def worker() -> None:
+        for op in ops:  # a shared iterator: each op is taken exactly once
+            stats.samples.append(await run(op))
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    stats.elapsed_s = time.perf_counter() - start
+    return stats
