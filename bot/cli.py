@@ -131,6 +131,16 @@ def _parser() -> argparse.ArgumentParser:
         "current", parents=[config], help="show the database's migration revision"
     )
     db_current.set_defaults(handler=_db_current)
+    db_backup = db_commands.add_parser(
+        "backup",
+        parents=[config],
+        help="copy the SQLite database consistently, even while the shop runs",
+    )
+    db_backup.add_argument("path", metavar="PATH", help="the file to write the copy to")
+    db_backup.add_argument(
+        "--force", action="store_true", help="overwrite PATH if it already exists"
+    )
+    db_backup.set_defaults(handler=_db_backup)
     return parser
 
 
@@ -237,6 +247,20 @@ def _db_current(settings: Settings, args: argparse.Namespace) -> int:
     state = "up to date" if revision == head else "behind: run `storefront db upgrade`"
     print(f"database {settings.database.masked_url()}")
     print(f"revision {revision or 'none (never migrated)'}; code expects {head}: {state}")
+    return 0
+
+
+def _db_backup(settings: Settings, args: argparse.Namespace) -> int:
+    """An online copy through SQLite's backup API; PostgreSQL has pg_dump for this."""
+    from store.db.backup import BackupError, backup_sqlite, sqlite_path
+
+    try:
+        result = backup_sqlite(
+            sqlite_path(settings.database.url), Path(args.path), force=args.force
+        )
+    except BackupError as error:
+        raise CommandFailed(f"backup of {settings.database.masked_url()}: {error}") from None
+    print(f"backed up {result.source} to {result.target} ({result.bytes} bytes)")
     return 0
 
 
