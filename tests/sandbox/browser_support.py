@@ -15,6 +15,7 @@ from playwright.async_api import Locator, Page, expect
 
 CHROMIUM = os.environ.get("STOREFRONT_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+DOCS_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "sandbox.png"
 TIMEOUT_MS = 10_000
 
 
@@ -98,5 +99,8 @@ class SandboxPage:
         ARTIFACTS.mkdir(exist_ok=True)
         return ARTIFACTS / f"browser-{self.name}-{step}.png"
 
-    async def shot(self, step: str) -> None:
+    async def shot(self, step: str, *, docs: bool = False) -> None:
+        """A screenshot in test-artifacts/; with STOREFRONT_DOCS_SCREENSHOT=1 also the README's."""
         await self.page.screenshot(path=self.artifact(step))
+        if docs and os.environ.get("STOREFRONT_DOCS_SCREENSHOT"):
+            await self.page.screenshot(path=DOCS_SCREENSHOT)

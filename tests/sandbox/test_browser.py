@@ -92,10 +92,11 @@ async def test_alice_shops_gifts_pays_and_bob_gets_the_gift(
     await expect(gateway.get_by_role("table")).to_contain_text("$")
     await gateway.get_by_role("button", name="Pay", exact=True).click()
     await gateway.wait_for_load_state()
-    await gateway.screenshot(path=page.artifact("3-gateway-paid"))
+    await gateway.screenshot(path=page.artifact("3-gateway"))
     await gateway.close()
 
     await expect(page.roles.get_by_role("listitem").filter(has_text="Paid")).to_be_visible()
+    await page.shot("3-paid-role", docs=True)
     await page.open_dms()
     await expect(page.message("Receipt for order")).to_contain_text("1 month of Paid")
     await page.shot("4-alice-dms")
@@ -145,3 +146,38 @@ async def test_a_missing_required_option_is_reported_next_to_the_bar(
     await expect(page.page.get_by_role("alert")).to_have_text("Fill in item.")
     await expect(page.page.get_by_role("combobox", name="item", exact=True)).to_be_focused()
     await expect(page.messages.locator("li.message")).to_have_count(0)
+
+
+async def test_the_keyboard_alone_shops_and_the_refresh_keeps_what_is_typed(
+    sandbox: Sandbox, browser: BrowserContext
+) -> None:
+    """Enter chooses and sends; arrows pick an autocomplete answer; polling keeps focus and text."""
+    page = SandboxPage(await browser.new_page(), "keyboard", sandbox.members)
+    await page.open(sandbox.url, "alice")
+    keyboard = page.page.keyboard
+    await page.command.focus()
+    await keyboard.type("/sh")
+    await keyboard.press("Enter")
+    await expect(page.command).to_have_value("/shop")
+    await keyboard.press("Enter")
+    await expect(page.message("Pick an item below")).to_be_visible()
+
+    await keyboard.type("/cart add")
+    await keyboard.press("Enter")
+    item = page.page.get_by_role("combobox", name="item", exact=True)
+    await expect(item).to_be_focused()
+    await keyboard.type("100 po")
+    await expect(page.page.get_by_role("listbox", name="Suggestions for item")).to_be_visible()
+    await keyboard.press("ArrowDown")
+    await keyboard.press("ArrowUp")
+    await keyboard.press("Enter")
+    await expect(item).to_have_value(re.compile(r"^100 points"))
+    await page.page.wait_for_timeout(1500)  # the page refreshes every second meanwhile
+    await expect(item).to_be_focused()
+    await expect(item).to_have_value(re.compile(r"^100 points"))
+    await keyboard.press("Tab")
+    await expect(page.page.get_by_label("quantity", exact=True)).to_be_focused()
+    await keyboard.type("2")
+    await keyboard.press("Enter")
+    await expect(page.message("Added to your cart")).to_contain_text("2 items")
+    await expect(page.command).to_be_focused()
