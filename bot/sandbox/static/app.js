@@ -42,6 +42,7 @@
     signatures: { members: "", channels: "", roles: "" },
     pollTimer: null,
     refreshing: null,
+    offlineError: null, // the refresh error on show, cleared when the sandbox answers again
   };
 
   // ---- HTTP --------------------------------------------------------------------------------
@@ -773,9 +774,14 @@
         await loadState();
         await loadMessages();
         document.body.classList.remove("offline");
+        if (app.offlineError && ui.error.textContent === app.offlineError) clearError();
+        app.offlineError = null;
       } catch (err) {
         document.body.classList.add("offline");
-        if (!ui.error.textContent) showError(err.message);
+        if (!ui.error.textContent) {
+          app.offlineError = err.message;
+          showError(err.message);
+        }
       }
       if (opts && opts.scroll) ui.messages.scrollTop = ui.messages.scrollHeight;
     };
