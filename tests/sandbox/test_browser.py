@@ -13,7 +13,7 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import BrowserContext, async_playwright, expect
 
-from tests.sandbox.browser_support import TIMEOUT_MS, SandboxPage, chromium_or_skip
+from tests.sandbox.browser_support import TIMEOUT_MS, SandboxPage, chromium_path
 from tests.sandbox.conftest import Sandbox
 
 pytestmark = pytest.mark.asyncio
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.asyncio
 
 @pytest_asyncio.fixture
 async def browser() -> AsyncIterator[BrowserContext]:
-    executable = chromium_or_skip()
+    executable = chromium_path()
     async with async_playwright() as playwright:
         chromium = await playwright.chromium.launch(executable_path=executable, headless=True)
         context = await chromium.new_context(viewport={"width": 1280, "height": 860})
