@@ -16,6 +16,7 @@ from typing import Any
 
 import discord
 from aiohttp import web
+from discord import app_commands
 from discord.ext import commands
 
 from bot.controls import ComponentRouter, Control
@@ -23,7 +24,7 @@ from bot.cooldown import Cooldown
 from bot.effects import EffectDeliverer
 from bot.payflow import PaymentFlow
 from bot.render.shop import refusal_embed
-from bot.replies import NO_MENTIONS, Replies, Reply
+from bot.replies import NO_MENTIONS, Refusal, Replies, Reply
 from bot.settings import Settings
 from bot.web import create_web_app
 from bot.workers import Periodic
@@ -35,6 +36,39 @@ from store.db.migrate import ensure_schema
 from store.shop import Shop
 
 log = logging.getLogger("bot.app")
+
+
+#: Errors discord.py raises before a command runs, when the payload does not fit the code.
+STALE_COMMAND_ERRORS = (
+    app_commands.CommandNotFound,
+    app_commands.CommandSignatureMismatch,
+    app_commands.TransformerError,
+)
+
+
+class StorefrontTree(app_commands.CommandTree["StorefrontBot"]):
+    """Answers what reaches no command (unknown, out of date, malformed), never silence."""
+
+    async def on_error(
+        self, interaction: discord.Interaction[StorefrontBot], error: app_commands.AppCommandError
+    ) -> None:
+        if interaction.response.is_done():
+            log.error("command error after the answer was sent", exc_info=error)
+            return
+        if interaction.type is discord.InteractionType.autocomplete:
+            log.warning("autocomplete failed: %s", error)
+            await interaction.response.autocomplete([])
+            return
+
+        async def explain() -> Reply:
+            if isinstance(error, STALE_COMMAND_ERRORS):
+                raise Refusal(
+                    "That command is out of date or its options are not valid. "
+                    "Use /shop to start again."
+                )
+            raise error  # Replies logs it under a reference and says something went wrong
+
+        await interaction.client.replies.guard(interaction, explain)
 
 
 class StorefrontBot(commands.Bot):
@@ -57,6 +91,7 @@ class StorefrontBot(commands.Bot):
             help_command=None,
             allowed_mentions=NO_MENTIONS,
             chunk_guilds_at_startup=False,
+            tree_cls=StorefrontTree,
         )
         self.settings = settings
         self.database = database
