@@ -41,7 +41,11 @@ class ComponentRouter:
         await handler(interaction, parts[2:], item)
 
 
-class Control(discord.ui.DynamicItem[discord.ui.Item[Any]], template=r"(?P<custom_id>.{1,100})"):
+#: Any custom_id Discord can carry (1 to 100 characters, newlines included).
+ANY_CUSTOM_ID = r"(?P<custom_id>(?s:.){1,100})"
+
+
+class Control(discord.ui.DynamicItem[discord.ui.Item[Any]], template=ANY_CUSTOM_ID):
     """Wraps whatever component Discord echoed back and hands it to the router."""
 
     def __init__(self, item: discord.ui.Item[Any]) -> None:
