@@ -381,7 +381,7 @@ async def test_member_text_never_pings_and_cannot_break_the_layout(front: Shopfr
     assert result.ephemeral
     view = await front.harness.slash(front.alice, "cart", "view")
     checkout = await front.harness.slash(front.alice, "checkout")
-    session_id = checkout.final.components[0]["components"][0]["url"].rsplit("/", 1)[-1]
+    session_id = checkout.components[0]["components"][0]["url"].rsplit("/", 1)[-1]
     await front.bot.gateway.perform(session_id, "pay")  # type: ignore[attr-defined]
     await front.bot.gateway.drain()  # type: ignore[attr-defined]
     await front.effects_delivered()
