@@ -3,6 +3,7 @@ and the bot recovers by itself once the database is back."""
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import sqlite3
 from collections.abc import AsyncIterator
@@ -49,14 +50,16 @@ async def test_sqlite_locked_by_another_process_asks_to_try_again(
     front = sqlite_front
     database = make_url(str(front.bot.database.engine.url)).database
     assert database is not None
-    other = sqlite3.connect(database, isolation_level=None)
+    # In a thread: the bot's own start-up writes must be able to finish first.
+    other = sqlite3.connect(database, isolation_level=None, check_same_thread=False)
     try:
-        other.execute("BEGIN EXCLUSIVE")
+        await asyncio.to_thread(other.execute, "BEGIN EXCLUSIVE")
         locked = await front.harness.slash(front.alice, "cart", "add", options={"item": "paid-1m"})
         assert locked.ephemeral and locked.embed["title"] == "Can't do that"
         assert locked.embed["description"] == TRY_AGAIN
     finally:
-        other.execute("ROLLBACK")
+        if other.in_transaction:
+            other.execute("ROLLBACK")
         other.close()
     assert await _items(front) == 0
     again = await front.harness.slash(front.alice, "cart", "add", options={"item": "paid-1m"})
