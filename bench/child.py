@@ -15,6 +15,16 @@ from pathlib import Path
 
 
 def peak_rss_mb() -> float:
+    """This process's own peak RSS.
+
+    VmHWM from /proc rather than getrusage: Linux carries ru_maxrss over fork and
+    exec, so a child started by a large parent would report the parent's peak.
+    """
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
