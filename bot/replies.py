@@ -8,6 +8,7 @@ Discord call (first response, edit, or followup after a defer).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
@@ -49,9 +50,10 @@ Action = Callable[[], Awaitable[Reply]]
 
 
 class Replies:
-    def __init__(self, shop: Shop, cooldown: Cooldown) -> None:
+    def __init__(self, shop: Shop, cooldown: Cooldown, *, defer_after: float = 1.5) -> None:
         self.shop = shop
         self.cooldown = cooldown
+        self.defer_after = defer_after
 
     async def guard(
         self,
@@ -76,7 +78,7 @@ class Replies:
         else:
             if defer and not interaction.response.is_done():
                 await interaction.response.defer(ephemeral=True, thinking=True)
-            reply = await self._run(action)
+            reply = await self._within_deadline(interaction, action)
         if reply.summary is None:
             try:
                 reply.summary = await self.shop.carts.view(shop_id, member_id)
@@ -85,6 +87,25 @@ class Replies:
         if reply.summary is not None:
             with_cart(reply.embed, reply.summary)
         await self._send(interaction, reply)
+
+    async def _within_deadline(
+        self, interaction: discord.Interaction[Any], action: Action
+    ) -> Reply:
+        """Answer in time even under load: defer when the work outlasts `defer_after`.
+
+        Discord fails an interaction not acknowledged within 3 s; a deferral buys 15
+        minutes for the followup, so a busy shop is slow rather than broken.
+        """
+        task = asyncio.ensure_future(self._run(action))
+        if interaction.response.is_done():
+            return await task
+        done, _ = await asyncio.wait({task}, timeout=self.defer_after)
+        if not done and not interaction.response.is_done():
+            try:
+                await interaction.response.defer(ephemeral=True, thinking=True)
+            except discord.HTTPException:
+                log.warning("could not defer a slow interaction")
+        return await task
 
     async def _run(self, action: Action) -> Reply:
         try:

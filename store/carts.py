@@ -13,13 +13,13 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from store.accounts import AccountBook
 from store.catalog import CatalogItem
 from store.context import StoreContext
-from store.db.schema import cart_lines, carts
-from store.db.sql import insert_ignore
+from store.db.schema import accounts, cart_lines, carts
 from store.errors import CartFull, InvalidInput, NotFound
 from store.kinds.base import LineDraft, MembershipState
 from store.money import Money
@@ -55,6 +55,8 @@ class CartSummary:
     lines: tuple[CartLine, ...]
     total: Money
     version: int
+    #: Points the member could spend now (balance less reservations), for the reply.
+    points_available: int = 0
 
     @property
     def item_count(self) -> int:
@@ -99,17 +101,32 @@ class CartService:
 
     async def view(self, shop_id: int, member_id: int) -> CartSummary:
         async with self.ctx.db.read() as conn:
-            cart = (
-                await conn.execute(
-                    select(carts.c.id, carts.c.version).where(
-                        carts.c.shop_id == shop_id, carts.c.member_id == member_id
-                    )
+            # One statement for the cart and its lines: this runs on every reply.
+            result = await conn.execute(
+                select(
+                    carts.c.version,
+                    cart_lines.c.id,
+                    cart_lines.c.sku,
+                    cart_lines.c.quantity,
+                    cart_lines.c.recipient_id,
+                    cart_lines.c.anonymous,
+                    cart_lines.c.note,
                 )
-            ).first()
-            if cart is None:
-                return self.summary(member_id, [], 0)
-            rows = await load_lines(conn, cart.id)
-        return self.summary(member_id, rows, cart.version)
+                .select_from(carts.outerjoin(cart_lines, cart_lines.c.cart_id == carts.c.id))
+                .where(carts.c.shop_id == shop_id, carts.c.member_id == member_id)
+                .order_by(cart_lines.c.id)
+            )
+            found = result.all()
+            points = await free_points(conn, shop_id, member_id)
+        version = int(found[0].version) if found else 0
+        rows = [
+            CartRow(
+                int(r.id), r.sku, int(r.quantity), int(r.recipient_id), bool(r.anonymous), r.note
+            )
+            for r in found
+            if r.id is not None
+        ]
+        return self.summary(member_id, rows, version, points)
 
     async def add(
         self,
@@ -184,7 +201,8 @@ class CartService:
                 )
                 rows.append(CartRow(result.scalar_one(), sku, quantity, recipient, anonymous, note))
             version = await touch_cart(conn, cart_id, now)
-        return self.summary(member_id, rows, version)
+            points = await free_points(conn, shop_id, member_id)
+        return self.summary(member_id, rows, version, points)
 
     async def remove(self, shop_id: int, member_id: int, line_id: int) -> CartSummary:
         async with self.ctx.db.write() as conn:
@@ -199,14 +217,16 @@ class CartService:
                 raise NotFound("That line is not in your cart (it may have been removed already).")
             version = await touch_cart(conn, cart_id, self.ctx.now())
             rows = await load_lines(conn, cart_id)
-        return self.summary(member_id, rows, version)
+            points = await free_points(conn, shop_id, member_id)
+        return self.summary(member_id, rows, version, points)
 
     async def clear(self, shop_id: int, member_id: int) -> CartSummary:
         async with self.ctx.db.write() as conn:
             cart_id, version = await lock_cart(conn, shop_id, member_id, self.ctx.now())
             await conn.execute(delete(cart_lines).where(cart_lines.c.cart_id == cart_id))
             version = await touch_cart(conn, cart_id, self.ctx.now())
-        return self.summary(member_id, [], version)
+            points = await free_points(conn, shop_id, member_id)
+        return self.summary(member_id, [], version, points)
 
     async def purge_abandoned(self, older_than: datetime) -> int:
         """Empty carts untouched since `older_than`; returns how many lines went."""
@@ -250,7 +270,9 @@ class CartService:
         spec: dict[str, Any] = dict(item.spec) if item else {}
         return LineDraft(row.sku, spec, row.quantity, buyer, row.recipient_id)
 
-    def summary(self, member_id: int, rows: Sequence[CartRow], version: int) -> CartSummary:
+    def summary(
+        self, member_id: int, rows: Sequence[CartRow], version: int, points: int = 0
+    ) -> CartSummary:
         catalog = self.ctx.catalog
         lines = []
         for row in rows:
@@ -279,7 +301,7 @@ class CartService:
                 )
             )
         total = sum((line.total for line in lines), self.ctx.money(0))
-        return CartSummary(member_id, tuple(lines), total, version)
+        return CartSummary(member_id, tuple(lines), total, version, points)
 
 
 def _clean_note(note: str | None) -> str | None:
@@ -321,18 +343,28 @@ async def touch_cart(conn: AsyncConnection, cart_id: int, now: datetime) -> int:
 async def lock_cart(
     conn: AsyncConnection, shop_id: int, member_id: int, now: datetime
 ) -> tuple[int, int]:
-    """Create the member's cart if needed and lock it; returns (id, version)."""
-    await insert_ignore(
-        conn,
-        carts,
-        {"shop_id": shop_id, "member_id": member_id, "version": 0, "updated_at": now},
-        conflict=["shop_id", "member_id"],
+    """Create the member's cart if needed and lock it, in one statement; (id, version).
+
+    INSERT … ON CONFLICT DO UPDATE takes the row lock on PostgreSQL as SELECT … FOR
+    UPDATE would; on SQLite the writer lock already serializes writers.
+    """
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    statement = insert(carts).values(
+        shop_id=shop_id, member_id=member_id, version=0, updated_at=now
     )
+    upsert = statement.on_conflict_do_update(
+        index_elements=["shop_id", "member_id"], set_={"shop_id": statement.excluded.shop_id}
+    ).returning(carts.c.id, carts.c.version)
+    row = (await conn.execute(upsert)).one()
+    return int(row.id), int(row.version)
+
+
+async def free_points(conn: AsyncConnection, shop_id: int, member_id: int) -> int:
     row = (
         await conn.execute(
-            select(carts.c.id, carts.c.version)
-            .where(carts.c.shop_id == shop_id, carts.c.member_id == member_id)
-            .with_for_update()
+            select(accounts.c.points - accounts.c.points_reserved).where(
+                accounts.c.shop_id == shop_id, accounts.c.member_id == member_id
+            )
         )
-    ).one()
-    return int(row.id), int(row.version)
+    ).first()
+    return int(row[0]) if row else 0

@@ -296,10 +296,9 @@ class ShopCog(commands.Cog, name="Shop"):
     async def _cart(self, interaction: discord.Interaction[Any]) -> Reply:
         shop_id, member = _shop_id(interaction), interaction.user.id
         summary = await self.shop.carts.view(shop_id, member)
-        account = await self.shop.accounts.account(shop_id, member, recent=0)
         return Reply(
             render.cart_embed(summary),
-            views.cart_view(summary, account.points_available),
+            views.cart_view(summary, summary.points_available),
             summary=summary,
         )
 
@@ -321,29 +320,27 @@ class ShopCog(commands.Cog, name="Shop"):
             anonymous=anonymous,
             note=note,
         )
-        account = await self.shop.accounts.account(
-            _shop_id(interaction), interaction.user.id, recent=0
-        )
         return Reply(
             render.added_embed(summary, sku, recipient_id),
-            views.cart_view(summary, account.points_available),
+            views.cart_view(summary, summary.points_available),
             summary=summary,
         )
 
     async def _remove(self, interaction: discord.Interaction[Any], line_id: int) -> Reply:
         summary = await self.shop.carts.remove(_shop_id(interaction), interaction.user.id, line_id)
-        account = await self.shop.accounts.account(
-            _shop_id(interaction), interaction.user.id, recent=0
-        )
         return Reply(
             render.cart_embed(summary),
-            views.cart_view(summary, account.points_available),
+            views.cart_view(summary, summary.points_available),
             summary=summary,
         )
 
     async def _clear(self, interaction: discord.Interaction[Any]) -> Reply:
         summary = await self.shop.carts.clear(_shop_id(interaction), interaction.user.id)
-        return Reply(render.cart_embed(summary), views.cart_view(summary, 0), summary=summary)
+        return Reply(
+            render.cart_embed(summary),
+            views.cart_view(summary, summary.points_available),
+            summary=summary,
+        )
 
     async def _checkout_guarded(
         self, interaction: discord.Interaction[Any], use_points: bool

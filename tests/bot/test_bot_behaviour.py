@@ -121,3 +121,13 @@ async def test_unexpected_errors_answer_with_a_reference(
     assert result.embed["title"] == "Something went wrong" and result.ephemeral
     reference = result.embed["description"].split("**")[1]
     assert any(reference in record.getMessage() and record.exc_info for record in caplog.records)
+
+
+async def test_slow_work_is_deferred_instead_of_failing(shopfront: Shopfront) -> None:
+    """Past the deadline the bot acknowledges first, then answers in a followup."""
+    shopfront.bot.replies.defer_after = 0.0
+    result = await shopfront.harness.slash(
+        shopfront.alice, "cart", "add", options={"item": "paid-1m"}
+    )
+    assert result.callback_type == 5 and result.ephemeral
+    assert result.embed["title"] == "Added to your cart"
