@@ -193,6 +193,8 @@ class ShopCog(commands.Cog, name="Shop"):
             if not picked:
                 raise Refusal("Choose a member to give the gift to.")
             recipient = picked[0]
+            if not isinstance(recipient, discord.abc.User):  # not the member picker we sent
+                raise Refusal("That menu is out of date or not valid. Use /shop to start again.")
             recipient_id = self._recipient(interaction, recipient)
             catalog_item = self.shop.catalog.require(sku)
             embed = discord.Embed(
