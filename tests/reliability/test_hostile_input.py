@@ -146,12 +146,15 @@ async def _state(front: Shopfront) -> dict[str, list[tuple[Any, ...]]]:
         }
 
 
+DISCORD_INT = 2**53  # integer options carry at most ±2^53
+
+
 def _mutate_options(options: list[dict[str, Any]], values: list[Any]) -> None:
     """Bend each option's value: wrong scalar types, odd text, huge or negative numbers.
 
-    Discord's gateway only ever carries scalars, and a snowflake for user, role and
-    channel options (discord.py itself cannot parse anything else there), so that is
-    what a hostile value may be.
+    Discord's gateway only ever carries scalars, a snowflake for user, role and channel
+    options (discord.py itself cannot parse anything else there), and integers within
+    ±2^53 for integer options, so that is what a hostile value may be.
     """
     for option in options:
         if "options" in option:
@@ -162,6 +165,8 @@ def _mutate_options(options: list[dict[str, Any]], values: list[Any]) -> None:
                 value = json.dumps(value)
             if option.get("type") in (6, 7, 8, 9, 11):
                 value = str(abs(hash(str(value))) % 10**19 or 1)
+            elif option.get("type") == 4 and isinstance(value, int) and not isinstance(value, bool):
+                value = max(-DISCORD_INT, min(DISCORD_INT, value))  # Discord's own bound
             option["value"] = value
 
 
