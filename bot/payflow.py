@@ -18,6 +18,7 @@ from payments.errors import GatewayError
 from payments.gateway import Gateway
 from payments.models import CheckoutLine, CheckoutRequest, CheckoutSession, GatewayEvent
 from store.effects import Effect
+from store.errors import StoreError
 from store.fulfilment import Applied, PaymentOutcome
 from store.orders import Order, OrderState
 from store.shop import Shop
@@ -211,6 +212,14 @@ class PaymentFlow:
                 event = state.as_event(self.gateway.name, self.shop.ctx.now())
             if event is not None:
                 results.append(await self.shop.fulfilment.apply(to_outcome(event)))
+        # Orders that never got a session can't be paid: once their checkout would
+        # have expired, give the member their cart back.
+        ttl = timedelta(minutes=self.shop.ctx.config.checkout_ttl_minutes)
+        for order in await self.shop.orders.stale_without_session(max(ttl, older_than), limit):
+            try:
+                await self.shop.orders.lapse(order.id, OrderState.EXPIRED)
+            except StoreError as exc:
+                log.info("order %s no longer lapses: %s", order.id, exc)
         results += await self.apply_unapplied()
         if any(r.effects for r in results):
             await self._wake()

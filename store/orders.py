@@ -263,6 +263,8 @@ class OrderService:
 
     async def get(self, shop_id: int, order_id: int, *, buyer_id: int | None = None) -> Order:
         """An order of this shop; with `buyer_id`, only if it is that member's."""
+        if not 0 < order_id < 2**63:
+            raise NotFound("No such order.")
         async with self.ctx.db.read() as conn:
             order = await _find(conn, self.ctx, order_id)
         if order is None or order.shop_id != shop_id:
@@ -306,6 +308,26 @@ class OrderService:
                         orders.c.state == S.PENDING.value,
                         orders.c.updated_at <= cutoff,
                         orders.c.gateway_session_id.is_not(None),
+                    )
+                    .order_by(orders.c.updated_at)
+                    .limit(limit)
+                )
+            ).scalars()
+            return [await load_order(conn, self.ctx, int(i)) for i in list(ids)]
+
+    async def stale_without_session(self, older_than: timedelta, limit: int = 100) -> list[Order]:
+        """Pending card orders that never got a gateway session (a crash or a gateway
+        outage between checkout and the session), untouched for `older_than`."""
+        cutoff = self.ctx.now() - older_than
+        async with self.ctx.db.read() as conn:
+            ids = (
+                await conn.execute(
+                    select(orders.c.id)
+                    .where(
+                        orders.c.state == S.PENDING.value,
+                        orders.c.updated_at <= cutoff,
+                        orders.c.gateway_session_id.is_(None),
+                        orders.c.cash_due > 0,
                     )
                     .order_by(orders.c.updated_at)
                     .limit(limit)

@@ -166,3 +166,14 @@ async def test_members_see_only_their_own_orders(shop: Shop) -> None:
     with pytest.raises(NotFound):
         await shop.orders.get(GUILD, order.id, buyer_id=BOB)
     assert (await shop.orders.get(GUILD, order.id, buyer_id=ALICE)).id == order.id
+
+
+@pytest.mark.asyncio
+async def test_out_of_range_ids_read_as_not_found(shop: Shop) -> None:
+    """Ids no database column can hold are simply not found."""
+    from store.errors import NotFound
+
+    with pytest.raises(NotFound):
+        await shop.orders.get(GUILD, 2**63)
+    with pytest.raises(NotFound):
+        await shop.carts.remove(GUILD, ALICE, 2**64)

@@ -307,3 +307,18 @@ async def test_signed_event_of_an_unknown_type_is_acknowledged_and_ignored(
     assert response.status == 200
     assert await _events_stored(storefront) == 0
     assert await _state(storefront, order_id) is OrderState.PENDING
+
+
+async def test_an_order_that_never_got_a_session_returns_to_the_cart(
+    storefront: Storefront,
+) -> None:
+    """Checkout crashed before the gateway call: reconciliation gives the lines back later."""
+    await storefront.shop.carts.add(GUILD, ALICE, "paid-1m")
+    order = (await storefront.shop.orders.checkout(GUILD, ALICE)).order  # no session opened
+    storefront.shop.ctx.clock.advance(minutes=30)  # type: ignore[attr-defined]
+    await storefront.flow.reconcile(timedelta(minutes=10))
+    assert await _state(storefront, order.id) is OrderState.PENDING  # not yet past its TTL
+    storefront.shop.ctx.clock.advance(hours=2)  # type: ignore[attr-defined]
+    await storefront.flow.reconcile(timedelta(minutes=10))
+    assert await _state(storefront, order.id) is OrderState.EXPIRED
+    assert len((await storefront.shop.carts.view(GUILD, ALICE)).lines) == 1
