@@ -213,21 +213,32 @@ class ShopCog(commands.Cog, name="Shop"):
         if not recipient.isdigit() or anonymous not in {"0", "1"}:
             await self._stale(interaction, ":".join(args))
             return
-        recipient_id, is_anonymous = int(recipient), anonymous == "1"
-
-        async def submit(modal_interaction: discord.Interaction[Any], note: str | None) -> None:
-            await self.replies.guard(
-                modal_interaction,
-                lambda: self._add(modal_interaction, sku, 1, recipient_id, is_anonymous, note),
-                mutating=True,
-            )
-
-        modal = views.GiftModal(
-            f"gift:modal:{sku}:{recipient_id}:{anonymous}"[:100],
-            self.shop.ctx.config.gift_note_max,
-            submit,
-        )
+        custom_id = f"gift:modal:{sku}:{int(recipient)}:{anonymous}"
+        if len(custom_id) > 100:
+            await self._stale(interaction, custom_id)
+            return
+        modal = views.gift_modal(custom_id, self.shop.ctx.config.gift_note_max)
         await interaction.response.send_modal(modal)
+        # The submit is handled from its custom_id in `on_interaction`, not by this
+        # object: it then works after a restart and for members gifting the same thing.
+        modal.stop()
+
+    @commands.Cog.listener()
+    async def on_interaction(self, interaction: discord.Interaction[Any]) -> None:
+        if interaction.type is not discord.InteractionType.modal_submit:
+            return
+        data: dict[str, Any] = dict(interaction.data or {})
+        parts = str(data.get("custom_id", "")).split(":")
+        if len(parts) != 5 or parts[:2] != ["gift", "modal"] or not parts[3].isdigit():
+            await self._stale(interaction, str(data.get("custom_id", "")))
+            return
+        sku, recipient_id, is_anonymous = parts[2], int(parts[3]), parts[4] == "1"
+        note = views.modal_value(data.get("components", []), "note") or None
+        await self.replies.guard(
+            interaction,
+            lambda: self._add(interaction, sku, 1, recipient_id, is_anonymous, note),
+            mutating=True,
+        )
 
     async def _on_remove(
         self, interaction: discord.Interaction[Any], args: list[str], item: Any

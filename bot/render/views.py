@@ -83,20 +83,32 @@ def panel_view() -> discord.ui.View:
     )
 
 
-class GiftModal(discord.ui.Modal):
-    """Note for a gift; what happens on submit is decided by the cog's callback."""
-
-    def __init__(self, custom_id: str, max_note: int, on_submit: Any) -> None:
-        super().__init__(title="Gift note", custom_id=custom_id, timeout=900)
-        self.note: discord.ui.TextInput[Any] = discord.ui.TextInput(
+def gift_modal(custom_id: str, max_note: int) -> discord.ui.Modal:
+    """The note dialog for a gift; its submit is routed by custom_id (see the shop cog)."""
+    modal = discord.ui.Modal(title="Gift note", custom_id=custom_id, timeout=None)
+    modal.add_item(
+        discord.ui.TextInput(
             label="Note for the recipient (optional)",
             custom_id="note",
             style=discord.TextStyle.paragraph,
             required=False,
             max_length=max(1, max_note),
         )
-        self.add_item(self.note)
-        self._submit = on_submit
+    )
+    return modal
 
-    async def on_submit(self, interaction: discord.Interaction[Any]) -> None:
-        await self._submit(interaction, self.note.value or None)
+
+def modal_value(components: Any, custom_id: str) -> str | None:
+    """The submitted value of input `custom_id`, wherever the modal nests it."""
+    for component in components or []:
+        if not isinstance(component, dict):
+            continue
+        if component.get("custom_id") == custom_id and isinstance(component.get("value"), str):
+            return str(component["value"])
+        nested = component.get("components") or (
+            [component["component"]] if isinstance(component.get("component"), dict) else []
+        )
+        found = modal_value(nested, custom_id)
+        if found is not None:
+            return found
+    return None

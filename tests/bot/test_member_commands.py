@@ -214,3 +214,26 @@ def _button_row(custom_id: str) -> list[dict[str, Any]]:
     return [
         {"type": 1, "components": [{"type": 2, "style": 2, "label": "x", "custom_id": custom_id}]}
     ]
+
+
+async def test_two_members_gifting_the_same_thing_both_get_their_dialog(
+    shopfront: Shopfront,
+) -> None:
+    """Gift dialogs carry their state in the custom_id: both submits are answered."""
+    results = []
+    for member in (shopfront.alice, shopfront.mod):
+        message = shopfront.world.post_message(
+            shopfront.world.guild.channel("general"),
+            components=_button_row(f"gift:note:points-100:{shopfront.bob.id}:0"),
+        )
+        results.append(
+            await shopfront.harness.press(
+                member, message, f"gift:note:points-100:{shopfront.bob.id}:0"
+            )
+        )
+    for member, opened in zip((shopfront.alice, shopfront.mod), results, strict=True):
+        added = await shopfront.harness.submit_modal(member, opened, {"note": "hi"})
+        assert added.embed["title"] == "Added to your cart"
+    for member in (shopfront.alice, shopfront.mod):
+        cart = await shopfront.bot.shop.carts.view(shopfront.guild_id, member.id)
+        assert [(line.recipient_id, line.note) for line in cart.lines] == [(shopfront.bob.id, "hi")]
