@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, select, update
+from sqlalchemy import and_, bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import BindParameter
 
 from store.accounts import AccountBook
 from store.catalog import CatalogItem
@@ -101,23 +102,12 @@ class CartService:
 
     async def view(self, shop_id: int, member_id: int) -> CartSummary:
         async with self.ctx.db.read() as conn:
-            # One statement for the cart and its lines: this runs on every reply.
-            result = await conn.execute(
-                select(
-                    carts.c.version,
-                    cart_lines.c.id,
-                    cart_lines.c.sku,
-                    cart_lines.c.quantity,
-                    cart_lines.c.recipient_id,
-                    cart_lines.c.anonymous,
-                    cart_lines.c.note,
-                )
-                .select_from(carts.outerjoin(cart_lines, cart_lines.c.cart_id == carts.c.id))
-                .where(carts.c.shop_id == shop_id, carts.c.member_id == member_id)
-                .order_by(cart_lines.c.id)
-            )
+            # One prepared statement for cart, lines and points: this runs on every reply.
+            result = await conn.execute(_VIEW, {"shop_id": shop_id, "member_id": member_id})
             found = result.all()
-            points = await free_points(conn, shop_id, member_id)
+        if not found:
+            return self.summary(member_id, [], 0, 0)
+        points = int(found[0].points or 0)
         version = int(found[0].version) if found else 0
         rows = [
             CartRow(
@@ -370,3 +360,25 @@ async def free_points(conn: AsyncConnection, shop_id: int, member_id: int) -> in
         )
     ).first()
     return int(row[0]) if row else 0
+
+
+_SHOP: BindParameter[int] = bindparam("shop_id")
+_MEMBER: BindParameter[int] = bindparam("member_id")
+_VIEW = (
+    select(
+        carts.c.version,
+        cart_lines.c.id,
+        cart_lines.c.sku,
+        cart_lines.c.quantity,
+        cart_lines.c.recipient_id,
+        cart_lines.c.anonymous,
+        cart_lines.c.note,
+        select(accounts.c.points - accounts.c.points_reserved)
+        .where(accounts.c.shop_id == _SHOP, accounts.c.member_id == _MEMBER)
+        .scalar_subquery()
+        .label("points"),
+    )
+    .select_from(carts.outerjoin(cart_lines, cart_lines.c.cart_id == carts.c.id))
+    .where(carts.c.shop_id == _SHOP, carts.c.member_id == _MEMBER)
+    .order_by(cart_lines.c.id)
+)
