@@ -190,7 +190,6 @@ class CartService:
                     .returning(cart_lines.c.id)
                 )
                 rows.append(CartRow(result.scalar_one(), sku, quantity, recipient, anonymous, note))
-            version = await touch_cart(conn, cart_id, now)
             points = await free_points(conn, shop_id, member_id)
         return self.summary(member_id, rows, version, points)
 
@@ -207,7 +206,6 @@ class CartService:
             if result.rowcount != 1:
                 # Someone else's line id looks exactly like a missing one.
                 raise NotFound("That line is not in your cart (it may have been removed already).")
-            version = await touch_cart(conn, cart_id, self.ctx.now())
             rows = await load_lines(conn, cart_id)
             points = await free_points(conn, shop_id, member_id)
         return self.summary(member_id, rows, version, points)
@@ -216,7 +214,6 @@ class CartService:
         async with self.ctx.db.write() as conn:
             cart_id, version = await lock_cart(conn, shop_id, member_id, self.ctx.now())
             await conn.execute(delete(cart_lines).where(cart_lines.c.cart_id == cart_id))
-            version = await touch_cart(conn, cart_id, self.ctx.now())
             points = await free_points(conn, shop_id, member_id)
         return self.summary(member_id, [], version, points)
 
@@ -322,30 +319,22 @@ async def load_lines(conn: AsyncConnection, cart_id: int) -> list[CartRow]:
     ]
 
 
-async def touch_cart(conn: AsyncConnection, cart_id: int, now: datetime) -> int:
-    result = await conn.execute(
-        update(carts)
-        .where(carts.c.id == cart_id)
-        .values(version=carts.c.version + 1, updated_at=now)
-        .returning(carts.c.version)
-    )
-    return int(result.scalar_one())
-
-
 async def lock_cart(
     conn: AsyncConnection, shop_id: int, member_id: int, now: datetime
 ) -> tuple[int, int]:
-    """Create the member's cart if needed and lock it, in one statement; (id, version).
+    """Create the member's cart if needed, lock it and count a change, in one statement.
 
-    INSERT … ON CONFLICT DO UPDATE takes the row lock on PostgreSQL as SELECT … FOR
-    UPDATE would; on SQLite the writer lock already serializes writers.
+    Returns (id, version after this change). INSERT … ON CONFLICT DO UPDATE takes the
+    row lock on PostgreSQL as SELECT … FOR UPDATE would; on SQLite the writer lock
+    already serializes writers. A refused change rolls back, version bump included.
     """
     insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     statement = insert(carts).values(
-        shop_id=shop_id, member_id=member_id, version=0, updated_at=now
+        shop_id=shop_id, member_id=member_id, version=1, updated_at=now
     )
     upsert = statement.on_conflict_do_update(
-        index_elements=["shop_id", "member_id"], set_={"shop_id": statement.excluded.shop_id}
+        index_elements=["shop_id", "member_id"],
+        set_={"version": carts.c.version + 1, "updated_at": now},
     ).returning(carts.c.id, carts.c.version)
     row = (await conn.execute(upsert)).one()
     return int(row.id), int(row.version)

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from store.accounts import AccountBook
-from store.carts import CartLineContext, CartService, load_lines, lock_cart, touch_cart
+from store.carts import CartLineContext, CartService, load_lines, lock_cart
 from store.context import StoreContext
 from store.db.schema import cart_lines, order_lines, orders
 from store.effects import Effect
@@ -229,7 +229,6 @@ class OrderService:
                 ],
             )
             await conn.execute(delete(cart_lines).where(cart_lines.c.cart_id == cart_id))
-            await touch_cart(conn, cart_id, now)
             effects: list[Effect] = []
             if cash_due == 0:
                 effects = await fulfil_order(ctx, conn, order_id, now)
@@ -400,7 +399,6 @@ async def lapse_order(
                 for line in lines
             ],
         )
-    await touch_cart(conn, cart_id, now)
     return True
 
 
