@@ -226,18 +226,27 @@ class AccountBook:
         days: int = 0,
         permanent: bool = False,
     ) -> list[Effect]:
-        """Add time from max(now, current expiry); calendar months; or make it permanent."""
-        current = await self.membership(member_id, tier)
-        if current is not None and current.permanent:
-            raise InvalidInput(f"This member's {tier} membership is already permanent.")
-        before = current.expires_at if current else None
-        if permanent:
-            after: datetime | None = None
+        """Add time from max(now, current expiry); calendar months; or make it permanent.
+
+        A member's first time of a tier inserts the row. Another transaction (another
+        process fulfilling the member's other order) may insert it first; then the insert
+        waits for it, does nothing, and the time is added to that row instead.
+        """
+        for _ in range(2):  # the second pass finds the row the other transaction made
+            current = await self.membership(member_id, tier)
+            if current is not None and current.permanent:
+                raise InvalidInput(f"This member's {tier} membership is already permanent.")
+            before = current.expires_at if current else None
+            if permanent:
+                after: datetime | None = None
+            else:
+                start = max(self.now, before) if before is not None else self.now
+                after = add_months(start, months) + timedelta(days=days)
+            change = TimeChange(tier, before, after, False, permanent, self.now)
+            if await self._set_membership(member_id, change, current is not None, role_active=True):
+                break
         else:
-            start = max(self.now, before) if before is not None else self.now
-            after = add_months(start, months) + timedelta(days=days)
-        change = TimeChange(tier, before, after, False, permanent, self.now)
-        await self._set_membership(member_id, change, current is not None, role_active=True)
+            raise RuntimeError(f"membership {member_id}/{tier} could be neither made nor found")
         await self._write_time_entry(member_id, change, source)
         return self._role_effects(member_id, tier, give=True)
 
@@ -279,7 +288,9 @@ class AccountBook:
 
     async def _set_membership(
         self, member_id: int, change: TimeChange, exists: bool, *, role_active: bool
-    ) -> None:
+    ) -> bool:
+        """Write the membership row; False when it was to be new but another transaction
+        created it first (nothing written: read it again and recompute)."""
         values = {
             "expires_at": change.expires_after,
             "permanent": change.permanent_after,
@@ -293,12 +304,13 @@ class AccountBook:
                 .where(self._membership_key(member_id, change.tier))
                 .values(**values)
             )
-        else:
-            await self.conn.execute(
-                memberships.insert().values(
-                    shop_id=self.shop_id, member_id=member_id, tier=change.tier, **values
-                )
-            )
+            return True
+        return await insert_ignore(
+            self.conn,
+            memberships,
+            {"shop_id": self.shop_id, "member_id": member_id, "tier": change.tier, **values},
+            conflict=["shop_id", "member_id", "tier"],
+        )
 
     async def _write_time_entry(self, member_id: int, change: TimeChange, source: Source) -> None:
         await self.conn.execute(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import pytest
 import pytest_asyncio
@@ -107,4 +108,22 @@ async def test_concurrent_spends_never_overdraw(shop: Shop, other_process: Shop)
     await asyncio.gather(*(buy(shop if i % 2 else other_process) for i, _ in enumerate(members)))
     account = await shop.accounts.account(GUILD, ALICE)
     assert account.points >= 0 and account.points_reserved <= account.points
+    await assert_balances_match_ledger(shop.ctx.db)
+
+
+async def test_first_memberships_granted_at_once_all_count(shop: Shop, other_process: Shop) -> None:
+    """Two processes giving a member their first time of a tier at once (two orders paid
+    together, or a grant beside an order): neither fails, both periods count."""
+    members = [ALICE + i for i in range(10)]
+
+    async def give(s: Shop, member: int) -> None:
+        await s.grants.grant_time(GUILD, 1, member, "paid", "concurrent", days=10)
+
+    await asyncio.gather(
+        *(give(s, member) for member in members for s in (shop, other_process, shop))
+    )
+    for member in members:
+        [membership] = (await shop.accounts.account(GUILD, member)).memberships
+        assert membership.expires_at == shop.ctx.now() + timedelta(days=30)
+        assert len(await shop.accounts.ledger(GUILD, member)) == 3
     await assert_balances_match_ledger(shop.ctx.db)
