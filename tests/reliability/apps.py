@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,10 +47,15 @@ def app_environment(
     members: int,
     public_port: int | None = None,
     extra: dict[str, str] | None = None,
+    roles: Mapping[int, Sequence[int]] | None = None,
 ) -> dict[str, str]:
-    """Settings for one process, all from STOREFRONT_* variables (no file)."""
-    sandbox_members = [
-        {"id": member_id, "name": f"m{index}"}
+    """Settings for one process, all from STOREFRONT_* variables (no file).
+
+    `roles` gives sandbox members Discord roles they hold from the start (by role id).
+    """
+    held = roles or {}
+    sandbox_members: list[dict[str, Any]] = [
+        {"id": member_id, "name": f"m{index}", "roles": list(held.get(member_id, ()))}
         for index, member_id in enumerate(member_ids(members))
     ]
     sandbox_members.append({"id": MODERATOR_ID, "name": "mod", "moderator": True})
@@ -96,6 +102,11 @@ class AppProcess:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def state_path(self) -> Path:
+        """The fake gateway's state file (sessions and webhooks not yet sent)."""
+        return Path(self.env["STOREFRONT_PAYMENTS__FAKE__STATE_PATH"])
 
     def spawn(self) -> subprocess.Popen[bytes]:
         assert self.process is None, "already running"
@@ -190,6 +201,18 @@ class SandboxClient:
                 return answer
         except (aiohttp.ClientError, TimeoutError):
             return None
+
+    async def state(self) -> dict[str, Any]:
+        """The sandbox guild: members with their roles, channels, commands."""
+        async with self.http.get(f"{self.url}/sandbox/api/state") as response:
+            assert response.status == 200
+            answer: dict[str, Any] = await response.json()
+            return answer
+
+    async def faults(self, **plan: Any) -> None:
+        """Set the fake gateway's fault plan for the webhooks it sends from now on."""
+        async with self.http.post(f"{self.url}/fake-gateway/faults", json=plan) as response:
+            assert response.status == 200, await response.text()
 
     async def dms(self, member: int) -> list[dict[str, Any]]:
         async with self.http.get(f"{self.url}/sandbox/api/members/{member}/dms") as response:
