@@ -194,7 +194,7 @@ class CartService:
         return self.summary(member_id, rows, version, points)
 
     async def remove(self, shop_id: int, member_id: int, line_id: int) -> CartSummary:
-        if not 0 < line_id < 2**63:
+        if not isinstance(line_id, int) or not 0 < line_id < 2**63:
             raise NotFound("That line is not in your cart (it may have been removed already).")
         async with self.ctx.db.write() as conn:
             cart_id, version = await lock_cart(conn, shop_id, member_id, self.ctx.now())

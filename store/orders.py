@@ -146,10 +146,16 @@ class OrderService:
         Two checkouts of the same cart make one order: the second finds the cart
         emptied by the first and returns the order it made.
         """
-        from store.fulfilment import fulfil_order  # the cycle is deliberate
-
         if points < 0:
             raise InvalidInput("The number of points must be zero or more.")
+        try:
+            return await self._checkout(shop_id, member_id, points)
+        except _AlreadyCheckedOut as done:
+            return CheckoutResult(done.order, [], created=False)
+
+    async def _checkout(self, shop_id: int, member_id: int, points: int) -> CheckoutResult:
+        from store.fulfilment import fulfil_order  # the cycle is deliberate
+
         ctx = self.ctx
         async with ctx.db.write() as conn:
             now = ctx.now()
@@ -158,7 +164,8 @@ class OrderService:
             if not rows:
                 previous = await _order_by_key(conn, ctx, shop_id, f"{cart_id}:{version - 1}")
                 if previous is not None and previous.state in {S.PENDING, S.FULFILLED, S.PAID}:
-                    return CheckoutResult(previous, [], created=False)
+                    # Rolls back this transaction's version bump, so asking again finds it too.
+                    raise _AlreadyCheckedOut(previous)
                 raise EmptyCart("Your cart is empty. Add something first.")
             drafts = []
             for row in rows:
@@ -262,7 +269,7 @@ class OrderService:
 
     async def get(self, shop_id: int, order_id: int, *, buyer_id: int | None = None) -> Order:
         """An order of this shop; with `buyer_id`, only if it is that member's."""
-        if not 0 < order_id < 2**63:
+        if not isinstance(order_id, int) or not 0 < order_id < 2**63:
             raise NotFound("No such order.")
         async with self.ctx.db.read() as conn:
             order = await _find(conn, self.ctx, order_id)
@@ -400,6 +407,12 @@ async def lapse_order(
             ],
         )
     return True
+
+
+class _AlreadyCheckedOut(Exception):
+    def __init__(self, order: Order) -> None:
+        super().__init__(order.id)
+        self.order = order
 
 
 async def _order_by_key(

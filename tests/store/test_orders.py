@@ -177,3 +177,14 @@ async def test_out_of_range_ids_read_as_not_found(shop: Shop) -> None:
         await shop.orders.get(GUILD, 2**63)
     with pytest.raises(NotFound):
         await shop.carts.remove(GUILD, ALICE, 2**64)
+
+
+@pytest.mark.asyncio
+async def test_asking_again_and_again_returns_the_same_pending_order(shop: Shop) -> None:
+    """Checkout pressed three times: one order, found every time."""
+    await shop.carts.add(GUILD, ALICE, "paid-1m")
+    first = await shop.orders.checkout(GUILD, ALICE)
+    second = await shop.orders.checkout(GUILD, ALICE)
+    third = await shop.orders.checkout(GUILD, ALICE)
+    assert first.created and not second.created and not third.created
+    assert first.order.id == second.order.id == third.order.id
