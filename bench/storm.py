@@ -23,6 +23,7 @@ from bench.running import counting_errors, real_bot
 from bench.seed import SHOP_ID, bench_database, member_id
 from bot.app import StorefrontBot
 from payments.fake import FakeGateway
+from store.db.engine import Conn
 
 
 def storm_payloads(orders: list[tuple[str, str, int]], total: int, seed: int) -> list[Any]:
@@ -106,30 +107,7 @@ async def storm(config: BenchConfig, workdir: Path) -> dict[str, Any]:
         elapsed, statuses = await _send_all(
             f"{running.url}/webhooks/fake", gateway, payloads, config.storm_concurrency
         )
-        async with bot.database.read() as conn:
-            duplicates = (
-                await conn.execute(
-                    text(
-                        "SELECT COALESCE(SUM(n - 1), 0) FROM (SELECT order_line_id, COUNT(*) AS n "
-                        "FROM ledger WHERE reason = 'order_line' GROUP BY order_line_id "
-                        "HAVING COUNT(*) > 1) AS twice"
-                    )
-                )
-            ).scalar_one()
-            fulfilled = (
-                await conn.execute(
-                    text("SELECT COUNT(*) FROM orders WHERE state IN ('paid', 'fulfilled')")
-                )
-            ).scalar_one()
-            unfulfilled_lines = (
-                await conn.execute(
-                    text(
-                        "SELECT COUNT(*) FROM order_lines l JOIN orders o ON o.id = l.order_id "
-                        "WHERE o.state = 'fulfilled' AND l.id NOT IN (SELECT order_line_id "
-                        "FROM ledger WHERE order_line_id IS NOT NULL)"
-                    )
-                )
-            ).scalar_one()
+        duplicates, fulfilled, unfulfilled_lines = await bot.database.read(_grant_counts)
     return {
         "webhooks": len(payloads),
         "orders": order_count,
@@ -142,3 +120,29 @@ async def storm(config: BenchConfig, workdir: Path) -> dict[str, Any]:
         "errors_logged": errors.count,
         "first_error": errors.first,
     }
+
+
+async def _grant_counts(conn: Conn) -> tuple[int, int, int]:
+    """Duplicate grants, orders paid or fulfilled, fulfilled lines that granted nothing."""
+    duplicates = (
+        await conn.execute(
+            text(
+                "SELECT COALESCE(SUM(n - 1), 0) FROM (SELECT order_line_id, COUNT(*) AS n "
+                "FROM ledger WHERE reason = 'order_line' GROUP BY order_line_id "
+                "HAVING COUNT(*) > 1) AS twice"
+            )
+        )
+    ).scalar_one()
+    fulfilled = (
+        await conn.execute(text("SELECT COUNT(*) FROM orders WHERE state IN ('paid', 'fulfilled')"))
+    ).scalar_one()
+    unfulfilled_lines = (
+        await conn.execute(
+            text(
+                "SELECT COUNT(*) FROM order_lines l JOIN orders o ON o.id = l.order_id "
+                "WHERE o.state = 'fulfilled' AND l.id NOT IN (SELECT order_line_id "
+                "FROM ledger WHERE order_line_id IS NOT NULL)"
+            )
+        )
+    ).scalar_one()
+    return int(duplicates), int(fulfilled), int(unfulfilled_lines)

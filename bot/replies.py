@@ -96,16 +96,29 @@ class Replies:
         Discord fails an interaction not acknowledged within 3 s; a deferral buys 15
         minutes for the followup, so a busy shop is slow rather than broken.
         """
-        task = asyncio.ensure_future(self._run(action))
         if interaction.response.is_done():
-            return await task
-        done, _ = await asyncio.wait({task}, timeout=self.defer_after)
-        if not done and not interaction.response.is_done():
-            try:
-                await interaction.response.defer(ephemeral=True, thinking=True)
-            except discord.HTTPException:
-                log.warning("could not defer a slow interaction")
-        return await task
+            return await self._run(action)
+        # A timer rather than a second task per interaction: most answers beat it.
+        deferring: list[asyncio.Task[None]] = []
+        timer = asyncio.get_running_loop().call_later(
+            self.defer_after,
+            lambda: deferring.append(asyncio.ensure_future(self._defer(interaction))),
+        )
+        try:
+            reply = await self._run(action)
+        finally:
+            timer.cancel()
+        for deferral in deferring:
+            await deferral  # the answer must follow the deferral, not race it
+        return reply
+
+    async def _defer(self, interaction: discord.Interaction[Any]) -> None:
+        if interaction.response.is_done():
+            return
+        try:
+            await interaction.response.defer(ephemeral=True, thinking=True)
+        except discord.HTTPException:
+            log.warning("could not defer a slow interaction")
 
     async def _run(self, action: Action) -> Reply:
         try:

@@ -14,10 +14,10 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import and_, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from store.clock import add_months
 from store.config import TierConfig
+from store.db.engine import Conn
 from store.db.schema import accounts, ledger, memberships
 from store.db.sql import insert_ignore
 from store.effects import AddRole, Effect, RemoveRole
@@ -71,7 +71,7 @@ class AccountBook:
 
     def __init__(
         self,
-        conn: AsyncConnection,
+        conn: Conn,
         shop_id: int,
         now: datetime,
         tiers: Mapping[str, TierConfig],

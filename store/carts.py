@@ -14,12 +14,12 @@ from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import BindParameter
 
 from store.accounts import AccountBook
 from store.catalog import CatalogItem
 from store.context import StoreContext
+from store.db.engine import Conn
 from store.db.schema import accounts, cart_lines, carts
 from store.errors import CartFull, InvalidInput, NotFound
 from store.kinds.base import LineDraft, MembershipState
@@ -101,10 +101,13 @@ class CartService:
         self.ctx = ctx
 
     async def view(self, shop_id: int, member_id: int) -> CartSummary:
-        async with self.ctx.db.read() as conn:
+
+        async def view(conn: Conn) -> Sequence[Any]:
             # One prepared statement for cart, lines and points: this runs on every reply.
             result = await conn.execute(_VIEW, {"shop_id": shop_id, "member_id": member_id})
-            found = result.all()
+            return result.all()
+
+        found = await self.ctx.db.read(view)
         if not found:
             return self.summary(member_id, [], 0, 0)
         points = int(found[0].points or 0)
@@ -133,7 +136,8 @@ class CartService:
         recipient = member_id if recipient_id is None else recipient_id
         note = _clean_note(note)
         self._check_line(item, quantity, member_id, recipient, anonymous, note)
-        async with self.ctx.db.write() as conn:
+
+        async def add(conn: Conn) -> CartSummary:
             cart_id, version = await lock_cart(conn, shop_id, member_id, self.ctx.now())
             rows = await load_lines(conn, cart_id)
             same = next(
@@ -191,12 +195,15 @@ class CartService:
                 )
                 rows.append(CartRow(result.scalar_one(), sku, quantity, recipient, anonymous, note))
             points = await free_points(conn, shop_id, member_id)
-        return self.summary(member_id, rows, version, points)
+            return self.summary(member_id, rows, version, points)
+
+        return await self.ctx.db.write(add)
 
     async def remove(self, shop_id: int, member_id: int, line_id: int) -> CartSummary:
         if not isinstance(line_id, int) or not 0 < line_id < 2**63:
             raise NotFound("That line is not in your cart (it may have been removed already).")
-        async with self.ctx.db.write() as conn:
+
+        async def remove(conn: Conn) -> CartSummary:
             cart_id, version = await lock_cart(conn, shop_id, member_id, self.ctx.now())
             result = await conn.execute(
                 delete(cart_lines).where(
@@ -208,23 +215,30 @@ class CartService:
                 raise NotFound("That line is not in your cart (it may have been removed already).")
             rows = await load_lines(conn, cart_id)
             points = await free_points(conn, shop_id, member_id)
-        return self.summary(member_id, rows, version, points)
+            return self.summary(member_id, rows, version, points)
+
+        return await self.ctx.db.write(remove)
 
     async def clear(self, shop_id: int, member_id: int) -> CartSummary:
-        async with self.ctx.db.write() as conn:
+        async def clear(conn: Conn) -> CartSummary:
             cart_id, version = await lock_cart(conn, shop_id, member_id, self.ctx.now())
             await conn.execute(delete(cart_lines).where(cart_lines.c.cart_id == cart_id))
             points = await free_points(conn, shop_id, member_id)
-        return self.summary(member_id, [], version, points)
+            return self.summary(member_id, [], version, points)
+
+        return await self.ctx.db.write(clear)
 
     async def purge_abandoned(self, older_than: datetime) -> int:
         """Empty carts untouched since `older_than`; returns how many lines went."""
-        async with self.ctx.db.write() as conn:
+
+        async def purge(conn: Conn) -> int:
             stale = select(carts.c.id).where(carts.c.updated_at < older_than)
             result = await conn.execute(
                 delete(cart_lines).where(cart_lines.c.cart_id.in_(stale.scalar_subquery()))
             )
             return int(result.rowcount)
+
+        return await self.ctx.db.write(purge)
 
     # ---- helpers ------------------------------------------------------------
 
@@ -300,7 +314,7 @@ def _clean_note(note: str | None) -> str | None:
     return stripped or None
 
 
-async def load_lines(conn: AsyncConnection, cart_id: int) -> list[CartRow]:
+async def load_lines(conn: Conn, cart_id: int) -> list[CartRow]:
     result = await conn.execute(
         select(
             cart_lines.c.id,
@@ -319,9 +333,7 @@ async def load_lines(conn: AsyncConnection, cart_id: int) -> list[CartRow]:
     ]
 
 
-async def lock_cart(
-    conn: AsyncConnection, shop_id: int, member_id: int, now: datetime
-) -> tuple[int, int]:
+async def lock_cart(conn: Conn, shop_id: int, member_id: int, now: datetime) -> tuple[int, int]:
     """Create the member's cart if needed, lock it and count a change, in one statement.
 
     Returns (id, version after this change). INSERT … ON CONFLICT DO UPDATE takes the
@@ -340,7 +352,7 @@ async def lock_cart(
     return int(row.id), int(row.version)
 
 
-async def free_points(conn: AsyncConnection, shop_id: int, member_id: int) -> int:
+async def free_points(conn: Conn, shop_id: int, member_id: int) -> int:
     row = (
         await conn.execute(
             select(accounts.c.points - accounts.c.points_reserved).where(

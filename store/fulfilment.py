@@ -16,10 +16,10 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from store.accounts import AccountBook, Reason, Source
 from store.context import StoreContext
+from store.db.engine import Conn
 from store.db.schema import cart_lines, order_lines, orders, payment_events
 from store.db.sql import insert_ignore
 from store.effects import Effect, GiftNotice, Receipt, RefundNotice, ReviewAlert
@@ -88,30 +88,36 @@ class Fulfilment:
 
     async def record(self, event: PaymentOutcome) -> bool:
         """Store a verified event before acknowledging it; False if already stored."""
-        async with self.ctx.db.write() as conn:
-            return await _record(conn, event, self.ctx.now())
+        return await self.ctx.db.write(lambda conn: _record(conn, event, self.ctx.now()))
 
     async def apply(self, event: PaymentOutcome) -> Applied:
         """Record and apply in one transaction (the redirect path, reconciliation, tests)."""
-        async with self.ctx.db.write() as conn:
+
+        async def apply(conn: Conn) -> Applied:
             await _record(conn, event, self.ctx.now())
             applied = await _process(self.ctx, conn, event.gateway, event.event_id)
             await self._keep(conn, applied)
             return applied
 
+        return await self.ctx.db.write(apply)
+
     async def process(self, gateway: str, event_id: str) -> Applied:
         """Apply a recorded event; a second call finds it applied and does nothing."""
-        async with self.ctx.db.write() as conn:
+
+        async def process(conn: Conn) -> Applied:
             applied = await _process(self.ctx, conn, gateway, event_id)
             await self._keep(conn, applied)
             return applied
 
-    async def _keep(self, conn: AsyncConnection, applied: Applied) -> None:
+        return await self.ctx.db.write(process)
+
+    async def _keep(self, conn: Conn, applied: Applied) -> None:
         await store_effects(conn, applied.effects, order_id=applied.order_id, now=self.ctx.now())
 
     async def unapplied(self, limit: int = 100) -> list[tuple[str, str]]:
         """Recorded events not yet applied (after a crash), oldest first; deferred excluded."""
-        async with self.ctx.db.read() as conn:
+
+        async def unapplied(conn: Conn) -> list[tuple[str, str]]:
             rows = await conn.execute(
                 select(payment_events.c.gateway, payment_events.c.event_id)
                 .where(payment_events.c.applied_at.is_(None))
@@ -121,8 +127,10 @@ class Fulfilment:
             )
             return [(r.gateway, r.event_id) for r in rows]
 
+        return await self.ctx.db.read(unapplied)
 
-async def _record(conn: AsyncConnection, event: PaymentOutcome, now: datetime) -> bool:
+
+async def _record(conn: Conn, event: PaymentOutcome, now: datetime) -> bool:
     return await insert_ignore(
         conn,
         payment_events,
@@ -150,9 +158,7 @@ def _order_id(raw: str | None) -> int | None:
     return value if 0 < value < 2**63 else None
 
 
-async def _process(
-    ctx: StoreContext, conn: AsyncConnection, gateway: str, event_id: str
-) -> Applied:
+async def _process(ctx: StoreContext, conn: Conn, gateway: str, event_id: str) -> Applied:
     now = ctx.now()
     event = (
         await conn.execute(
@@ -181,7 +187,7 @@ async def _process(
     return applied
 
 
-async def _dispatch(ctx: StoreContext, conn: AsyncConnection, event: Any, now: datetime) -> Applied:
+async def _dispatch(ctx: StoreContext, conn: Conn, event: Any, now: datetime) -> Applied:
     kind = event.kind
     if kind not in EventKind.__members__.values():
         return Applied(Outcome.IGNORED, event.order_id, [], f"unknown event kind {kind}")
@@ -207,9 +213,7 @@ def _hold_event(event: Any, reason: str) -> Applied:
     return Applied(Outcome.HELD, event.order_id, [alert], reason)
 
 
-async def _on_paid(
-    ctx: StoreContext, conn: AsyncConnection, event: Any, order: Any, now: datetime
-) -> Applied:
+async def _on_paid(ctx: StoreContext, conn: Conn, event: Any, order: Any, now: datetime) -> Applied:
     state = OrderState(order.state)
     if state in SETTLED_STATES or state in {S.REFUNDED, S.CHARGED_BACK, S.HELD}:
         return Applied(Outcome.DUPLICATE, order.id, [], f"order already {state}")
@@ -256,7 +260,7 @@ def _money_mismatch(event: Any, order: Any) -> str | None:
 
 async def fulfil_order(
     ctx: StoreContext,
-    conn: AsyncConnection,
+    conn: Conn,
     order_id: int,
     now: datetime,
     *,
@@ -313,7 +317,7 @@ async def fulfil_order(
 
 
 async def claw_back_order(
-    ctx: StoreContext, conn: AsyncConnection, order: Any, now: datetime, why: str
+    ctx: StoreContext, conn: Conn, order: Any, now: datetime, why: str
 ) -> list[Effect]:
     """Take back what a fulfilled order gave and return the points it spent."""
     book = AccountBook(conn, order.shop_id, now, ctx.tiers)
@@ -340,7 +344,7 @@ async def claw_back_order(
 
 
 async def _on_refund(
-    ctx: StoreContext, conn: AsyncConnection, event: Any, order: Any, now: datetime
+    ctx: StoreContext, conn: Conn, event: Any, order: Any, now: datetime
 ) -> Applied:
     state = OrderState(order.state)
     if state in {S.PENDING, *LAPSED_STATES}:
@@ -373,7 +377,7 @@ async def _on_refund(
 
 
 async def _on_dispute_opened(
-    ctx: StoreContext, conn: AsyncConnection, event: Any, order: Any, now: datetime
+    ctx: StoreContext, conn: Conn, event: Any, order: Any, now: datetime
 ) -> Applied:
     state = OrderState(order.state)
     if state in {S.PENDING, *LAPSED_STATES}:
@@ -388,7 +392,7 @@ async def _on_dispute_opened(
 
 
 async def _on_dispute_won(
-    ctx: StoreContext, conn: AsyncConnection, event: Any, order: Any, now: datetime
+    ctx: StoreContext, conn: Conn, event: Any, order: Any, now: datetime
 ) -> Applied:
     state = OrderState(order.state)
     if state is not S.DISPUTED:
@@ -400,7 +404,7 @@ async def _on_dispute_won(
 
 
 async def _on_dispute_lost(
-    ctx: StoreContext, conn: AsyncConnection, event: Any, order: Any, now: datetime
+    ctx: StoreContext, conn: Conn, event: Any, order: Any, now: datetime
 ) -> Applied:
     state = OrderState(order.state)
     if state in {S.PENDING, *LAPSED_STATES}:
@@ -418,19 +422,19 @@ async def _on_dispute_lost(
 
 
 async def _on_failed(
-    ctx: StoreContext, conn: AsyncConnection, event: Any, order: Any, now: datetime
+    ctx: StoreContext, conn: Conn, event: Any, order: Any, now: datetime
 ) -> Applied:
     return await _lapse(ctx, conn, order, S.FAILED, now)
 
 
 async def _on_expired(
-    ctx: StoreContext, conn: AsyncConnection, event: Any, order: Any, now: datetime
+    ctx: StoreContext, conn: Conn, event: Any, order: Any, now: datetime
 ) -> Applied:
     return await _lapse(ctx, conn, order, S.EXPIRED, now)
 
 
 async def _lapse(
-    ctx: StoreContext, conn: AsyncConnection, order: Any, state: OrderState, now: datetime
+    ctx: StoreContext, conn: Conn, order: Any, state: OrderState, now: datetime
 ) -> Applied:
     if OrderState(order.state) is not S.PENDING:
         return Applied(Outcome.IGNORED, order.id, [], f"order already {order.state}; stays so")
@@ -439,13 +443,13 @@ async def _lapse(
 
 
 async def _on_pending(
-    ctx: StoreContext, conn: AsyncConnection, event: Any, order: Any, now: datetime
+    ctx: StoreContext, conn: Conn, event: Any, order: Any, now: datetime
 ) -> Applied:
     return Applied(Outcome.IGNORED, order.id, [], "payment pending; waiting for the outcome")
 
 
 async def _on_refund_failed(
-    ctx: StoreContext, conn: AsyncConnection, event: Any, order: Any, now: datetime
+    ctx: StoreContext, conn: Conn, event: Any, order: Any, now: datetime
 ) -> Applied:
     alert = ReviewAlert(
         member_id=order.buyer_id, order_id=order.id, reason="A refund failed at the gateway."
@@ -466,7 +470,7 @@ _HANDLERS = {
 }
 
 
-async def _replay_deferred(ctx: StoreContext, conn: AsyncConnection, order_id: int) -> list[Effect]:
+async def _replay_deferred(ctx: StoreContext, conn: Conn, order_id: int) -> list[Effect]:
     """Apply refunds and disputes that arrived before the payment, in arrival order."""
     rows = await conn.execute(
         select(payment_events.c.gateway, payment_events.c.event_id)
@@ -487,7 +491,7 @@ async def _replay_deferred(ctx: StoreContext, conn: AsyncConnection, order_id: i
     return effects
 
 
-async def _lines(conn: AsyncConnection, order_id: int) -> Sequence[Any]:
+async def _lines(conn: Conn, order_id: int) -> Sequence[Any]:
     return (
         await conn.execute(
             select(order_lines)

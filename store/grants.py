@@ -11,6 +11,7 @@ from datetime import timedelta
 
 from store.accounts import AccountBook, Reason, Source
 from store.context import StoreContext
+from store.db.engine import Conn
 from store.db.schema import grants
 from store.effects import Effect
 from store.errors import InvalidInput, LimitExceeded
@@ -163,7 +164,7 @@ class GrantService:
         days: int = 0,
         permanent: bool = False,
     ) -> GrantResult:
-        async with self.ctx.db.write() as conn:
+        async def record(conn: Conn) -> tuple[int, list[Effect]]:
             now = self.ctx.now()
             result = await conn.execute(
                 grants.insert()
@@ -204,6 +205,9 @@ class GrantService:
                     member_id, tier, source, months=months, days=days, permanent=permanent
                 )
             await store_effects(conn, effects, order_id=None, now=now, shop_id=shop_id)
+            return grant_id, effects
+
+        grant_id, effects = await self.ctx.db.write(record)
         return GrantResult(grant_id, action, member_id, actor_id, summary, reason, effects)
 
 

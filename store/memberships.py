@@ -7,11 +7,14 @@ send each reminder once and remove each expired role once.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import Row, select, update
+from sqlalchemy.util.typing import TupleAny
 
 from store.context import StoreContext
+from store.db.engine import Conn
 from store.db.schema import memberships
 from store.effects import AddRole, Effect, ExpiryReminder, RemoveRole
 from store.outbox import store_effects
@@ -27,8 +30,9 @@ class MembershipWorkers:
         horizon = max((max(t.reminder_days, default=0) for t in self.ctx.tiers.values()), default=0)
         if horizon == 0:
             return []
-        claimed: list[ExpiryReminder] = []
-        async with self.ctx.db.write() as conn:
+
+        async def claim(conn: Conn) -> list[ExpiryReminder]:
+            claimed: list[ExpiryReminder] = []
             rows = (
                 await conn.execute(
                     select(memberships)
@@ -70,13 +74,16 @@ class MembershipWorkers:
                     conn, [reminder], order_id=None, now=now, shop_id=int(row.shop_id)
                 )
                 claimed.append(reminder)
-        return claimed
+            return claimed
+
+        return await self.ctx.db.write(claim)
 
     async def claim_expired(self, limit: int = 100) -> list[RemoveRole]:
         """Memberships that ran out and still hold their role: claim the removal once."""
         now = self.ctx.now()
-        removed: list[RemoveRole] = []
-        async with self.ctx.db.write() as conn:
+
+        async def claim(conn: Conn) -> list[RemoveRole]:
+            removed: list[RemoveRole] = []
             rows = (
                 await conn.execute(
                     select(memberships)
@@ -107,7 +114,9 @@ class MembershipWorkers:
                     conn, [effect], order_id=None, now=now, shop_id=int(row.shop_id)
                 )
                 removed.append(effect)
-        return removed
+            return removed
+
+        return await self.ctx.db.write(claim)
 
     async def roles_due(self, shop_id: int, member_id: int | None = None) -> list[Effect]:
         """Roles members should hold now (at start-up, or when one rejoins)."""
@@ -119,8 +128,11 @@ class MembershipWorkers:
         )
         if member_id is not None:
             query = query.where(memberships.c.member_id == member_id)
-        async with self.ctx.db.read() as conn:
-            rows = (await conn.execute(query)).all()
+
+        async def load(conn: Conn) -> Sequence[Row[*TupleAny]]:
+            return (await conn.execute(query)).all()
+
+        rows = await self.ctx.db.read(load)
         effects: list[Effect] = []
         for row in rows:
             tier = self.ctx.tiers.get(row.tier)

@@ -15,11 +15,11 @@ from typing import Any
 
 from sqlalchemy import and_, delete, select, update
 from sqlalchemy.engine import Row
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from store.accounts import AccountBook
 from store.carts import CartLineContext, CartService, load_lines, lock_cart
 from store.context import StoreContext
+from store.db.engine import Conn
 from store.db.schema import cart_lines, order_lines, orders
 from store.effects import Effect
 from store.errors import EmptyCart, IllegalTransition, InvalidInput, NotFound
@@ -157,7 +157,8 @@ class OrderService:
         from store.fulfilment import fulfil_order  # the cycle is deliberate
 
         ctx = self.ctx
-        async with ctx.db.write() as conn:
+
+        async def checkout(conn: Conn) -> CheckoutResult:
             now = ctx.now()
             cart_id, version = await lock_cart(conn, shop_id, member_id, now)
             rows = await load_lines(conn, cart_id)
@@ -241,7 +242,9 @@ class OrderService:
                 effects = await fulfil_order(ctx, conn, order_id, now)
                 await store_effects(conn, effects, order_id=order_id, now=now, shop_id=shop_id)
             order = await load_order(conn, ctx, order_id)
-        return CheckoutResult(order, effects, created=True)
+            return CheckoutResult(order, effects, created=True)
+
+        return await ctx.db.write(checkout)
 
     async def attach_session(
         self,
@@ -253,7 +256,8 @@ class OrderService:
         expires_at: datetime,
     ) -> Order:
         """Remember the gateway session made for a pending order."""
-        async with self.ctx.db.write() as conn:
+
+        async def attach(conn: Conn) -> Order:
             await conn.execute(
                 update(orders)
                 .where(orders.c.id == order_id)
@@ -267,12 +271,13 @@ class OrderService:
             )
             return await load_order(conn, self.ctx, order_id)
 
+        return await self.ctx.db.write(attach)
+
     async def get(self, shop_id: int, order_id: int, *, buyer_id: int | None = None) -> Order:
         """An order of this shop; with `buyer_id`, only if it is that member's."""
         if not isinstance(order_id, int) or not 0 < order_id < 2**63:
             raise NotFound("No such order.")
-        async with self.ctx.db.read() as conn:
-            order = await _find(conn, self.ctx, order_id)
+        order = await self.ctx.db.read(lambda conn: _find(conn, self.ctx, order_id))
         if order is None or order.shop_id != shop_id:
             raise NotFound("No such order.")
         if buyer_id is not None and order.buyer_id != buyer_id:
@@ -280,7 +285,7 @@ class OrderService:
         return order
 
     async def recent(self, shop_id: int, member_id: int, limit: int = 10) -> list[Order]:
-        async with self.ctx.db.read() as conn:
+        async def recent(conn: Conn) -> list[Order]:
             ids = (
                 await conn.execute(
                     select(orders.c.id)
@@ -291,11 +296,14 @@ class OrderService:
             ).scalars()
             return [await load_order(conn, self.ctx, int(i)) for i in list(ids)]
 
+        return await self.ctx.db.read(recent)
+
     async def lapse(self, order_id: int, state: OrderState) -> Order:
         """Expire, cancel or fail a pending order: lines back to the cart, points released."""
         if state not in LAPSED_STATES:
             raise InvalidInput(f"{state} is not a way for an order to lapse.")
-        async with self.ctx.db.write() as conn:
+
+        async def lapse(conn: Conn) -> Order:
             row = await lock_order(conn, order_id)
             if row is None:
                 raise NotFound("No such order.")
@@ -303,10 +311,13 @@ class OrderService:
             await lapse_order(self.ctx, conn, order_id, state, self.ctx.now())
             return await load_order(conn, self.ctx, order_id)
 
+        return await self.ctx.db.write(lapse)
+
     async def stale_pending(self, older_than: timedelta, limit: int = 100) -> list[Order]:
         """Pending orders with a gateway session, untouched for `older_than` (reconciliation)."""
         cutoff = self.ctx.now() - older_than
-        async with self.ctx.db.read() as conn:
+
+        async def stale(conn: Conn) -> list[Order]:
             ids = (
                 await conn.execute(
                     select(orders.c.id)
@@ -321,11 +332,14 @@ class OrderService:
             ).scalars()
             return [await load_order(conn, self.ctx, int(i)) for i in list(ids)]
 
+        return await self.ctx.db.read(stale)
+
     async def stale_without_session(self, older_than: timedelta, limit: int = 100) -> list[Order]:
         """Pending card orders that never got a gateway session (a crash or a gateway
         outage between checkout and the session), untouched for `older_than`."""
         cutoff = self.ctx.now() - older_than
-        async with self.ctx.db.read() as conn:
+
+        async def stale(conn: Conn) -> list[Order]:
             ids = (
                 await conn.execute(
                     select(orders.c.id)
@@ -341,15 +355,17 @@ class OrderService:
             ).scalars()
             return [await load_order(conn, self.ctx, int(i)) for i in list(ids)]
 
+        return await self.ctx.db.read(stale)
 
-async def lock_order(conn: AsyncConnection, order_id: int) -> Row[Any] | None:
+
+async def lock_order(conn: Conn, order_id: int) -> Row[Any] | None:
     return (
         await conn.execute(select(orders).where(orders.c.id == order_id).with_for_update())
     ).first()
 
 
 async def set_state(
-    conn: AsyncConnection,
+    conn: Conn,
     order_id: int,
     current: OrderState,
     target: OrderState,
@@ -365,7 +381,7 @@ async def set_state(
 
 
 async def lapse_order(
-    ctx: StoreContext, conn: AsyncConnection, order_id: int, state: OrderState, now: datetime
+    ctx: StoreContext, conn: Conn, order_id: int, state: OrderState, now: datetime
 ) -> bool:
     """Move a pending order to a lapsed state; False when it was no longer pending."""
     row = await lock_order(conn, order_id)
@@ -415,9 +431,7 @@ class _AlreadyCheckedOut(Exception):
         self.order = order
 
 
-async def _order_by_key(
-    conn: AsyncConnection, ctx: StoreContext, shop_id: int, key: str
-) -> Order | None:
+async def _order_by_key(conn: Conn, ctx: StoreContext, shop_id: int, key: str) -> Order | None:
     row = (
         await conn.execute(
             select(orders).where(orders.c.shop_id == shop_id, orders.c.checkout_key == key)
@@ -426,21 +440,21 @@ async def _order_by_key(
     return None if row is None else await _materialize(conn, ctx, row)
 
 
-async def _find(conn: AsyncConnection, ctx: StoreContext, order_id: int) -> Order | None:
+async def _find(conn: Conn, ctx: StoreContext, order_id: int) -> Order | None:
     row = (await conn.execute(select(orders).where(orders.c.id == order_id))).first()
     if row is None:
         return None
     return await _materialize(conn, ctx, row)
 
 
-async def load_order(conn: AsyncConnection, ctx: StoreContext, order_id: int) -> Order:
+async def load_order(conn: Conn, ctx: StoreContext, order_id: int) -> Order:
     order = await _find(conn, ctx, order_id)
     if order is None:
         raise NotFound("No such order.")
     return order
 
 
-async def _materialize(conn: AsyncConnection, ctx: StoreContext, row: Row[Any]) -> Order:
+async def _materialize(conn: Conn, ctx: StoreContext, row: Row[Any]) -> Order:
     currency = row.currency
     lines = (
         await conn.execute(

@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Row, and_, or_, select, update
+from sqlalchemy.util.typing import TupleAny
 
 from store.context import StoreContext
+from store.db.engine import Conn
 from store.db.schema import effects, orders
 from store.effects import Effect, StoredEffect, effect_from_row
 
@@ -27,7 +28,8 @@ class Outbox:
 
     async def claim(self, limit: int = 50) -> list[StoredEffect]:
         now = self.ctx.now()
-        async with self.ctx.db.write() as conn:
+
+        async def lease(conn: Conn) -> Sequence[Row[*TupleAny]]:
             rows = (
                 await conn.execute(
                     select(
@@ -47,12 +49,15 @@ class Outbox:
                 )
             ).all()
             if not rows:
-                return []
+                return rows
             await conn.execute(
                 update(effects)
                 .where(effects.c.id.in_([r.id for r in rows]))
                 .values(leased_until=now + LEASE, attempts=effects.c.attempts + 1)
             )
+            return rows
+
+        rows = await self.ctx.db.write(lease)
         return [
             StoredEffect(
                 id=int(r.id),
@@ -65,29 +70,36 @@ class Outbox:
 
     async def done(self, effect_id: int, outcome: str = "delivered") -> None:
         """Record what happened (delivered, or e.g. 'dm closed'): it is not retried."""
-        async with self.ctx.db.write() as conn:
+
+        async def mark_done(conn: Conn) -> None:
             await conn.execute(
                 update(effects)
                 .where(and_(effects.c.id == effect_id, effects.c.done_at.is_(None)))
                 .values(done_at=self.ctx.now(), outcome=outcome[:500], leased_until=None)
             )
 
+        await self.ctx.db.write(mark_done)
+
     async def retry_later(self, effect_id: int, error: str, delay: timedelta) -> None:
-        async with self.ctx.db.write() as conn:
+        async def postpone(conn: Conn) -> None:
             await conn.execute(
                 update(effects)
                 .where(effects.c.id == effect_id)
                 .values(leased_until=self.ctx.now() + delay, outcome=error[:500])
             )
 
+        await self.ctx.db.write(postpone)
+
     async def pending_count(self) -> int:
-        async with self.ctx.db.read() as conn:
+        async def count(conn: Conn) -> int:
             rows = await conn.execute(select(effects.c.id).where(effects.c.done_at.is_(None)))
             return len(rows.all())
 
+        return await self.ctx.db.read(count)
+
 
 async def store_effects(
-    conn: AsyncConnection,
+    conn: Conn,
     pending: Sequence[Effect],
     *,
     order_id: int | None,

@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Row, select
+from sqlalchemy.util.typing import TupleAny
 
 from store.context import StoreContext
+from store.db.engine import Conn
 from store.db.schema import accounts, ledger, memberships
 
 
@@ -70,7 +71,10 @@ class AccountViews:
 
     async def account(self, shop_id: int, member_id: int, *, recent: int = 10) -> AccountView:
         now = self.ctx.now()
-        async with self.ctx.db.read() as conn:
+
+        async def load(
+            conn: Conn,
+        ) -> tuple[Row[*TupleAny] | None, tuple[MembershipView, ...], list[LedgerEntry]]:
             balance = (
                 await conn.execute(
                     select(accounts.c.points, accounts.c.points_reserved).where(
@@ -95,17 +99,22 @@ class AccountViews:
                 )
                 for row in tiers
             )
+            return balance, views, entries
+
+        balance, views, entries = await self.ctx.db.read(load)
         points, reserved = (
             (int(balance.points), int(balance.points_reserved)) if balance else (0, 0)
         )
         return AccountView(member_id, points, reserved, views, tuple(entries))
 
     async def ledger(self, shop_id: int, member_id: int, limit: int = 50) -> list[LedgerEntry]:
-        async with self.ctx.db.read() as conn:
+        async def load(conn: Conn) -> list[LedgerEntry]:
             return await self._ledger(conn, shop_id, member_id, limit)
 
+        return await self.ctx.db.read(load)
+
     async def _ledger(
-        self, conn: AsyncConnection, shop_id: int, member_id: int, limit: int
+        self, conn: Conn, shop_id: int, member_id: int, limit: int
     ) -> list[LedgerEntry]:
         rows = await conn.execute(
             select(ledger)

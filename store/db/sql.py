@@ -6,11 +6,12 @@ from typing import Any
 
 from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection
+
+from store.db.engine import Conn
 
 
 async def insert_ignore(
-    conn: AsyncConnection, table: Table, values: dict[str, Any], *, conflict: list[str]
+    conn: Conn, table: Table, values: dict[str, Any], *, conflict: list[str]
 ) -> bool:
     """Insert unless the unique key `conflict` exists; True when a row was written.
 

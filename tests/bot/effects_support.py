@@ -6,14 +6,15 @@ in the captured REST payloads is what `EffectDeliverer` itself sent.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import discord
-from sqlalchemy import select
+from sqlalchemy import Row, select
+from sqlalchemy.util.typing import TupleAny
 
 from bot.effects import EffectDeliverer
 from bot.testing import (
@@ -26,7 +27,7 @@ from bot.testing import (
     offline,
 )
 from store.config import TierConfig
-from store.db.engine import Database
+from store.db.engine import Conn, Database
 from store.db.schema import effects
 from store.fulfilment import PaymentOutcome
 from store.orders import Order
@@ -87,8 +88,11 @@ class Scene:
         ).order_by(effects.c.id)
         if kind is not None:
             query = query.where(effects.c.kind == kind)
-        async with self.shop.ctx.db.read() as conn:
-            rows = (await conn.execute(query)).all()
+
+        async def load(conn: Conn) -> Sequence[Row[*TupleAny]]:
+            return (await conn.execute(query)).all()
+
+        rows = await self.shop.ctx.db.read(load)
         return [(r.kind, int(r.member_id), r.outcome, r.done_at is not None) for r in rows]
 
     async def paid_order(self, *lines: dict[str, Any], amount: int | None = None) -> Order:

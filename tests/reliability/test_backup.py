@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
 from bot import cli
-from store.db.engine import Database, create_engine
+from store.db.engine import Conn, Database, create_engine
 from store.db.migrate import ensure_schema
 from store.db.schema import ledger, orders
 from store.fulfilment import PaymentOutcome
@@ -40,9 +41,12 @@ async def _buy(shop: Shop, member: int, event_id: str) -> None:
 
 
 async def _committed(db: Database) -> tuple[set[int], set[int]]:
-    async with db.read() as conn:
+    async def ids(conn: Conn) -> tuple[set[Any], set[Any]]:
         order_ids = set((await conn.execute(select(orders.c.id))).scalars())
         ledger_ids = set((await conn.execute(select(ledger.c.id))).scalars())
+        return order_ids, ledger_ids
+
+    order_ids, ledger_ids = await db.read(ids)
     return {int(i) for i in order_ids}, {int(i) for i in ledger_ids}
 
 
@@ -91,15 +95,18 @@ async def test_backup_while_writing_holds_everything_committed_before_it(
     restored = tmp_path / "restored.db"
     shutil.copyfile(target, restored)
     engine = create_engine(f"sqlite+aiosqlite:///{restored}")
+    copy = Database(engine)
     try:
         await ensure_schema(engine, migrate=True)
-        copy = Database(engine)
         after_orders, after_ledger = await _committed(copy)
         result = await audit(engine)
-        async with copy.read() as conn:
-            total = (await conn.execute(select(func.count()).select_from(ledger))).scalar_one()
+
+        async def count(conn: Conn) -> Any:
+            return (await conn.execute(select(func.count()).select_from(ledger))).scalar_one()
+
+        total = await copy.read(count)
     finally:
-        await engine.dispose()
+        await copy.dispose()  # its database threads and connections, then the engine
     print(
         f"writes before backup {len(before_orders)} orders / {len(before_ledger)} ledger "
         f"entries; in the backup {len(after_orders)} / {total}; lost "

@@ -12,7 +12,7 @@ import json
 import logging
 import shutil
 import tomllib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,8 @@ import pytest
 import pytest_asyncio
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import Row, select
+from sqlalchemy.util.typing import TupleAny
 
 from bot import cli
 from bot.settings import defaults_text
@@ -28,6 +29,7 @@ from bot.testing import InteractionResult
 from bot.testing import payloads as discord_payloads
 from bot.testing.records import APPLICATION_COMMAND, AUTOCOMPLETE
 from payments import signing
+from store.db.engine import Conn
 from store.db.schema import metadata, payment_events
 from tests.bot.conftest import Shopfront
 from tests.reliability.conftest import Scale, build_shopfront
@@ -136,7 +138,7 @@ class FailureLog(logging.Handler):
 
 
 async def _state(front: Shopfront) -> dict[str, list[tuple[Any, ...]]]:
-    async with front.bot.database.read() as conn:
+    async def every_row(conn: Conn) -> dict[str, list[tuple[Any, ...]]]:
         return {
             table.name: sorted(
                 (tuple(map(str, row)) for row in (await conn.execute(select(table))).all()),
@@ -144,6 +146,8 @@ async def _state(front: Shopfront) -> dict[str, list[tuple[Any, ...]]]:
             for table in metadata.sorted_tables
             if table.name not in ("carts", "effects")  # touched timestamps, audit posts
         }
+
+    return await front.bot.database.read(every_row)
 
 
 DISCORD_INT = 2**53  # integer options carry at most ±2^53
@@ -366,8 +370,11 @@ async def test_fuzzed_webhooks_are_refused_and_store_nothing(
         ) as response:
             statuses.add(response.status)
             assert response.status == 400, (body[:80], headers)
-    async with front.bot.database.read() as conn:
-        stored = (await conn.execute(select(payment_events))).all()
+
+    async def events(conn: Conn) -> Sequence[Row[*TupleAny]]:
+        return (await conn.execute(select(payment_events))).all()
+
+    stored = await front.bot.database.read(events)
     print(f"webhooks tried {len(cases)}, statuses {sorted(statuses)}, stored {len(stored)}")
     assert stored == []
 

@@ -139,7 +139,7 @@ async def test_no_secret_in_any_log_line_or_check_config_output(
     assert cli.main(["check-config"]) == 2
     out2, err2 = capsys.readouterr()
     text = "\n".join([*records, out, err, out2, err2])
-    assert len(records) > 20
+    assert len(records) > 5  # the whole flow was logged (the search below is not vacuous)
     for secret in (TOKEN, WEBHOOK_SECRET, "sk_live_reliability_key_123"):
         assert secret not in text
     print(f"log lines searched {len(records)}, check-config output {len(out)} characters")

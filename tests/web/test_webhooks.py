@@ -13,7 +13,7 @@ from bot.payflow import PaymentFlow
 from bot.workers import Periodic
 from payments.fake import FaultPlan
 from payments.signing import sign
-from store.db.engine import Database, create_engine
+from store.db.engine import Conn, Database, create_engine
 from store.db.schema import payment_events
 from store.orders import OrderState
 from store.shop import Shop
@@ -52,10 +52,12 @@ def _payload(
 
 
 async def _events_stored(sf: Storefront) -> int:
-    async with sf.shop.ctx.db.read() as conn:
+    async def count(conn: Conn) -> int:
         return int(
             (await conn.execute(select(func.count()).select_from(payment_events))).scalar_one()
         )
+
+    return await sf.shop.ctx.db.read(count)
 
 
 async def test_paying_on_the_hosted_page_fulfils_the_order(storefront: Storefront) -> None:
