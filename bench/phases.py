@@ -24,6 +24,23 @@ def summarize(stats: RunStats) -> dict[str, Any]:
         "max_ms": round(finals[-1], 1) if finals else 0.0,
         "failed_interactions": stats.failed,
         "outcomes": stats.outcomes(),
+        "by_operation": by_operation(stats),
+    }
+
+
+def by_operation(stats: RunStats) -> dict[str, dict[str, float]]:
+    """Count, p50 and p99 per operation: which one makes the tail."""
+    finals: dict[str, list[float]] = {}
+    for sample in stats.samples:
+        if sample.final_s is not None:
+            finals.setdefault(sample.op, []).append(sample.final_s * 1000)
+    return {
+        op: {
+            "count": len(values),
+            "p50_ms": round(percentile(sorted(values), 0.50), 1),
+            "p99_ms": round(percentile(sorted(values), 0.99), 1),
+        }
+        for op, values in sorted(finals.items())
     }
 
 

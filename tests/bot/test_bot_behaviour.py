@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import discord
@@ -10,6 +11,7 @@ from discord import app_commands
 
 from bot.cooldown import Cooldown
 from bot.render.views import panel_view
+from bot.replies import Reply
 from tests.bot.conftest import Shopfront
 
 pytestmark = pytest.mark.asyncio
@@ -125,9 +127,17 @@ async def test_unexpected_errors_answer_with_a_reference(
 
 async def test_slow_work_is_deferred_instead_of_failing(shopfront: Shopfront) -> None:
     """Past the deadline the bot acknowledges first, then answers in a followup."""
-    shopfront.bot.replies.defer_after = 0.0
-    result = await shopfront.harness.slash(
-        shopfront.alice, "cart", "add", options={"item": "paid-1m"}
-    )
+    shopfront.bot.replies.defer_after = 0.05
+
+    @app_commands.command(name="slow", description="takes a while")
+    async def slow(interaction: discord.Interaction[Any]) -> None:
+        async def work() -> Reply:
+            await asyncio.sleep(0.3)
+            return Reply(discord.Embed(title="Done at last"))
+
+        await shopfront.bot.replies.guard(interaction, work)
+
+    shopfront.bot.tree.add_command(slow)
+    result = await shopfront.harness.slash(shopfront.alice, "slow")
     assert result.callback_type == 5 and result.ephemeral
-    assert result.embed["title"] == "Added to your cart"
+    assert result.embed["title"] == "Done at last"
