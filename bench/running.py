@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,6 +12,7 @@ import discord
 from bench.seed import BenchDatabase
 from bench.shopfront import Guild, Panels, bench_settings, free_port
 from bot.app import StorefrontBot, create_bot
+from bot.gc_tuning import restore_garbage_collector, tune_garbage_collector
 from bot.testing import DiscordHarness, offline
 from store.catalog import Catalog
 
@@ -59,13 +59,9 @@ async def real_bot(database: BenchDatabase) -> AsyncIterator[tuple[Running, Stor
     bot = create_bot(bench_settings(database.url, port))
     guild = Guild()
     async with offline(bot, guild.world, strict=False, keep_log=False) as harness:
-        gc.collect()
-        gc.freeze()  # start-up objects out of the collector's way, as a long-running bot
-        try:
-            panels = Panels(guild, bot.shop.catalog)
-            yield Running(harness, guild, panels, f"http://127.0.0.1:{port}"), bot
-        finally:
-            gc.unfreeze()
+        # The bot tunes its garbage collector when ready, and restores it when closed.
+        panels = Panels(guild, bot.shop.catalog)
+        yield Running(harness, guild, panels, f"http://127.0.0.1:{port}"), bot
 
 
 @asynccontextmanager
@@ -74,9 +70,8 @@ async def floor_bot(
 ) -> AsyncIterator[Running]:
     guild = Guild()
     async with offline(client, guild.world, strict=False, keep_log=False) as harness:
-        gc.collect()
-        gc.freeze()
+        before = tune_garbage_collector()  # as the real bot does when it is ready
         try:
             yield Running(harness, guild, Panels(guild, catalog), "")
         finally:
-            gc.unfreeze()
+            restore_garbage_collector(before)

@@ -22,6 +22,7 @@ from discord.ext import commands
 from bot.controls import ComponentRouter, Control
 from bot.cooldown import Cooldown
 from bot.effects import EffectDeliverer
+from bot.gc_tuning import restore_garbage_collector, tune_garbage_collector
 from bot.payflow import PaymentFlow
 from bot.render.shop import refusal_embed
 from bot.replies import NO_MENTIONS, Refusal, Replies, Reply
@@ -111,6 +112,7 @@ class StorefrontBot(commands.Bot):
         self.workers: list[Periodic] = []
         self._effects: Periodic | None = None
         self._runner: web.AppRunner | None = None
+        self._collector_before: tuple[int, int, int] | None = None
         flow.on_effects(self.kick_effects)
 
     async def setup_hook(self) -> None:
@@ -173,6 +175,10 @@ class StorefrontBot(commands.Bot):
         if self._effects is not None:
             self._effects.kick()
 
+    async def on_ready(self) -> None:
+        if self._collector_before is None:
+            self._collector_before = tune_garbage_collector()
+
     async def on_guild_available(self, guild: discord.Guild) -> None:
         """No member loses paid access through drift: give back what is paid for."""
         if self.serve:
@@ -207,6 +213,9 @@ class StorefrontBot(commands.Bot):
             await self.remove_cog(name)
         await super().close()
         await self.database.dispose()
+        if self._collector_before is not None:
+            restore_garbage_collector(self._collector_before)
+            self._collector_before = None
 
 
 def create_bot(settings: Settings, *, clock: Clock = utcnow, serve: bool = True) -> StorefrontBot:

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, bindparam, select, update
 
 from store.clock import add_months
 from store.config import TierConfig
@@ -102,13 +102,8 @@ class AccountBook:
 
     async def balance(self, member_id: int) -> tuple[int, int]:
         """(points, reserved) — reserved points belong to pending orders."""
-        row = (
-            await self.conn.execute(
-                select(accounts.c.points, accounts.c.points_reserved).where(
-                    self._account_key(member_id)
-                )
-            )
-        ).first()
+        parameters = {"shop_id": self.shop_id, "member_id": member_id}
+        row = (await self.conn.execute(_BALANCE, parameters)).first()
         return (int(row.points), int(row.points_reserved)) if row else (0, 0)
 
     async def credit_points(self, member_id: int, amount: int, source: Source) -> int:
@@ -205,13 +200,8 @@ class AccountBook:
         )
 
     async def membership(self, member_id: int, tier: str) -> MembershipState | None:
-        row = (
-            await self.conn.execute(
-                select(memberships.c.expires_at, memberships.c.permanent)
-                .where(self._membership_key(member_id, tier))
-                .with_for_update()
-            )
-        ).first()
+        parameters = {"shop_id": self.shop_id, "member_id": member_id, "tier": tier}
+        row = (await self.conn.execute(_MEMBERSHIP, parameters)).first()
         if row is None:
             return None
         return MembershipState(expires_at=row.expires_at, permanent=bool(row.permanent))
@@ -373,3 +363,18 @@ def _source_columns(source: Source) -> dict[str, Any]:
         "grant_id": source.grant_id,
         "memo": source.memo,
     }
+
+
+# Read on every Add and checkout: built once (see store.carts).
+_BALANCE = select(accounts.c.points, accounts.c.points_reserved).where(
+    accounts.c.shop_id == bindparam("shop_id"), accounts.c.member_id == bindparam("member_id")
+)
+_MEMBERSHIP = (
+    select(memberships.c.expires_at, memberships.c.permanent)
+    .where(
+        memberships.c.shop_id == bindparam("shop_id"),
+        memberships.c.member_id == bindparam("member_id"),
+        memberships.c.tier == bindparam("tier"),
+    )
+    .with_for_update()
+)

@@ -169,9 +169,7 @@ class CartService:
             now = self.ctx.now()
             if same is not None:
                 await conn.execute(
-                    update(cart_lines)
-                    .where(cart_lines.c.id == same.id)
-                    .values(quantity=new_quantity)
+                    _SET_QUANTITY, {"line_id": same.id, "new_quantity": new_quantity}
                 )
                 rows = [
                     CartRow(r.id, r.sku, new_quantity, r.recipient_id, r.anonymous, r.note)
@@ -181,17 +179,16 @@ class CartService:
                 ]
             else:
                 result = await conn.execute(
-                    cart_lines.insert()
-                    .values(
-                        cart_id=cart_id,
-                        sku=sku,
-                        quantity=quantity,
-                        recipient_id=recipient,
-                        anonymous=anonymous,
-                        note=note,
-                        created_at=now,
-                    )
-                    .returning(cart_lines.c.id)
+                    _INSERT_LINE,
+                    {
+                        "cart_id": cart_id,
+                        "sku": sku,
+                        "quantity": quantity,
+                        "recipient_id": recipient,
+                        "anonymous": anonymous,
+                        "note": note,
+                        "created_at": now,
+                    },
                 )
                 rows.append(CartRow(result.scalar_one(), sku, quantity, recipient, anonymous, note))
             points = await free_points(conn, shop_id, member_id)
@@ -205,11 +202,7 @@ class CartService:
 
         async def remove(conn: Conn) -> CartSummary:
             cart_id, version = await lock_cart(conn, shop_id, member_id, self.ctx.now())
-            result = await conn.execute(
-                delete(cart_lines).where(
-                    and_(cart_lines.c.id == line_id, cart_lines.c.cart_id == cart_id)
-                )
-            )
+            result = await conn.execute(_DELETE_LINE, {"line_id": line_id, "cart_id": cart_id})
             if result.rowcount != 1:
                 # Someone else's line id looks exactly like a missing one.
                 raise NotFound("That line is not in your cart (it may have been removed already).")
@@ -315,18 +308,7 @@ def _clean_note(note: str | None) -> str | None:
 
 
 async def load_lines(conn: Conn, cart_id: int) -> list[CartRow]:
-    result = await conn.execute(
-        select(
-            cart_lines.c.id,
-            cart_lines.c.sku,
-            cart_lines.c.quantity,
-            cart_lines.c.recipient_id,
-            cart_lines.c.anonymous,
-            cart_lines.c.note,
-        )
-        .where(cart_lines.c.cart_id == cart_id)
-        .order_by(cart_lines.c.id)
-    )
+    result = await conn.execute(_LINES, {"cart_id": cart_id})
     return [
         CartRow(int(r.id), r.sku, int(r.quantity), int(r.recipient_id), bool(r.anonymous), r.note)
         for r in result
@@ -340,40 +322,31 @@ async def lock_cart(conn: Conn, shop_id: int, member_id: int, now: datetime) -> 
     row lock on PostgreSQL as SELECT … FOR UPDATE would; on SQLite the writer lock
     already serializes writers. A refused change rolls back, version bump included.
     """
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    statement = insert(carts).values(
-        shop_id=shop_id, member_id=member_id, version=1, updated_at=now
-    )
-    upsert = statement.on_conflict_do_update(
-        index_elements=["shop_id", "member_id"],
-        set_={"version": carts.c.version + 1, "updated_at": now},
-    ).returning(carts.c.id, carts.c.version)
-    row = (await conn.execute(upsert)).one()
+    parameters = {"shop_id": shop_id, "member_id": member_id, "now": now}
+    row = (await conn.execute(_LOCK_CART[conn.dialect.name], parameters)).one()
     return int(row.id), int(row.version)
 
 
 async def free_points(conn: Conn, shop_id: int, member_id: int) -> int:
-    row = (
-        await conn.execute(
-            select(accounts.c.points - accounts.c.points_reserved).where(
-                accounts.c.shop_id == shop_id, accounts.c.member_id == member_id
-            )
-        )
-    ).first()
+    parameters = {"shop_id": shop_id, "member_id": member_id}
+    row = (await conn.execute(_FREE_POINTS, parameters)).first()
     return int(row[0]) if row else 0
 
 
 _SHOP: BindParameter[int] = bindparam("shop_id")
 _MEMBER: BindParameter[int] = bindparam("member_id")
+_LINE_COLUMNS = (
+    cart_lines.c.id,
+    cart_lines.c.sku,
+    cart_lines.c.quantity,
+    cart_lines.c.recipient_id,
+    cart_lines.c.anonymous,
+    cart_lines.c.note,
+)
 _VIEW = (
     select(
         carts.c.version,
-        cart_lines.c.id,
-        cart_lines.c.sku,
-        cart_lines.c.quantity,
-        cart_lines.c.recipient_id,
-        cart_lines.c.anonymous,
-        cart_lines.c.note,
+        *_LINE_COLUMNS,
         select(accounts.c.points - accounts.c.points_reserved)
         .where(accounts.c.shop_id == _SHOP, accounts.c.member_id == _MEMBER)
         .scalar_subquery()
@@ -383,3 +356,38 @@ _VIEW = (
     .where(carts.c.shop_id == _SHOP, carts.c.member_id == _MEMBER)
     .order_by(cart_lines.c.id)
 )
+
+# The hot path's statements, built once: a statement built per call costs more to
+# build and to look up in the compiled cache than SQLite takes to run it.
+_LINES = (
+    select(*_LINE_COLUMNS)
+    .where(cart_lines.c.cart_id == bindparam("cart_id"))
+    .order_by(cart_lines.c.id)
+)
+_FREE_POINTS = select(accounts.c.points - accounts.c.points_reserved).where(
+    accounts.c.shop_id == _SHOP, accounts.c.member_id == _MEMBER
+)
+_SET_QUANTITY = (
+    update(cart_lines)
+    .where(cart_lines.c.id == bindparam("line_id"))
+    .values(quantity=bindparam("new_quantity"))
+)
+_INSERT_LINE = cart_lines.insert().returning(cart_lines.c.id)
+_DELETE_LINE = delete(cart_lines).where(
+    and_(cart_lines.c.id == bindparam("line_id"), cart_lines.c.cart_id == bindparam("cart_id"))
+)
+
+
+def _lock_cart_statement(insert: Any) -> Any:
+    now = bindparam("now", type_=carts.c.updated_at.type)
+    statement = insert(carts).values(shop_id=_SHOP, member_id=_MEMBER, version=1, updated_at=now)
+    return statement.on_conflict_do_update(
+        index_elements=["shop_id", "member_id"],
+        set_={"version": carts.c.version + 1, "updated_at": now},
+    ).returning(carts.c.id, carts.c.version)
+
+
+_LOCK_CART = {
+    "postgresql": _lock_cart_statement(postgresql.insert),
+    "sqlite": _lock_cart_statement(sqlite.insert),
+}
