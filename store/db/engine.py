@@ -54,6 +54,11 @@ def create_engine(
     `lock_timeout_ms` bounds how long a write waits for another writer's lock
     (SQLite's busy timeout, PostgreSQL's lock_timeout) before the caller is told
     to try again, instead of a member's interaction hanging.
+
+    PostgreSQL connections are not pinged on checkout: a ping is a round trip on
+    every unit of work. A connection found dead fails that one unit ("try again")
+    and SQLAlchemy then invalidates the whole pool, so the next unit reconnects;
+    recycling after 30 minutes keeps idle connections from going stale.
     """
     parsed = make_url(url)
     kwargs: dict[str, Any] = {
@@ -64,7 +69,7 @@ def create_engine(
         kwargs.update(
             pool_size=pool_size,
             max_overflow=pool_size,
-            pool_pre_ping=True,
+            pool_recycle=1800,
             connect_args={"server_settings": {"lock_timeout": str(lock_timeout_ms)}},
         )
     engine = create_async_engine(parsed, **kwargs)
