@@ -2,7 +2,13 @@
 
 `python -m bench.child startup URL` prints `READY` once the bot is ready offline;
 `python -m bench.child memory URL MEMBERS INTERACTIONS CONCURRENCY` drives the mixed
-workload over every member and prints the peak RSS in MB.
+workload over the members and prints the peak RSS in MB (`rss_mb`, the bot and the
+offline harness together), the RSS once the bot was ready (`rss_ready_mb`) and the
+harness's share (`rss_harness_mb`: bytes the fake Discord and the driver still hold
+at the end, see bench.footprint).
+
+The harness keeps little: each reply is forgotten once read and each member leaves the
+fake world after their interaction, so what grows with the run is the bot's own memory.
 """
 
 from __future__ import annotations
@@ -37,23 +43,36 @@ async def _startup(url: str) -> None:
 
 
 async def _memory(url: str, members: int, interactions: int, concurrency: int) -> None:
-    from bench.running import real_bot
+    from bench.footprint import harness_bytes
+    from bench.running import counting_errors, real_bot
     from bench.seed import BenchDatabase
     from bench.workload import Driver, run_closed_loop
 
-    async with real_bot(BenchDatabase("x", url)) as (running, _bot):
+    async with counting_errors() as errors, real_bot(BenchDatabase("x", url)) as (running, _bot):
         ready = peak_rss_mb()
-        driver = Driver(running.harness, running.guild, running.panels, members, seed=2)
+        driver = Driver(
+            running.harness,
+            running.guild,
+            running.panels,
+            members,
+            seed=2,
+            transient_members=True,
+        )
         stats = await run_closed_loop(driver.ops(interactions), driver.run_op, concurrency)
+        peak = peak_rss_mb()  # before sizing the harness, which allocates a little
+        harness = harness_bytes(running, driver, stats) / 2**20
         running.harness.reset_log()
         running.guild.reset()
     print(
         json.dumps(
             {
-                "rss_mb": round(peak_rss_mb(), 1),
+                "rss_mb": round(peak, 1),
                 "rss_ready_mb": round(ready, 1),
+                "rss_harness_mb": round(harness, 1),
                 "memory_interactions": stats.count,
                 "memory_failed": stats.failed,
+                "memory_errors_logged": errors.count,
+                "memory_first_error": errors.first,
             }
         ),
         flush=True,

@@ -96,6 +96,10 @@ def flatten(config: BenchConfig, results: dict[str, dict[str, Any]]) -> dict[str
         "storm_events_per_s": storm.get("storm_events_per_s"),
         "duplicate_grants": storm.get("duplicate_grants"),
         "rss_mb": results.get("memory", {}).get("rss_mb"),
+        # rss_mb is the bot and the offline harness in one process; this much of it is the
+        # harness (fake Discord, records, driver), and this much was there once ready.
+        "rss_harness_mb": results.get("memory", {}).get("rss_harness_mb"),
+        "rss_ready_mb": results.get("memory", {}).get("rss_ready_mb"),
         "memory_members": config.memory_members,
         "startup_s": results.get("startup", {}).get("startup_s"),
         "cpu_count": os.cpu_count(),
@@ -180,6 +184,8 @@ def render_table(summary: dict[str, Any]) -> str:
         "storm_events_per_s",
         "duplicate_grants",
         "rss_mb",
+        "rss_harness_mb",
+        "rss_ready_mb",
         "startup_s",
         "cpu_count",
         "python_version",

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import socket
 import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import discord
@@ -55,6 +57,8 @@ class Guild:
         # The store's rows are keyed by this id; make the fake guild carry it.
         self._rekey(self.guild, SHOP_ID)
         self.channel: FakeChannel = self.guild.add_text_channel("shop")
+        #: Members made by `visiting` and not kept: member id -> visits in progress.
+        self._visits: dict[int, int] = {}
 
     def _rekey(self, guild: FakeGuild, new_id: int) -> None:
         world = self.world
@@ -73,13 +77,46 @@ class Guild:
             channel.guild_id = new_id
 
     def member(self, index: int) -> FakeMember:
+        """The member, made on first use and kept in the world for good."""
         mid = member_id(index)
+        self._visits.pop(mid, None)  # kept from now on, even if a visit made it
         found = self.guild.members.get(mid)
         if found is not None:
             return found
+        return self._make(index)
+
+    def _make(self, index: int) -> FakeMember:
+        mid = member_id(index)
         user = FakeUser(id=mid, name=f"member{index}")
         self.world.users[mid] = user
         return self.guild.add_member(user)
+
+    @contextmanager
+    def visiting(self, index: int) -> Iterator[FakeMember]:
+        """The member for one interaction, gone from the world once no visit needs it.
+
+        For a run over many members when nothing reaches them after their interaction
+        (no DM, no role change later): the fake Discord then holds only the members in
+        flight, not every member ever seen. A member made by `member` is always kept.
+        """
+        mid = member_id(index)
+        found = self.guild.members.get(mid)
+        if found is not None and mid not in self._visits:
+            yield found
+            return
+        member = found if found is not None else self._make(index)
+        self._visits[mid] = self._visits.get(mid, 0) + 1
+        try:
+            yield member
+        finally:
+            left = self._visits.get(mid)
+            if left is not None:  # None: `member` was asked for it meanwhile, so it stays
+                if left > 1:
+                    self._visits[mid] = left - 1
+                else:
+                    del self._visits[mid]
+                    self.guild.remove_member(mid)
+                    del self.world.users[mid]
 
     def post(self, view: discord.ui.View, content: str = "") -> FakeMessage:
         """A public message carrying the bot's own components, as a posted panel would."""

@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 from bench.config import MIX
 from bench.seed import LINES_PER_CART, member_id
 from bench.shopfront import Guild, Panels, remove_options
-from bot.testing import DiscordHarness, InteractionResult
+from bot.testing import DiscordHarness, FakeMember, InteractionResult
 
 FAILURE_TITLE = "Something went wrong"
 REFUSAL_TITLE = "Can't do that"
 
 
-@dataclass
+@dataclass(slots=True)
 class Sample:
     op: str
     final_s: float | None
@@ -88,11 +88,14 @@ class Driver:
         members: int,
         *,
         seed: int,
+        transient_members: bool = False,
     ) -> None:
         self.harness = harness
         self.guild = guild
         self.panels = panels
         self.members = members
+        #: Members leave the fake world after their interaction (see `Guild.visiting`).
+        self.transient_members = transient_members
         self.rng = random.Random(seed)
         #: Known cart lines per member index (seeded lines first, then from replies).
         self.lines: dict[int, list[int]] = {}
@@ -130,16 +133,23 @@ class Driver:
         return index
 
     async def run_op(self, op: str) -> Sample:
-        h, panels, rng = self.harness, self.panels, self.rng
-        sku = rng.choice(panels.skus)
+        rng = self.rng
+        sku = rng.choice(self.panels.skus)
         if op == "remove":
             index = self._next_with_lines()
         elif op == "checkout":
             index = self._next_checkout()
         else:
             index = rng.randrange(self.members)
-        member = self.guild.member(index)
+        if not self.transient_members:
+            return await self._run_op(op, index, self.guild.member(index), sku)
+        with self.guild.visiting(index) as member:
+            return await self._run_op(op, index, member, sku)
+
+    async def _run_op(self, op: str, index: int, member: FakeMember, sku: str) -> Sample:
+        h, panels = self.harness, self.panels
         result: InteractionResult
+        posted = None  # a cart message this operation posts for itself
         if op == "browse":
             result = await h.slash(member, "shop", strict=False)
         elif op == "item":
@@ -150,20 +160,26 @@ class Driver:
             result = await h.slash(member, "cart", "view", strict=False)
         elif op == "remove":
             lines = self.known_lines(index)
-            message = panels.cart_message(member.id, lines)
+            posted = panels.cart_message(member.id, lines)
             line = lines.pop(0)
             result = await h.select(
-                member, message, f"cart:remove:{member.id}", [str(line)], strict=False
+                member, posted, f"cart:remove:{member.id}", [str(line)], strict=False
             )
         elif op == "checkout":
-            message = panels.cart_message(member.id, [])
-            result = await h.press(member, message, f"cart:checkout:{member.id}", strict=False)
+            posted = panels.cart_message(member.id, [])
+            result = await h.press(member, posted, f"cart:checkout:{member.id}", strict=False)
             self.lines[index] = []
         else:
             raise ValueError(f"unknown operation {op!r}")
         if op in ("add", "view", "remove"):
             self._learn(index, result)
-        return sample_of(op, result)
+        sample = sample_of(op, result)
+        # The member has read the answer: the fake Discord need not keep it (nor the cart
+        # message posted for this click), or its memory would grow with every interaction.
+        h.forget(result)
+        if posted is not None:
+            self.guild.world.forget_message(posted)
+        return sample
 
 
 async def run_closed_loop(

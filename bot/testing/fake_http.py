@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json as jsonlib
 import time
+import weakref
 from collections.abc import Callable, Iterable
 from contextvars import ContextVar
 from typing import Any
@@ -109,13 +110,15 @@ class FakeRest:
     """Discord's REST API over a FakeDiscord; keeps the flat log of every call.
 
     ``current`` names the Activity a call belongs to: the harness sets it while dispatching, and
-    tasks created during dispatch inherit it, so calls are attributed even under concurrency.
+    tasks created during dispatch inherit it, so calls are attributed even under concurrency. It
+    holds a weak reference: a task that outlives its dispatch (discord.py keeps a view's timeout
+    task for up to 15 minutes) must not keep the harness's record of the interaction alive.
     """
 
     def __init__(
         self,
         world: FakeDiscord,
-        current: ContextVar[Activity | None],
+        current: ContextVar[weakref.ref[Activity] | None],
         *,
         ack_deadline: float | None = 3.0,
         keep_log: bool = True,
@@ -228,7 +231,7 @@ class FakeRest:
             files=files,
         )
         call.args = self._args(route.path, call.url)
-        activity = interaction if interaction is not None else self.current.get()
+        activity = interaction if interaction is not None else self._current_activity()
         if self.keep_log:
             self.log.append(call)
         if activity is not None:
@@ -254,6 +257,10 @@ class FakeRest:
         if call.response is None:
             call.status = 204
         return call.response
+
+    def _current_activity(self) -> Activity | None:
+        ref = self.current.get()
+        return None if ref is None else ref()
 
     def _args(self, template: str, url: str) -> dict[str, str]:
         """Path parameters by splitting on "/" (cached per template; no regex per call)."""

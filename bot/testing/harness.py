@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
 from contextvars import ContextVar
 from types import TracebackType
@@ -119,7 +120,11 @@ class DiscordHarness:
         self.strict = strict
         self.settle_timeout = settle_timeout
         self.token = token
-        self._current: ContextVar[Activity | None] = ContextVar("harness_activity", default=None)
+        #: The activity being dispatched, weakly: tasks copy it with their context, and some live
+        #: far longer than the dispatch (a view's timeout task, 15 minutes for ephemerals).
+        self._current: ContextVar[weakref.ref[Activity] | None] = ContextVar(
+            "harness_activity", default=None
+        )
         self.rest = FakeRest(
             self.world, self._current, ack_deadline=ack_deadline, keep_log=keep_log
         )
@@ -160,7 +165,7 @@ class DiscordHarness:
         state.guild_ready_timeout = 0.01
         self._parsers = state.parsers
         self._started = True
-        token = self._current.set(self.startup)
+        token = self._current.set(weakref.ref(self.startup))
         try:
             await client.login(self.token)
             self._session_id = id(client.http._HTTPClient__session)  # type: ignore[attr-defined]
@@ -204,7 +209,8 @@ class DiscordHarness:
             task: asyncio.Task[Any] = self._previous_factory(loop, coro, **kwargs)
         else:
             task = asyncio.Task(coro, loop=loop, **kwargs)
-        owner = self._current.get()
+        ref = self._current.get()
+        owner = None if ref is None else ref()
         if owner is not None:
             owner.tasks.append(task)
         return task
@@ -240,7 +246,7 @@ class DiscordHarness:
     async def dispatch(self, event: str, payload: dict[str, Any]) -> Activity:
         """Feed any gateway DISPATCH event (e.g. GUILD_MEMBER_ADD) and wait for its handlers."""
         activity = Activity()
-        token = self._current.set(activity)
+        token = self._current.set(weakref.ref(activity))
         try:
             self._parsers[event](payload)
         finally:
@@ -343,7 +349,7 @@ class DiscordHarness:
     ) -> InteractionResult:
         """Dispatch a prepared interaction (its ``payload``) and wait until it has settled."""
         self.rest.interactions[result.token] = result
-        token = self._current.set(result)
+        token = self._current.set(weakref.ref(result))
         result.started_at = time.perf_counter()
         try:
             self._parsers["INTERACTION_CREATE"](result.payload)
@@ -616,6 +622,21 @@ class DiscordHarness:
         if visible_to is not None:
             viewer = visible_to if isinstance(visible_to, int) else visible_to.id
         return self.world.channel_messages(channel_id, visible_to=viewer)
+
+    def forget(self, result: InteractionResult) -> None:
+        """Done with an interaction: drop what the harness and the world keep for it.
+
+        Its token stops answering (as after Discord's 15 minutes) and the messages it created
+        (its response and followups, not a message it updated) leave the world. The record
+        itself stays readable, minus ``message``/``final``. Nothing calls this by itself; a
+        long benchmark does, so that memory measures the bot rather than the fake Discord.
+        """
+        if self.rest.interactions.get(result.token) is result:
+            del self.rest.interactions[result.token]
+        for message_id in (result.original_message_id, *result.followup_ids):
+            message = self.world.messages.get(message_id or 0)
+            if message is not None and message.interaction_id == result.id:
+                self.world.forget_message(message)
 
     def reset_log(self) -> None:
         """Forget logged calls and finished interactions (the benchmark bounds memory with it)."""

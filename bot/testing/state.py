@@ -326,7 +326,8 @@ class FakeDiscord:
         self.guilds: dict[int, FakeGuild] = {}
         self.channels: dict[int, FakeChannel] = {}
         self.messages: dict[int, FakeMessage] = {}
-        self._channel_messages: dict[int, list[FakeMessage]] = {}
+        #: Per channel, by id in the order posted (a dict, so forgetting one is cheap).
+        self._channel_messages: dict[int, dict[int, FakeMessage]] = {}
         self._dm_channels: dict[int, FakeChannel] = {}
         self.owner = self.add_user("app-owner")
         self.bot_user = self.add_user(bot_name, bot=True)
@@ -429,7 +430,7 @@ class FakeDiscord:
     ) -> list[FakeMessage]:
         """Messages in a channel, oldest first; ``visible_to`` shows what that member would see."""
         found = []
-        for message in self._channel_messages.get(channel_id, ()):
+        for message in self._channel_messages.get(channel_id, {}).values():
             if message.deleted:
                 continue
             if visible_to is not None and not message.visible_to(visible_to):
@@ -444,7 +445,7 @@ class FakeDiscord:
     def add_message(self, message: FakeMessage) -> FakeMessage:
         message.history.append(message.snapshot())
         self.messages[message.id] = message
-        self._channel_messages.setdefault(message.channel_id, []).append(message)
+        self._channel_messages.setdefault(message.channel_id, {})[message.id] = message
         return message
 
     def post_message(
@@ -491,6 +492,17 @@ class FakeDiscord:
 
     def delete_message(self, message: FakeMessage) -> None:
         message.deleted = True
+
+    def forget_message(self, message: FakeMessage) -> None:
+        """Drop a message from the world altogether, as if it had never been stored.
+
+        Unlike ``delete_message`` nothing is left behind (a later edit or fetch gets Unknown
+        Message); a long benchmark uses it for replies it has read, to bound the world's memory.
+        """
+        self.messages.pop(message.id, None)
+        in_channel = self._channel_messages.get(message.channel_id)
+        if in_channel is not None:
+            in_channel.pop(message.id, None)
 
     def reset_messages(self) -> None:
         """Forget every message (the benchmark calls this between phases to bound memory)."""
