@@ -87,7 +87,18 @@ def view(*items: discord.ui.Item[Any]) -> discord.ui.View:
     result = discord.ui.View(timeout=None)
     for item in items:
         result.add_item(item)
-    return result
+    return finished(result)
+
+
+def finished(built: discord.ui.View) -> discord.ui.View:
+    """Mark a view as needing no state, so discord.py does not keep it.
+
+    discord.py stores every unfinished view it sends (an ephemeral reply's for 15
+    minutes, with a timer task): about 5 KB per reply, several GB at a busy shop's
+    rate. Our items are Controls registered once as dynamic items, or links.
+    """
+    built.stop()
+    return built
 
 
 def link(url: str, label: str) -> discord.ui.Button[Any]:

@@ -6,7 +6,7 @@ from typing import Any
 
 import discord
 
-from bot.controls import button, link, select, user_select, view
+from bot.controls import button, finished, link, select, user_select, view
 from store.carts import CartSummary
 from store.catalog import Catalog, CatalogItem
 
@@ -72,7 +72,7 @@ def gift_options_view(sku: str, recipient_id: int) -> discord.ui.View:
 def pay_view(url: str) -> discord.ui.View:
     result = discord.ui.View(timeout=None)
     result.add_item(link(url, "Pay"))
-    return result
+    return finished(result)
 
 
 def panel_view() -> discord.ui.View:

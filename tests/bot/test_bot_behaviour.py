@@ -141,3 +141,17 @@ async def test_slow_work_is_deferred_instead_of_failing(shopfront: Shopfront) ->
     result = await shopfront.harness.slash(shopfront.alice, "slow")
     assert result.callback_type == 5 and result.ephemeral
     assert result.embed["title"] == "Done at last"
+
+
+async def test_replies_leave_no_view_for_discord_py_to_keep(shopfront: Shopfront) -> None:
+    """Every control is dispatched by pattern, so no reply's view is stored with a timer
+    (discord.py would keep an ephemeral one for 15 minutes)."""
+    harness, alice = shopfront.harness, shopfront.alice
+    shop = await harness.slash(alice, "shop")
+    await harness.slash(alice, "cart", "add", options={"item": "paid-1m"})
+    await harness.slash(alice, "cart", "view")
+    assert shop.components  # the replies did carry buttons and menus
+    view_timers = [
+        task for task in asyncio.all_tasks() if "timeout_task_impl" in repr(task.get_coro())
+    ]
+    assert view_timers == []
