@@ -49,6 +49,13 @@ class Refusal(Exception):
 Action = Callable[[], Awaitable[Reply]]
 
 
+def _refusing(message: str) -> Action:
+    async def refuse() -> Reply:
+        return Reply(refusal_embed(message))
+
+    return refuse
+
+
 class Replies:
     def __init__(self, shop: Shop, cooldown: Cooldown, *, defer_after: float = 1.5) -> None:
         self.shop = shop
@@ -71,14 +78,19 @@ class Replies:
                 Reply(refusal_embed("The shop works inside the server, not in direct messages.")),
             )
             return
-        reply: Reply
         wait = self.cooldown.retry_after(member_id) if mutating else 0.0
         if wait:
-            reply = Reply(refusal_embed(f"Slow down a little: try again in {wait:.0f} s."))
-        else:
-            if defer and not interaction.response.is_done():
-                await interaction.response.defer(ephemeral=True, thinking=True)
-            reply = await self._within_deadline(interaction, action)
+            action = _refusing(f"Slow down a little: try again in {wait:.0f} s.")
+        elif defer and not interaction.response.is_done():
+            await interaction.response.defer(ephemeral=True, thinking=True)
+        reply = await self._within_deadline(
+            interaction, lambda: self._with_cart(shop_id, member_id, action)
+        )
+        await self._send(interaction, reply)
+
+    async def _with_cart(self, shop_id: int, member_id: int, action: Action) -> Reply:
+        """The action's reply with the member's cart summary (read here if it has none)."""
+        reply = await self._run(action)
         if reply.summary is None:
             try:
                 reply.summary = await self.shop.carts.view(shop_id, member_id)
@@ -86,18 +98,16 @@ class Replies:
                 reply.summary = None
         if reply.summary is not None:
             with_cart(reply.embed, reply.summary)
-        await self._send(interaction, reply)
+        return reply
 
-    async def _within_deadline(
-        self, interaction: discord.Interaction[Any], action: Action
-    ) -> Reply:
+    async def _within_deadline(self, interaction: discord.Interaction[Any], work: Action) -> Reply:
         """Answer in time even under load: defer when the work outlasts `defer_after`.
 
         Discord fails an interaction not acknowledged within 3 s; a deferral buys 15
         minutes for the followup, so a busy shop is slow rather than broken.
         """
         if interaction.response.is_done():
-            return await self._run(action)
+            return await work()
         # A timer rather than a second task per interaction: most answers beat it.
         deferring: list[asyncio.Task[None]] = []
         timer = asyncio.get_running_loop().call_later(
@@ -105,7 +115,7 @@ class Replies:
             lambda: deferring.append(asyncio.ensure_future(self._defer(interaction))),
         )
         try:
-            reply = await self._run(action)
+            reply = await work()
         finally:
             timer.cancel()
         for deferral in deferring:
