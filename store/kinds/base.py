@@ -60,7 +60,11 @@ class PaidLine:
 
 
 class ItemKind(ABC):
-    """Base of every kind; register subclasses under the `storefront.items` entry point."""
+    """Base of every kind; register subclasses under the `storefront.items` entry point.
+
+    `validate_line`, `apply` and `claw_back` run inside a unit of work (see
+    `store.db.engine.Database`): they may await the book they are handed, nothing else.
+    """
 
     name: ClassVar[str]
 
