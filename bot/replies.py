@@ -103,15 +103,22 @@ class Replies:
     async def _within_deadline(self, interaction: discord.Interaction[Any], work: Action) -> Reply:
         """Answer in time even under load: defer when the work outlasts `defer_after`.
 
-        Discord fails an interaction not acknowledged within 3 s; a deferral buys 15
-        minutes for the followup, so a busy shop is slow rather than broken.
+        Discord fails an interaction not acknowledged within 3 s of creating it; a
+        deferral buys 15 minutes for the followup, so a busy shop is slow rather than
+        broken. The time counts from the interaction's creation (its snowflake), so one
+        that queued behind a burst before reaching us is acknowledged at once.
         """
         if interaction.response.is_done():
+            return await work()
+        age = (discord.utils.utcnow() - interaction.created_at).total_seconds()
+        delay = min(self.defer_after, max(0.0, self.defer_after - age))
+        if delay == 0.0:
+            await self._defer(interaction)
             return await work()
         # A timer rather than a second task per interaction: most answers beat it.
         deferring: list[asyncio.Task[None]] = []
         timer = asyncio.get_running_loop().call_later(
-            self.defer_after,
+            delay,
             lambda: deferring.append(asyncio.ensure_future(self._defer(interaction))),
         )
         try:

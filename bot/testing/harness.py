@@ -120,6 +120,9 @@ class DiscordHarness:
         self.strict = strict
         self.settle_timeout = settle_timeout
         self.token = token
+        #: Seconds between Discord creating an interaction and the bot receiving it (a
+        #: backed-up gateway); the 3 s acknowledgement deadline counts from creation.
+        self.arrival_delay = 0.0
         #: The activity being dispatched, weakly: tasks copy it with their context, and some live
         #: far longer than the dispatch (a view's timeout task, 15 minutes for ephemerals).
         self._current: ContextVar[weakref.ref[Activity] | None] = ContextVar(
@@ -318,7 +321,7 @@ class DiscordHarness:
         strict: bool | None = None,
         locale: str = "en-US",
     ) -> InteractionResult:
-        interaction_id = self.world.new_id()
+        interaction_id = self.world.new_id(age=self.arrival_delay)
         token = f"itoken-{interaction_id}"
         result = InteractionResult(
             id=interaction_id,
@@ -350,7 +353,7 @@ class DiscordHarness:
         """Dispatch a prepared interaction (its ``payload``) and wait until it has settled."""
         self.rest.interactions[result.token] = result
         token = self._current.set(weakref.ref(result))
-        result.started_at = time.perf_counter()
+        result.started_at = time.perf_counter() - self.arrival_delay
         try:
             self._parsers["INTERACTION_CREATE"](result.payload)
         finally:

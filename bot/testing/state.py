@@ -320,8 +320,7 @@ class FakeDiscord:
     """
 
     def __init__(self, *, bot_name: str = "Storefront", application_id: int | None = None) -> None:
-        start = (int(time.time() * 1000) - DISCORD_EPOCH_MS) << 22
-        self._ids = itertools.count(start)
+        self._sequence = itertools.count()
         self.users: dict[int, FakeUser] = {}
         self.guilds: dict[int, FakeGuild] = {}
         self.channels: dict[int, FakeChannel] = {}
@@ -335,8 +334,11 @@ class FakeDiscord:
         #: Commands as last synced, keyed by guild id (None = global); each dict has its "id".
         self.commands: dict[int | None, list[dict[str, Any]]] = {}
 
-    def new_id(self) -> int:
-        return next(self._ids)
+    def new_id(self, *, age: float = 0.0) -> int:
+        """A unique snowflake stamped now, or `age` seconds ago (an interaction that
+        reached the bot late); the low 22 bits count, so ids made later sort later."""
+        stamp = int((time.time() - age) * 1000) - DISCORD_EPOCH_MS
+        return (stamp << 22) | (next(self._sequence) & 0x3FFFFF)
 
     def add_user(self, name: str, *, bot: bool = False, dms_open: bool = True) -> FakeUser:
         user = FakeUser(id=self.new_id(), name=name, bot=bot, dms_open=dms_open)

@@ -155,3 +155,13 @@ async def test_replies_leave_no_view_for_discord_py_to_keep(shopfront: Shopfront
         task for task in asyncio.all_tasks() if "timeout_task_impl" in repr(task.get_coro())
     ]
     assert view_timers == []
+
+
+async def test_an_interaction_that_arrives_late_is_acknowledged_before_the_work(
+    shopfront: Shopfront,
+) -> None:
+    """Queued 2 s before reaching the bot (a burst): defer at once, answer in the followup."""
+    shopfront.harness.arrival_delay = 2.0
+    result = await shopfront.harness.slash(shopfront.alice, "cart", "view")
+    assert result.callback_type == 5 and not result.expired
+    assert result.embed["title"] == "Your cart"
