@@ -176,8 +176,9 @@ class StorefrontBot(commands.Bot):
             self._effects.kick()
 
     async def on_ready(self) -> None:
+        before = tune_garbage_collector()
         if self._collector_before is None:
-            self._collector_before = tune_garbage_collector()
+            self._collector_before = before
 
     async def on_guild_available(self, guild: discord.Guild) -> None:
         """No member loses paid access through drift: give back what is paid for."""

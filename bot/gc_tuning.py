@@ -17,13 +17,14 @@ THRESHOLDS = (50_000, 20, 100)
 
 
 def tune_garbage_collector() -> tuple[int, int, int]:
-    """Once start-up is done: freeze what it built, then collect less often.
+    """When ready (again after a new session): freeze what start-up built, collect less often.
 
     Frozen objects (modules, the command tree, the catalog, cached guild state)
     are never scanned again, so a full collection only walks what came later.
     Returns the thresholds to give back to `restore_garbage_collector`.
     """
     previous = gc.get_threshold()
+    gc.unfreeze()  # a new session replaced the cache frozen last time: let it go
     gc.collect()
     gc.freeze()
     gc.set_threshold(*THRESHOLDS)

@@ -104,6 +104,11 @@ class DatabaseSettings(_Section):
             url = url.set(drivername=f"{name}+{drivers[backend]}")
         else:
             raise ValueError(f"driver {url.drivername!r} is not async; use {drivers[backend]}")
+        if backend == "sqlite" and (not url.database or url.database == ":memory:"):
+            raise ValueError(
+                "an in-memory SQLite database loses every order when the bot stops; "
+                "name a file (e.g. sqlite:///storefront.db)"
+            )
         return url.render_as_string(hide_password=False)
 
     @property

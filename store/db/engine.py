@@ -12,6 +12,8 @@ unique constraints, so several processes can share it.
 from __future__ import annotations
 
 import asyncio
+import logging
+import sqlite3
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Coroutine
@@ -28,6 +30,9 @@ from sqlalchemy.sql.selectable import TypedReturnsRows
 from sqlalchemy.util.typing import TupleAny
 
 from store.errors import StoreError
+
+log = logging.getLogger("store.db")
+TRUNCATE_WAL = "PRAGMA wal_checkpoint(TRUNCATE)"  # busy flag, WAL pages, pages copied
 
 LOCK_TIMEOUT_MS = 5000
 _LOCK_TIMEOUT_OPTION = "storefront_lock_timeout_ms"
@@ -240,6 +245,7 @@ class _InlineSqlite:
     """
 
     CHECKPOINT_EVERY = 500  # write units between checkpoints
+    CHECKPOINT_RETRY = 50  # write units before trying again when the WAL was in use
 
     def __init__(self, engine: AsyncEngine) -> None:
         options = engine.sync_engine.get_execution_options()
@@ -250,31 +256,30 @@ class _InlineSqlite:
         _configure_sqlite(self._engine, busy_timeout_ms=0, autocheckpoint=False)
         self._writer: Connection | None = None
         self._reader: Connection | None = None
-        self._writes = 0
+        self._writes_to_checkpoint = self.CHECKPOINT_EVERY
         self._checkpoint: asyncio.Task[None] | None = None
+        self._closed = False
 
     async def write(self, work: Work[T]) -> T:
-        if self._writer is None or self._writer.invalidated:
-            self._writer = self._connect(self._writer, "IMMEDIATE")
-        result = await self._run(self._writer, work)
-        self._writes += 1
-        if self._writes % self.CHECKPOINT_EVERY == 0:
+        result = await self._run("IMMEDIATE", work)
+        self._writes_to_checkpoint -= 1
+        if self._writes_to_checkpoint <= 0:
             self._start_checkpoint()
         return result
 
     async def read(self, work: Work[T]) -> T:
-        if self._reader is None or self._reader.invalidated:
-            self._reader = self._connect(self._reader, "DEFERRED")
-        return await self._run(self._reader, work)
+        return await self._run("DEFERRED", work)
 
-    async def _run(self, connection: Connection, work: Work[T]) -> T:
+    async def _run(self, begin: str, work: Work[T]) -> T:
         deadline = time.monotonic() + self._lock_timeout
         pause = 0.001
         while True:
+            connection = self._connection(begin)
             try:
                 transaction = connection.begin()
             except OperationalError as exc:
                 # Another process holds the write lock: wait without stalling the loop.
+                # (No transaction was begun; the next begin() starts cleanly.)
                 if not _is_busy(exc) or time.monotonic() + pause > deadline:
                     raise
                 await asyncio.sleep(pause)
@@ -283,20 +288,58 @@ class _InlineSqlite:
             with transaction:
                 return _complete(work(_InlineConn(connection)))
 
-    def _connect(self, stale: Connection | None, begin: str) -> Connection:
-        if stale is not None:
-            stale.close()
-        return self._engine.connect().execution_options(sqlite_begin=begin)
+    def _connection(self, begin: str) -> Connection:
+        """The writer's or the reader's connection, (re)opened when needed."""
+        if self._closed:
+            raise StoreUnavailable("The shop is shutting down. Please try again in a moment.")
+        current = self._writer if begin == "IMMEDIATE" else self._reader
+        if current is not None and not current.invalidated:
+            return current
+        if current is not None:
+            current.close()
+        fresh = self._engine.connect().execution_options(sqlite_begin=begin)
+        if begin == "IMMEDIATE":
+            self._writer = fresh
+        else:
+            self._reader = fresh
+        return fresh
 
     def _start_checkpoint(self) -> None:
-        if self._checkpoint is None or self._checkpoint.done():
-            self._checkpoint = asyncio.ensure_future(asyncio.to_thread(self._checkpoint_now))
+        if self._closed or (self._checkpoint is not None and not self._checkpoint.done()):
+            return
+        self._writes_to_checkpoint = self.CHECKPOINT_EVERY
+        self._checkpoint = asyncio.ensure_future(asyncio.to_thread(self._checkpoint_now))
+        self._checkpoint.add_done_callback(self._checkpointed)
 
     def _checkpoint_now(self) -> None:
+        """Copy the WAL into the database file (and fsync it), off the loop."""
         with self._engine.connect() as connection:
             connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
 
+    def _checkpointed(self, task: asyncio.Task[None]) -> None:
+        """Start the WAL over, here on the loop, where none of our transactions is open.
+
+        PASSIVE never waits, but the loop keeps writing meanwhile, so the WAL would
+        never start over and grow for ever. The copying is done; what is left is a
+        few pages and the truncation. Another process's transaction makes it busy:
+        then try again soon.
+        """
+        if task.cancelled() or self._closed:
+            return
+        if (error := task.exception()) is not None:
+            log.warning("SQLite checkpoint failed: %s", error)
+        restarted = False
+        if self._writer is not None and not self._writer.invalidated:
+            raw = self._writer.connection.dbapi_connection
+            try:
+                restarted = raw is not None and not raw.execute(TRUNCATE_WAL).fetchone()[0]
+            except sqlite3.Error as exc:
+                log.warning("SQLite checkpoint failed: %s", exc)
+        if not restarted:
+            self._writes_to_checkpoint = min(self._writes_to_checkpoint, self.CHECKPOINT_RETRY)
+
     async def close(self) -> None:
+        self._closed = True
         if self._checkpoint is not None:
             await asyncio.gather(self._checkpoint, return_exceptions=True)
         for connection in (self._writer, self._reader):

@@ -168,6 +168,14 @@ def test_database_url_gets_the_async_driver(
     assert load_settings().database.url == effective
 
 
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite+aiosqlite:///:memory:"])
+def test_an_in_memory_sqlite_database_is_refused(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    """Orders must outlive the process: a database URL naming no file is refused."""
+    monkeypatch.setenv("STOREFRONT_DATABASE__URL", url)
+    with pytest.raises(SettingsError, match=r"^database\.url: .*in-memory SQLite"):
+        load_settings()
+
+
 def test_production_refuses_the_fake_gateway(monkeypatch: pytest.MonkeyPatch) -> None:
     """The fake gateway takes no money, so production will not start with it."""
     monkeypatch.setenv("STOREFRONT_ENVIRONMENT", "production")
