@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from payments.errors import GatewayError
 from payments.gateway import Gateway
 from payments.models import CheckoutLine, CheckoutRequest, CheckoutSession, GatewayEvent
+from store.carts import CartSummary
 from store.effects import Effect
 from store.errors import StoreError
 from store.fulfilment import Applied, PaymentOutcome
@@ -35,6 +36,8 @@ class CheckoutOutcome:
     order: Order
     session: CheckoutSession | None
     effects: list[Effect]
+    #: The cart after checkout when the store read it in the same transaction.
+    cart: CartSummary | None = None
 
     @property
     def paid_with_points(self) -> bool:
@@ -87,7 +90,7 @@ class PaymentFlow:
         if result.effects:
             await self._wake()
         if not order.needs_payment:
-            return CheckoutOutcome(order, None, result.effects)
+            return CheckoutOutcome(order, None, result.effects, result.cart)
         if order.checkout_url and order.gateway_session_id and order.checkout_expires_at:
             session = CheckoutSession(
                 gateway=order.gateway or self.gateway.name,
@@ -95,9 +98,9 @@ class PaymentFlow:
                 url=order.checkout_url,
                 expires_at=order.checkout_expires_at,
             )
-            return CheckoutOutcome(order, session, [])
+            return CheckoutOutcome(order, session, [], result.cart)
         order, session = await self._open_session(order)
-        return CheckoutOutcome(order, session, [])
+        return CheckoutOutcome(order, session, [], result.cart)
 
     async def session_for(self, order: Order) -> CheckoutSession:
         request = self._request(order)

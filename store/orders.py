@@ -17,7 +17,14 @@ from sqlalchemy import and_, delete, select, update
 from sqlalchemy.engine import Row
 
 from store.accounts import AccountBook
-from store.carts import CartLineContext, CartService, load_lines, lock_cart
+from store.carts import (
+    CartLineContext,
+    CartService,
+    CartSummary,
+    free_points,
+    load_lines,
+    lock_cart,
+)
 from store.context import StoreContext
 from store.db.engine import Conn
 from store.db.schema import cart_lines, order_lines, orders
@@ -115,6 +122,9 @@ class CheckoutResult:
     order: Order
     effects: list[Effect]
     created: bool
+    #: The member's cart right after checkout, read in the same transaction (a reply
+    #: shows it without asking the database again); None when nothing was created.
+    cart: CartSummary | None = None
 
 
 def plan_points(
@@ -242,7 +252,9 @@ class OrderService:
                 effects = await fulfil_order(ctx, conn, order_id, now)
                 await store_effects(conn, effects, order_id=order_id, now=now, shop_id=shop_id)
             order = await load_order(conn, ctx, order_id)
-            return CheckoutResult(order, effects, created=True)
+            points_left = await free_points(conn, shop_id, member_id)
+            cart = self.carts.summary(member_id, [], version, points_left)
+            return CheckoutResult(order, effects, created=True, cart=cart)
 
         return await ctx.db.write(checkout)
 

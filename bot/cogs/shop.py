@@ -363,14 +363,15 @@ class ShopCog(commands.Cog, name="Shop"):
             outcome = await self.bot.flow.checkout(
                 _shop_id(interaction), interaction.user.id, points=points
             )
-            order = outcome.order
+            order, cart = outcome.order, outcome.cart
             if outcome.session is None:
                 if outcome.paid_with_points:
-                    return Reply(render.paid_with_points_embed(order))
-                return Reply(render.checkout_embed(order, None))
+                    return Reply(render.paid_with_points_embed(order), summary=cart)
+                return Reply(render.checkout_embed(order, None), summary=cart)
             return Reply(
                 render.checkout_embed(order, outcome.session.expires_at),
                 views.pay_view(outcome.session.url),
+                summary=cart,
             )
 
         # The gateway call can take a while: acknowledge first, answer in a followup.

@@ -99,6 +99,20 @@ async def test_partial_points_are_reserved_then_captured_on_payment(shop: Shop) 
 
 
 @pytest.mark.asyncio
+async def test_checkout_returns_the_emptied_cart_with_points_left_after_reserving(
+    shop: Shop,
+) -> None:
+    """The reply after checkout shows the cart as the checkout left it, read in its
+    own transaction: empty, with the points that were not reserved."""
+    await shop.grants.grant_points(GUILD, MOD, ALICE, 240, "prize")
+    await shop.carts.add(GUILD, ALICE, "paid-12m")
+    result = await shop.orders.checkout(GUILD, ALICE, points=240)
+    assert result.cart is not None and result.cart.is_empty
+    assert result.cart.points_available == 240 - 220
+    assert result.cart == await shop.carts.view(GUILD, ALICE)
+
+
+@pytest.mark.asyncio
 async def test_reserved_points_cannot_be_spent_twice(shop: Shop) -> None:
     """A second checkout sees only the points not already reserved."""
     await shop.grants.grant_points(GUILD, MOD, ALICE, 240, "prize")
