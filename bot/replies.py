@@ -81,8 +81,8 @@ class Replies:
         wait = self.cooldown.retry_after(member_id) if mutating else 0.0
         if wait:
             action = _refusing(f"Slow down a little: try again in {wait:.0f} s.")
-        elif defer and not interaction.response.is_done():
-            await interaction.response.defer(ephemeral=True, thinking=True)
+        elif defer:
+            await self._defer(interaction)
         reply = await self._within_deadline(
             interaction, lambda: self._with_cart(shop_id, member_id, action)
         )
@@ -135,7 +135,7 @@ class Replies:
         try:
             await interaction.response.defer(ephemeral=True, thinking=True)
         except discord.HTTPException:
-            log.warning("could not defer a slow interaction")
+            log.warning("could not defer an interaction")
 
     async def _run(self, action: Action) -> Reply:
         try:
