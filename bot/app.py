@@ -23,6 +23,7 @@ from bot.controls import ComponentRouter, Control
 from bot.cooldown import Cooldown
 from bot.effects import EffectDeliverer
 from bot.gc_tuning import restore_garbage_collector, tune_garbage_collector
+from bot.guild_gate import GuildGate
 from bot.payflow import PaymentFlow
 from bot.render.shop import refusal_embed
 from bot.replies import NO_MENTIONS, Refusal, Replies, Reply
@@ -34,6 +35,7 @@ from payments.registry import load_gateway
 from store.clock import Clock, utcnow
 from store.db.engine import Database, create_engine
 from store.db.migrate import ensure_schema
+from store.deployment import Deployment
 from store.shop import Shop
 
 log = logging.getLogger("bot.app")
@@ -103,6 +105,8 @@ class StorefrontBot(commands.Bot):
         self.serve = serve
         self.replies = Replies(shop, Cooldown(settings.discord.cooldown_seconds))
         self.router = ComponentRouter(self._unknown_component)
+        self.guild_gate = GuildGate(settings.discord.guild_ids)
+        self.guild_gate.install(self)
         self.deliverer = EffectDeliverer(
             self,
             shop,
@@ -235,8 +239,10 @@ def create_bot(settings: Settings, *, clock: Clock = utcnow, serve: bool = True)
         environment=settings.environment,
         clock=clock,
     )
-    gateway = load_gateway(settings.payments.gateway, settings.payments.options(), context)
-    flow = PaymentFlow(shop, gateway, public_url=settings.web.public_url)
+    gateway = load_gateway(settings.payments.gateway, settings.payments.gateway_options(), context)
+    flow = PaymentFlow(
+        shop, gateway, public_url=settings.web.public_url, deployment=Deployment(shop.ctx)
+    )
     return StorefrontBot(
         settings=settings,
         database=database,

@@ -24,7 +24,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.settings import Settings, SettingsError, load_settings
+from bot.settings import Settings, SettingsError, check_discord_gateway, load_settings
 from store.db.engine import StoreUnavailable, create_engine
 from store.db.migrate import (
     SchemaBehind,
@@ -36,6 +36,7 @@ from store.db.migrate import (
 from store.errors import ConfigError
 
 T = TypeVar("T")
+log = logging.getLogger("storefront")
 Handler = Callable[[Settings, argparse.Namespace], int]
 
 
@@ -160,11 +161,16 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
     sandbox = bool(args.sandbox) or settings.sandbox_mode
     if sandbox and settings.environment == "production":
         raise SettingsError("environment: the sandbox is for development, not production")
+    test_payments = None if sandbox else check_discord_gateway(settings)
     revision = asyncio.run(_prepare_database(settings))
     for line in _describe_run(settings, sandbox=sandbox, revision=revision):
         print(line, flush=True)
+    if test_payments is not None:
+        print(f"WARNING: {test_payments}", flush=True)
     if args.dry_run:
         return 0
+    if test_payments is not None:
+        log.warning("%s", test_payments)
     if sandbox:
         from bot.sandbox.runtime import serve_sandbox
 
@@ -224,9 +230,12 @@ async def _sync(settings: Settings, token: str, *, everywhere: bool) -> None:
 
 
 def _check_config(settings: Settings, args: argparse.Namespace) -> int:
+    test_payments = check_discord_gateway(settings)
     print(f"# storefront {_version()}: configuration is valid")
     print(f"# file: {settings.source}; environment variables STOREFRONT_* take precedence")
     print(f"# catalog: {len(settings.catalog)} items; secrets are shown as ********")
+    if test_payments is not None:
+        print(f"# WARNING: {test_payments}")
     print(to_toml(settings.masked()), end="")
     return 0
 
@@ -335,6 +344,7 @@ def _describe_run(settings: Settings, *, sandbox: bool, revision: str | None) ->
         mode = f"discord: bot token set, serving {guilds}"
     return [
         f"storefront {_version()} ({settings.environment})",
+        f"environment: {settings.environment}",
         f"configuration: {settings.source}",
         f"database: {settings.database.masked_url()} (migrated to {revision})",
         f"payment gateway: {settings.payments.gateway}",

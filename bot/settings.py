@@ -9,9 +9,11 @@ Discord, with a message naming the key and never a pydantic dump or a secret.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tomllib
+import typing
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -36,6 +38,9 @@ from store.catalog import Catalog
 from store.config import StoreConfig, TierConfig
 from store.errors import ConfigError
 from store.kinds.registry import load_kinds
+
+if typing.TYPE_CHECKING:
+    from payments.gateway import Gateway
 
 ENV_PREFIX = "STOREFRONT_"
 CONFIG_ENV = "STOREFRONT_CONFIG"
@@ -71,6 +76,7 @@ class DiscordSettings(_Section):
     moderator_role_ids: list[int] = Field(default_factory=list)
     audit_channel_id: int | None = None
     cooldown_seconds: float = Field(default=2.0, ge=0, le=3600)
+    moderators_may_grant_self: bool = False
 
     @field_validator("guild_ids", "moderator_role_ids")
     @classmethod
@@ -81,7 +87,8 @@ class DiscordSettings(_Section):
 
 
 class DatabaseSettings(_Section):
-    url: str = "sqlite+aiosqlite:///storefront.db"
+    # Left out of repr: the URL may hold a password; __repr_args__ shows it masked.
+    url: str = Field(default="sqlite+aiosqlite:///storefront.db", repr=False)
     pool_size: int = Field(default=10, ge=1, le=100)
     lock_timeout_ms: int = Field(default=5000, ge=10, le=60_000)
 
@@ -118,6 +125,10 @@ class DatabaseSettings(_Section):
     def masked_url(self) -> str:
         return mask_url(self.url)
 
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        yield "url", self.masked_url()
+        yield from super().__repr_args__()
+
 
 class WebSettings(_Section):
     host: str = Field(default="127.0.0.1", min_length=1)
@@ -137,7 +148,9 @@ class PaymentsSettings(BaseModel):
     """``gateway`` names the plugin; every other key is a gateway's own table.
 
     The tables stay free-form here because only the plugin knows its options; it
-    validates the chosen one (see ``load_settings``).
+    validates the chosen one (see ``load_settings``). Secret-named options are held as
+    ``SecretStr`` so no dump, repr or log of the settings can show them; only
+    ``gateway_options`` reveals them, for building the gateway.
     """
 
     model_config = ConfigDict(extra="allow")
@@ -146,21 +159,35 @@ class PaymentsSettings(BaseModel):
 
     @model_validator(mode="after")
     def _tables(self) -> PaymentsSettings:
-        for name, value in (self.model_extra or {}).items():
+        extra = self.model_extra or {}
+        for name, value in extra.items():
             if not isinstance(value, dict):
                 raise ConfigError(
                     f"payments.{name}: unknown key "
                     f"(gateway options go in a [payments.{name}] table)"
                 )
+            extra[name] = _hide_secrets(value)
         return self
 
     @property
     def tables(self) -> dict[str, dict[str, Any]]:
+        """Every gateway's table, secrets as ``SecretStr``."""
         return {name: dict(value) for name, value in (self.model_extra or {}).items()}
 
     def options(self, gateway: str | None = None) -> dict[str, Any]:
-        """The ``[payments.<gateway>]`` table, empty when absent; the chosen one by default."""
+        """The ``[payments.<gateway>]`` table, empty when absent; the chosen one by default.
+
+        Secrets stay ``SecretStr``: safe to print or log.
+        """
         return self.tables.get(gateway or self.gateway, {})
+
+    def gateway_options(self, gateway: str | None = None) -> dict[str, Any]:
+        """The table with its secrets revealed: only for building the gateway itself."""
+        revealed: dict[str, Any] = _reveal(self.options(gateway))
+        return revealed
+
+    def _replace(self, gateway: str, table: dict[str, Any]) -> None:
+        (self.model_extra or {})[gateway] = _hide_secrets(table)
 
 
 class SandboxMember(_Section):
@@ -282,6 +309,11 @@ class Settings(BaseSettings):
                 raise ConfigError(
                     "discord.token: production needs a bot token (set STOREFRONT_DISCORD__TOKEN)"
                 )
+            if not self.discord.guild_ids:
+                raise ConfigError(
+                    "discord.guild_ids: production needs at least one guild the shop serves "
+                    "(an interaction from any other guild is refused)"
+                )
         for index, item in enumerate(self.store.items):
             tier = item.kind_options().get("tier")
             if isinstance(tier, str) and tier not in self.memberships:
@@ -324,11 +356,18 @@ class Settings(BaseSettings):
 
 
 def mask_url(url: str) -> str:
+    """The URL without its password, whether in the userinfo or the query (``?password=``)."""
     parsed: URL = make_url(url)
-    if parsed.password is None:
+    secret_query = [key for key in parsed.query if is_secret_key(key)]
+    if parsed.password is None and not secret_query:
         return url
+    # A placeholder without "*", which the query would percent-encode.
+    placeholder = "STOREFRONTMASKED"
+    if secret_query:
+        parsed = parsed.update_query_dict({key: placeholder for key in secret_query}, append=False)
     # set(password=MASK) would percent-encode the stars; hide_password renders "***".
-    return parsed.render_as_string(hide_password=True).replace(":***@", f":{MASK}@", 1)
+    rendered = parsed.render_as_string(hide_password=True).replace(":***@", f":{MASK}@", 1)
+    return rendered.replace(placeholder, MASK)
 
 
 def is_secret_key(name: str) -> bool:
@@ -336,13 +375,42 @@ def is_secret_key(name: str) -> bool:
     return any(word in lowered for word in SECRET_WORDS)
 
 
+def _hide_secrets(table: Mapping[str, Any]) -> dict[str, Any]:
+    """Wrap every secret-named value (or each item of a list of them) as SecretStr."""
+    hidden: dict[str, Any] = {}
+    for key, value in table.items():
+        if isinstance(value, Mapping):
+            hidden[key] = _hide_secrets(value)
+        elif not is_secret_key(key):
+            hidden[key] = value
+        elif isinstance(value, list | tuple):
+            hidden[key] = [_secret(item) for item in value]
+        else:
+            hidden[key] = _secret(value)
+    return hidden
+
+
+def _secret(value: Any) -> Any:
+    return SecretStr(value) if isinstance(value, str) else value
+
+
+def _reveal(value: Any) -> Any:
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    if isinstance(value, Mapping):
+        return {key: _reveal(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_reveal(item) for item in value]
+    return value
+
+
 def _mask_table(table: Mapping[str, Any]) -> dict[str, Any]:
     masked: dict[str, Any] = {}
     for key, value in table.items():
         if isinstance(value, Mapping):
             masked[key] = _mask_table(value)
-        elif is_secret_key(key):
-            masked[key] = [MASK for _ in value] if isinstance(value, list) else MASK
+        elif is_secret_key(key) or isinstance(value, SecretStr):
+            masked[key] = [MASK for _ in value] if isinstance(value, list | tuple) else MASK
         else:
             masked[key] = value
     return masked
@@ -439,12 +507,28 @@ def _refuse_file_secrets(source: str, data: Mapping[str, Any]) -> None:
 
 def _check_gateway(settings: Settings) -> None:
     """Let the chosen gateway validate its own table now rather than at the first sale."""
+    name = settings.payments.gateway
+    gateway = _gateway_class(name)
+    if settings.environment == "production" and not gateway.takes_real_money:
+        raise SettingsError(
+            f"payments.gateway: the {name!r} gateway takes no money; "
+            'environment = "production" needs a real gateway'
+        )
+    options_model = gateway.Options
+    table = _decode_env_lists(settings.payments.options(), options_model, name)
+    settings.payments._replace(name, table)
+    try:
+        options_model.model_validate(_reveal(table))
+    except ValidationError as error:
+        raise SettingsError(list(_describe(error, ("payments", name)))) from None
+
+
+def _gateway_class(name: str) -> type[Gateway]:
     from payments.errors import PaymentsError
     from payments.registry import gateway_class
 
-    name = settings.payments.gateway
     try:
-        options_model = gateway_class(name).Options
+        return gateway_class(name)
     except PaymentsError as error:
         raise SettingsError(f"payments.gateway: {error}") from None
     except Exception as error:  # a broken plugin must not look like a crash in the shop
@@ -452,10 +536,87 @@ def _check_gateway(settings: Settings) -> None:
             f"payments.gateway: the {name!r} gateway plugin failed to load "
             f"({error.__class__.__name__}: {error})"
         ) from None
+
+
+_CONTAINERS = (list, tuple, set, frozenset, dict)
+
+
+def _decode_env_lists(
+    table: Mapping[str, Any], model: type[BaseModel], gateway: str
+) -> dict[str, Any]:
+    """Read JSON from the environment for gateway options that take lists or tables.
+
+    pydantic-settings decodes JSON only for fields it knows, and a gateway's table is
+    free-form to it, so ``STOREFRONT_PAYMENTS__STRIPE__PREVIOUS_WEBHOOK_SECRETS='["whsec_old"]'``
+    arrives as one string. The gateway's Options say which keys take a list.
+    """
+    decoded = dict(table)
+    for key, value in table.items():
+        field = model.model_fields.get(key)
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if field is None or not isinstance(raw, str) or not _takes_container(field.annotation):
+            continue
+        try:
+            decoded[key] = json.loads(raw)
+        except ValueError:
+            raise SettingsError(
+                f"payments.{gateway}.{key}: takes a list, which the environment gives as JSON "
+                f"(e.g. {env_name(f'payments.{gateway}.{key}')}='[\"...\"]')"
+            ) from None
+    return decoded
+
+
+def _takes_container(annotation: Any) -> bool:
+    options = typing.get_args(annotation) if _is_union(annotation) else (annotation,)
+    return any(
+        (typing.get_origin(option) or option) in _CONTAINERS
+        for option in options
+        if option is not type(None)
+    )
+
+
+def _is_union(annotation: Any) -> bool:
+    import types
+
+    return typing.get_origin(annotation) in (typing.Union, types.UnionType)
+
+
+# -- what may run with Discord ------------------------------------------------------
+
+
+def gateway_takes_real_money(settings: Settings) -> bool:
+    return _gateway_class(settings.payments.gateway).takes_real_money
+
+
+def opted_into_test_payments(settings: Settings) -> bool:
+    """Whether the operator allowed a gateway that takes no money to serve real Discord."""
+    gateway = _gateway_class(settings.payments.gateway)
     try:
-        options_model.model_validate(settings.payments.options())
+        options = gateway.Options.model_validate(settings.payments.gateway_options())
     except ValidationError as error:
-        raise SettingsError(list(_describe(error, ("payments", name)))) from None
+        raise SettingsError(list(_describe(error, ("payments", gateway.name)))) from None
+    return bool(getattr(options, "allow_with_discord", False))
+
+
+def check_discord_gateway(settings: Settings) -> str | None:
+    """Refuse a gateway that takes no money with a real Discord token, unless opted in.
+
+    Real members would otherwise get checkout links where anyone can "pay" for free.
+    Returns the line to show the operator when the opt-in is in force, else None.
+    """
+    if settings.sandbox_mode or gateway_takes_real_money(settings):
+        return None
+    name = settings.payments.gateway
+    if not opted_into_test_payments(settings):
+        raise SettingsError(
+            f"payments.gateway: the {name!r} gateway takes no money and a Discord token is "
+            f"set; choose a real gateway, or for a test server set "
+            f"[payments.{name}] allow_with_discord = true"
+        )
+    return (
+        f"test payments: the {name!r} gateway takes no money and serves real Discord "
+        f"members ([payments.{name}] allow_with_discord = true); every checkout says so"
+    )
 
 
 def env_name(key: str) -> str:

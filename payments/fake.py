@@ -67,6 +67,9 @@ class FakeOptions(GatewayOptions):
     pay_later_settle_seconds: float = Field(default=5.0, ge=0)
     signature_tolerance_seconds: int = Field(default=signing.DEFAULT_TOLERANCE_SECONDS, ge=1)
     state_path: Path | None = None
+    #: Explicit opt-in to serve a real Discord guild (a test server) with a gateway that
+    #: takes no money; read by the storefront's settings, never by the gateway.
+    allow_with_discord: bool = False
 
 
 class FaultPlan(BaseModel):
@@ -226,6 +229,7 @@ def _request_fingerprint(request: CheckoutRequest) -> str:
 class FakeGateway(Gateway):
     name: ClassVar[str] = "fake"
     Options: ClassVar[type[GatewayOptions]] = FakeOptions
+    takes_real_money: ClassVar[bool] = False
 
     def __init__(self, options: FakeOptions, context: GatewayContext) -> None:
         if context.environment == "production":

@@ -80,6 +80,10 @@ class Gateway(ABC):
 
     name: ClassVar[str]
     Options: ClassVar[type[GatewayOptions]]
+    #: False for a gateway that only simulates payments (the fake): the shop then tells
+    #: members their payment is a test, and refuses to run it with real members unless
+    #: the operator opts in, and in production at all.
+    takes_real_money: ClassVar[bool] = True
 
     def __init__(self, options: GatewayOptions, context: GatewayContext) -> None:
         self.context = context

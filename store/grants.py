@@ -2,6 +2,12 @@
 
 A reason is required, the actor is recorded, and a configured maximum bounds one
 action. The grant row and its ledger entry share a transaction.
+
+A moderator cannot grant points or time to themselves unless the deployment allows
+it (``allow_self``): a grant is value, and one person both asking and approving is
+what the audit trail cannot catch. Revoking from oneself is allowed: it only takes
+away, so it cannot enrich anyone, and a moderator correcting their own account
+should not need a second one.
 """
 
 from __future__ import annotations
@@ -20,6 +26,12 @@ from store.outbox import store_effects
 MAX_REASON = 500
 
 
+class SelfGrant(InvalidInput):
+    """A moderator granting to themselves where the deployment does not allow it."""
+
+    code = "self_grant"
+
+
 @dataclass(frozen=True)
 class GrantResult:
     grant_id: int
@@ -36,8 +48,16 @@ class GrantService:
         self.ctx = ctx
 
     async def grant_points(
-        self, shop_id: int, actor_id: int, member_id: int, points: int, reason: str
+        self,
+        shop_id: int,
+        actor_id: int,
+        member_id: int,
+        points: int,
+        reason: str,
+        *,
+        allow_self: bool = False,
     ) -> GrantResult:
+        self._check_self(actor_id, member_id, allow_self)
         return await self._points("grant", shop_id, actor_id, member_id, points, reason)
 
     async def revoke_points(
@@ -72,7 +92,9 @@ class GrantService:
         months: int = 0,
         days: int = 0,
         permanent: bool = False,
+        allow_self: bool = False,
     ) -> GrantResult:
+        self._check_self(actor_id, member_id, allow_self)
         reason = self._check(reason)
         self._check_time(tier, months, days, permanent)
         what = "permanent" if permanent else _duration(months, days)
@@ -120,6 +142,13 @@ class GrantService:
         )
 
     # ---- helpers ------------------------------------------------------------
+
+    def _check_self(self, actor_id: int, member_id: int, allow_self: bool) -> None:
+        if actor_id == member_id and not allow_self:
+            raise SelfGrant(
+                "Moderators can't grant points or time to themselves in this shop: ask "
+                "another moderator, so every grant has a second pair of eyes."
+            )
 
     def _check(self, reason: str) -> str:
         cleaned = (reason or "").strip()

@@ -45,6 +45,7 @@ class AdminCog(commands.Cog, name="ShopAdmin"):
         self.replies = bot.replies
         self.moderator_roles = set(bot.settings.discord.moderator_role_ids)
         self.audit_channel_id = bot.settings.discord.audit_channel_id
+        self.may_grant_self = bot.settings.discord.moderators_may_grant_self
 
     # ---- points ------------------------------------------------------------
 
@@ -62,7 +63,12 @@ class AdminCog(commands.Cog, name="ShopAdmin"):
         await self._grant(
             interaction,
             lambda: self.shop.grants.grant_points(
-                self._shop(interaction), interaction.user.id, member.id, amount, reason
+                self._shop(interaction),
+                interaction.user.id,
+                member.id,
+                amount,
+                reason,
+                allow_self=self.may_grant_self,
             ),
         )
 
@@ -114,6 +120,7 @@ class AdminCog(commands.Cog, name="ShopAdmin"):
                 months=months,
                 days=days,
                 permanent=permanent,
+                allow_self=self.may_grant_self,
             ),
         )
 

@@ -364,12 +364,15 @@ class ShopCog(commands.Cog, name="Shop"):
                 _shop_id(interaction), interaction.user.id, points=points
             )
             order, cart = outcome.order, outcome.cart
+            test_payment = not self.bot.gateway.takes_real_money
             if outcome.session is None:
                 if outcome.paid_with_points:
                     return Reply(render.paid_with_points_embed(order), summary=cart)
-                return Reply(render.checkout_embed(order, None), summary=cart)
+                return Reply(
+                    render.checkout_embed(order, None, test_payment=test_payment), summary=cart
+                )
             return Reply(
-                render.checkout_embed(order, outcome.session.expires_at),
+                render.checkout_embed(order, outcome.session.expires_at, test_payment=test_payment),
                 views.pay_view(outcome.session.url),
                 summary=cart,
             )

@@ -110,7 +110,16 @@ def added_embed(summary: CartSummary, sku: str, recipient_id: int) -> discord.Em
     return discord.Embed(title="Added to your cart", description=f"{name}{gift}.", colour=SUCCESS)
 
 
-def checkout_embed(order: Order, url_expires: datetime | None) -> discord.Embed:
+TEST_PAYMENT = (
+    "This shop takes test payments only: paying here is a test, no money is taken, "
+    "and no real card is charged."
+)
+
+
+def checkout_embed(
+    order: Order, url_expires: datetime | None, *, test_payment: bool = False
+) -> discord.Embed:
+    """``test_payment``: the gateway takes no real money, and the member must know it."""
     embed = discord.Embed(title=f"Order #{order.id}", colour=COLOUR)
     for line in order.lines:
         gift = f" (gift for <@{line.recipient_id}>)" if line.recipient_id != order.buyer_id else ""
@@ -129,6 +138,8 @@ def checkout_embed(order: Order, url_expires: datetime | None) -> discord.Embed:
             "Press **Pay** to pay on the secure checkout page. The link expires "
             f"{when(url_expires)}; after that the items go back to your cart."
         )
+    if test_payment:
+        embed.add_field(name="⚠️ Test payment", value=TEST_PAYMENT, inline=False)
     return embed
 
 

@@ -45,6 +45,7 @@ def test_secrets_are_masked(
 ) -> None:
     """Token, webhook secret and database password never appear, only the mask."""
     monkeypatch.setenv("STOREFRONT_DISCORD__TOKEN", TOKEN)
+    monkeypatch.setenv("STOREFRONT_PAYMENTS__FAKE__ALLOW_WITH_DISCORD", "true")
     monkeypatch.setenv("STOREFRONT_PAYMENTS__FAKE__WEBHOOK_SECRET", WEBHOOK_SECRET)
     monkeypatch.setenv("STOREFRONT_DATABASE__URL", f"postgresql://shop:{DB_PASSWORD}@db/shop")
     assert main(["check-config"]) == 0
@@ -199,7 +200,9 @@ def test_module_entry_point_masks_secrets(isolated: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "bot.cli", "check-config"],
         cwd=isolated,
-        env=_child_env(STOREFRONT_DISCORD__TOKEN=TOKEN),
+        env=_child_env(
+            STOREFRONT_DISCORD__TOKEN=TOKEN, STOREFRONT_PAYMENTS__FAKE__ALLOW_WITH_DISCORD="true"
+        ),
         capture_output=True,
         text=True,
         timeout=60,

@@ -62,6 +62,7 @@ def test_run_with_token_reports_discord_mode(
 ) -> None:
     """A token selects the real Discord connection; failing to log in is one clear line."""
     monkeypatch.setenv("STOREFRONT_DISCORD__TOKEN", "tok")
+    monkeypatch.setenv("STOREFRONT_PAYMENTS__FAKE__ALLOW_WITH_DISCORD", "true")
     assert main(["run"]) == 1
     out, err = capsys.readouterr()
     assert "mode: discord: bot token set" in out

@@ -104,7 +104,7 @@ def test_environment_beats_the_file(isolated: Path, monkeypatch: pytest.MonkeyPa
 def test_environment_merges_into_a_gateway_table(monkeypatch: pytest.MonkeyPatch) -> None:
     """A gateway option from the environment joins the file's table instead of replacing it."""
     monkeypatch.setenv("STOREFRONT_PAYMENTS__FAKE__WEBHOOK_SECRET", "from-env")
-    options = load_settings().payments.options()
+    options = load_settings().payments.gateway_options()
     assert options["webhook_secret"] == "from-env"
     assert options["max_delivery_attempts"] == 5
 

@@ -146,7 +146,9 @@ async def _prepare(shop: Shop, case: str) -> None:
         await shop.carts.add(GUILD, BOB, "paid-forever", recipient_id=ALICE)
         await shop.carts.add(GUILD, BOB, "paid-1m")
     elif case == "time for a permanent membership":
-        await shop.grants.grant_time(GUILD, MOD, MOD, "paid", "founder", permanent=True)
+        await shop.grants.grant_time(
+            GUILD, MOD, MOD, "paid", "founder", permanent=True, allow_self=True
+        )
         await shop.carts.add(GUILD, ALICE, "points-100")
 
 

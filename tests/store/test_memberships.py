@@ -45,7 +45,7 @@ async def test_roles_due_lists_active_and_permanent_members(shop: Shop, clock: F
     """Start-up and rejoin restore exactly the roles that are paid for."""
     await shop.grants.grant_time(GUILD, MOD, ALICE, "paid", "r", days=5)
     await shop.grants.grant_time(GUILD, MOD, BOB, "paid", "r", permanent=True)
-    await shop.grants.grant_time(GUILD, MOD, MOD, "premium", "r", days=1)
+    await shop.grants.grant_time(GUILD, MOD, MOD, "premium", "r", days=1, allow_self=True)
     clock.advance(days=2)
     due = await shop.memberships.roles_due(GUILD)
     assert sorted(e.member_id for e in due) == sorted([ALICE, BOB])
