@@ -23,6 +23,7 @@ from store.db.sql import insert_ignore
 from store.effects import AddRole, Effect, RemoveRole
 from store.errors import InsufficientPoints, InvalidInput
 from store.kinds.base import MembershipState
+from store.reminder_schedule import next_reminder_at
 
 
 class Reason(StrEnum):
@@ -281,10 +282,16 @@ class AccountBook:
     ) -> bool:
         """Write the membership row; False when it was to be new but another transaction
         created it first (nothing written: read it again and recompute)."""
+        tier = self.tiers.get(change.tier)
         values = {
             "expires_at": change.expires_after,
             "permanent": change.permanent_after,
             "reminded_days": None,
+            "remind_at": next_reminder_at(
+                change.expires_after,
+                permanent=change.permanent_after,
+                reminder_days=tier.reminder_days if tier is not None else (),
+            ),
             "role_active": role_active,
             "updated_at": self.now,
         }

@@ -8,9 +8,9 @@ send each reminder once and remove each expired role once.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import Row, bindparam, select, update
 from sqlalchemy.util.typing import TupleAny
 
 from store.context import StoreContext
@@ -18,6 +18,7 @@ from store.db.engine import Conn
 from store.db.schema import memberships
 from store.effects import AddRole, Effect, ExpiryReminder, RemoveRole
 from store.outbox import store_effects
+from store.reminder_schedule import next_reminder_at, step_due
 
 
 class MembershipWorkers:
@@ -25,56 +26,88 @@ class MembershipWorkers:
         self.ctx = ctx
 
     async def claim_reminders(self, limit: int = 100) -> list[ExpiryReminder]:
-        """Memberships inside a reminder window not yet reminded for that step."""
-        now = self.ctx.now()
-        horizon = max((max(t.reminder_days, default=0) for t in self.ctx.tiers.values()), default=0)
-        if horizon == 0:
-            return []
+        """Every reminder due now, claimed `limit` memberships at a time until none is left.
 
-        async def claim(conn: Conn) -> list[ExpiryReminder]:
-            claimed: list[ExpiryReminder] = []
+        Each batch is its own short transaction; a run of the worker reaches every
+        due member however many there are, instead of the first `limit` of them.
+        """
+        reminders: list[ExpiryReminder] = []
+        while True:
+            sent, claimed = await self.claim_reminder_batch(limit)
+            reminders += sent
+            if claimed < limit:
+                return reminders
+
+    async def claim_reminder_batch(self, limit: int = 100) -> tuple[list[ExpiryReminder], int]:
+        """One batch: the `limit` memberships due soonest; returns (reminders, rows claimed).
+
+        Every claimed row leaves the due set: it gets the next step's due time, or
+        None when no step is left (or the membership expired before it was reached).
+        A row whose stored time came from older settings (or the migration's
+        backfill) is rescheduled from the tier's reminder days without a reminder.
+        """
+        now = self.ctx.now()
+
+        async def claim(conn: Conn) -> tuple[list[ExpiryReminder], int]:
             rows = (
                 await conn.execute(
-                    select(memberships)
-                    .where(memberships.c.permanent.is_(False))
-                    .where(memberships.c.expires_at > now)
-                    .where(memberships.c.expires_at <= now + timedelta(days=horizon))
-                    .order_by(memberships.c.expires_at)
+                    select(
+                        memberships.c.shop_id,
+                        memberships.c.member_id,
+                        memberships.c.tier,
+                        memberships.c.expires_at,
+                        memberships.c.permanent,
+                        memberships.c.reminded_days,
+                    )
+                    .where(memberships.c.remind_at <= now)
+                    .order_by(memberships.c.remind_at)
                     .limit(limit)
                     .with_for_update(skip_locked=True)
                 )
             ).all()
+            sent: list[ExpiryReminder] = []
+            by_shop: dict[int, list[ExpiryReminder]] = {}
+            updates: list[dict[str, Any]] = []
             for row in rows:
                 tier = self.ctx.tiers.get(row.tier)
-                if tier is None:
-                    continue
-                left = row.expires_at - now
-                due = [d for d in tier.reminder_days if left <= timedelta(days=d)]
-                if not due:
-                    continue
-                step = min(due)
-                if row.reminded_days is not None and row.reminded_days <= step:
-                    continue
-                await conn.execute(
-                    update(memberships)
-                    .where(
-                        memberships.c.shop_id == row.shop_id,
-                        memberships.c.member_id == row.member_id,
-                        memberships.c.tier == row.tier,
+                days = tier.reminder_days if tier is not None else []
+                permanent = bool(row.permanent)
+                reminded = row.reminded_days
+                step = step_due(
+                    row.expires_at, now, permanent=permanent, reminder_days=days, sent_days=reminded
+                )
+                if step is not None:
+                    reminder = ExpiryReminder(
+                        member_id=int(row.member_id),
+                        tier=row.tier,
+                        expires_at=row.expires_at.isoformat(),
+                        days=step,
                     )
-                    .values(reminded_days=step)
+                    by_shop.setdefault(int(row.shop_id), []).append(reminder)
+                    sent.append(reminder)
+                    reminded = step
+                expired = row.expires_at is None or row.expires_at <= now
+                updates.append(
+                    {
+                        "k_shop": row.shop_id,
+                        "k_member": row.member_id,
+                        "k_tier": row.tier,
+                        "v_reminded": reminded,
+                        "v_remind_at": None
+                        if expired
+                        else next_reminder_at(
+                            row.expires_at,
+                            permanent=permanent,
+                            reminder_days=days,
+                            sent_days=reminded,
+                        ),
+                    }
                 )
-                reminder = ExpiryReminder(
-                    member_id=int(row.member_id),
-                    tier=row.tier,
-                    expires_at=row.expires_at.isoformat(),
-                    days=step,
-                )
-                await store_effects(
-                    conn, [reminder], order_id=None, now=now, shop_id=int(row.shop_id)
-                )
-                claimed.append(reminder)
-            return claimed
+            if updates:
+                await conn.execute(_RESCHEDULE, updates)
+            for shop_id, pending in by_shop.items():
+                await store_effects(conn, pending, order_id=None, now=now, shop_id=shop_id)
+            return sent, len(rows)
 
         return await self.ctx.db.write(claim)
 
@@ -141,3 +174,15 @@ class MembershipWorkers:
                     AddRole(member_id=int(row.member_id), tier=row.tier, role_id=tier.role_id)
                 )
         return effects
+
+
+# One statement for a whole batch (executemany): the key and the next due time.
+_RESCHEDULE = (
+    update(memberships)
+    .where(
+        memberships.c.shop_id == bindparam("k_shop"),
+        memberships.c.member_id == bindparam("k_member"),
+        memberships.c.tier == bindparam("k_tier"),
+    )
+    .values(reminded_days=bindparam("v_reminded"), remind_at=bindparam("v_remind_at"))
+)

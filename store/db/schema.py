@@ -23,6 +23,7 @@ from sqlalchemy import (
 )
 
 from store.db.types import BigId, UTCDateTime
+from store.gift_reference import new_gift_ref
 
 metadata = MetaData(
     naming_convention={
@@ -111,6 +112,8 @@ order_lines = Table(
     Column("spec", JSON, nullable=False),
     Column("applied_at", UTCDateTime, nullable=True),
     Column("clawed_back_at", UTCDateTime, nullable=True),
+    # What the recipient of a gift is shown instead of the buyer's order number.
+    Column("gift_ref", String(16), nullable=True, default=new_gift_ref),
     Index("ix_order_lines_order", "order_id"),
 )
 
@@ -139,7 +142,10 @@ memberships = Table(
     # Whether the member should hold the tier's role; cleared once removal is claimed.
     Column("role_active", Boolean, nullable=False, default=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # When the next expiry reminder is due (store.reminder_schedule); None: none left.
+    Column("remind_at", UTCDateTime, nullable=True),
     Index("ix_memberships_expiry", "expires_at"),
+    Index("ix_memberships_remind_at", "remind_at"),
 )
 
 ledger = Table(
