@@ -3,30 +3,40 @@
 The store decides and the gateway collects; this module carries ids across and
 keeps the rules of the integration: gateway calls never happen inside a database
 transaction, the idempotency key is derived from the order (two checkouts of one
-cart make one order, so one session), and every verified event is recorded before
-it is acknowledged and then applied in its own transaction.
+cart make one order, so one session), every verified event is recorded before
+it is acknowledged and then applied in its own transaction, and events another
+deployment's checkouts caused (one gateway account shared by staging and production)
+are left alone.
 """
 
 from __future__ import annotations
 
 import logging
+import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from payments.errors import GatewayError
 from payments.gateway import Gateway
 from payments.models import CheckoutLine, CheckoutRequest, CheckoutSession, GatewayEvent
 from store.carts import CartSummary
+from store.deployment import Deployment
 from store.effects import Effect
 from store.errors import StoreError
 from store.fulfilment import Applied, PaymentOutcome
-from store.orders import Order, OrderState
+from store.orders import LAPSED_STATES, SETTLED_STATES, Order, OrderState
 from store.shop import Shop
 
 log = logging.getLogger(__name__)
 
 EffectsReady = Callable[[], Awaitable[None]]
+
+#: The return page asks the gateway about one session at most this often: reloading
+#: or flooding it must not turn into a stream of gateway calls.
+RETURN_CHECK_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -42,6 +52,14 @@ class CheckoutOutcome:
     @property
     def paid_with_points(self) -> bool:
         return self.session is None and self.order.state is OrderState.FULFILLED
+
+
+class ReturnStatus(StrEnum):
+    """What the member returning from the gateway's page is told."""
+
+    PAID = "paid"
+    CONFIRMING = "confirming"
+    UNKNOWN = "unknown"
 
 
 class PaymentUnavailable(Exception):
@@ -61,6 +79,7 @@ def to_outcome(event: GatewayEvent) -> PaymentOutcome:
         session_id=event.session_id,
         amount=event.amount,
         currency=event.currency,
+        subject_id=event.subject_id,
     )
 
 
@@ -72,11 +91,15 @@ class PaymentFlow:
         *,
         public_url: str,
         on_effects: EffectsReady | None = None,
+        deployment: Deployment | None = None,
+        return_check_seconds: float = RETURN_CHECK_SECONDS,
     ) -> None:
         self.shop = shop
         self.gateway = gateway
         self.public_url = public_url.rstrip("/")
         self._on_effects = on_effects
+        self.deployment = deployment or Deployment(shop.ctx)
+        self._return_checks = Throttle(return_check_seconds)
 
     def on_effects(self, callback: EffectsReady) -> None:
         """Who to wake when new effects wait in the outbox (the bot's deliverer)."""
@@ -103,7 +126,7 @@ class PaymentFlow:
         return CheckoutOutcome(order, session, [], result.cart)
 
     async def session_for(self, order: Order) -> CheckoutSession:
-        request = self._request(order)
+        request = self._request(order, await self.deployment.instance_id())
         try:
             return await self.gateway.create_checkout(request)
         except GatewayError as exc:
@@ -121,7 +144,7 @@ class PaymentFlow:
         )
         return order, session
 
-    def _request(self, order: Order) -> CheckoutRequest:
+    def _request(self, order: Order, instance_id: str) -> CheckoutRequest:
         ttl = timedelta(minutes=self.shop.ctx.config.checkout_ttl_minutes)
         if order.points_applied:
             # Points paid part: one line for what is left, so the lines sum to the charge.
@@ -151,6 +174,7 @@ class PaymentFlow:
             expires_at=order.created_at + ttl,
             description=f"{self.shop.ctx.config.name} order #{order.id}",
             customer_ref=str(order.buyer_id),
+            instance_id=instance_id,
         )
 
     # ---- events -------------------------------------------------------------
@@ -165,6 +189,8 @@ class PaymentFlow:
         fresh = []
         for event in events:
             resolved = await self.gateway.resolve_event(event)
+            if await self._foreign(resolved.instance_id, resolved.event_id):
+                continue  # the other deployment's endpoint gets its own copy
             outcome = to_outcome(resolved)
             if await self.shop.fulfilment.record(outcome):
                 fresh.append(outcome)
@@ -179,16 +205,33 @@ class PaymentFlow:
             await self._wake()
         return len(fresh)
 
-    async def confirm_return(self, session_id: str) -> Applied | None:
-        """The success redirect: ask the gateway, and fulfil if it says paid."""
+    async def confirm_return(self, session_id: str) -> ReturnStatus:
+        """The success redirect: ask the gateway, and fulfil if it says paid.
+
+        Anyone can load the return page with any session id, so the gateway is asked
+        only about sessions of our own orders that still wait for money, and about
+        each at most once per `return_check_seconds`; the webhook and the reconciler
+        deliver the payment anyway.
+        """
+        order = await self.shop.orders.by_session(self.gateway.name, session_id)
+        if order is None:
+            return ReturnStatus.UNKNOWN
+        if order.state in SETTLED_STATES:
+            return ReturnStatus.PAID
+        waiting = order.state is OrderState.PENDING or order.state in LAPSED_STATES
+        if not waiting or not self._return_checks.allow(session_id):
+            return ReturnStatus.CONFIRMING
         state = await self.gateway.fetch_session(session_id)
+        if await self._foreign(state.instance_id, f"return:{session_id}"):
+            return ReturnStatus.UNKNOWN
         event = state.as_event(self.gateway.name, self.shop.ctx.now())
         if event is None:
-            return None
+            return ReturnStatus.CONFIRMING
         applied = await self.shop.fulfilment.apply(to_outcome(event))
         if applied.effects:
             await self._wake()
-        return applied
+        order = await self.shop.orders.get(order.shop_id, order.id)
+        return ReturnStatus.PAID if order.state in SETTLED_STATES else ReturnStatus.CONFIRMING
 
     async def reconcile(self, older_than: timedelta, limit: int = 100) -> list[Applied]:
         """Ask the gateway about stale pending orders and apply what it says.
@@ -203,6 +246,8 @@ class PaymentFlow:
                 state = await self.gateway.fetch_session(order.gateway_session_id)
             except GatewayError as exc:
                 log.warning("reconciling order %s: %s", order.id, exc)
+                continue
+            if await self._foreign(state.instance_id, f"reconcile:{order.gateway_session_id}"):
                 continue
             event = state.as_event(self.gateway.name, self.shop.ctx.now())
             if event is None and _past(order.checkout_expires_at, self.shop.ctx.now()):
@@ -246,9 +291,51 @@ class PaymentFlow:
         except GatewayError as exc:
             raise PaymentUnavailable(exc.member_message) from exc
 
+    async def _foreign(self, instance_id: str | None, event_id: str) -> bool:
+        """Whether another deployment marked this event; no mark goes on to the store,
+        which accepts an event only for the order's own session."""
+        if instance_id is None:
+            return False
+        own = await self.deployment.instance_id()
+        if instance_id == own:
+            return False
+        log.info(
+            "ignored %s event %s: it belongs to deployment %r, this is %r",
+            self.gateway.name,
+            event_id,
+            instance_id,
+            own,
+        )
+        return True
+
     async def _wake(self) -> None:
         if self._on_effects is not None:
             await self._on_effects()
+
+
+class Throttle:
+    """Lets each key through at most once per `interval` seconds (monotonic time).
+
+    Keys are forgotten once their interval has passed, so memory stays bounded by
+    what was let through recently.
+    """
+
+    def __init__(self, interval: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.interval = interval
+        self._clock = clock
+        self._passed: OrderedDict[str, float] = OrderedDict()
+
+    def allow(self, key: str) -> bool:
+        now = self._clock()
+        while self._passed:
+            oldest, at = next(iter(self._passed.items()))
+            if now - at < self.interval:
+                break
+            del self._passed[oldest]
+        if key in self._passed:
+            return False
+        self._passed[key] = now
+        return True
 
 
 def _past(moment: datetime | None, now: datetime) -> bool:

@@ -2,6 +2,9 @@
 
 One aiohttp application per process; the gateway mounts its own pages (the fake
 gateway's hosted checkout) on it. Handlers translate HTTP to `PaymentFlow` calls.
+Endpoints a browser can reach and that change state refuse other sites' pages
+(`payments.web_guard`, applied where each is declared: the fake gateway's routes,
+the sandbox API); webhooks are server to server and trust only their signature.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import logging
 
 from aiohttp import web
 
-from bot.payflow import PaymentFlow
+from bot.payflow import PaymentFlow, ReturnStatus
 from payments.errors import GatewayError, WebhookVerificationError
 from store.db.engine import StoreUnavailable
 
@@ -48,21 +51,33 @@ async def _webhook(request: web.Request) -> web.Response:
     return web.json_response({"received": True, "new_events": fresh})
 
 
+_RETURN_MESSAGES = {
+    ReturnStatus.PAID: (
+        "Payment received. You can go back to Discord; your order is being delivered."
+    ),
+    ReturnStatus.CONFIRMING: (
+        "Thanks! Your payment is being confirmed; you will get a message in Discord "
+        "as soon as it is."
+    ),
+    ReturnStatus.UNKNOWN: (
+        "This checkout is not one of this shop's. If you paid, you will get a message "
+        "in Discord once the payment is confirmed."
+    ),
+}
+
+
 async def _checkout_return(request: web.Request) -> web.Response:
+    """Anyone may load this with any session id; `confirm_return` decides whether the
+    gateway is asked (our own waiting orders only, and rarely)."""
     flow = request.app[FLOW_KEY]
     session_id = request.query.get("session_id", "")
-    message = "Payment received. You can go back to Discord; your order is being delivered."
+    status = ReturnStatus.UNKNOWN
     if session_id:
         try:
-            applied = await flow.confirm_return(session_id)
+            status = await flow.confirm_return(session_id)
         except (GatewayError, StoreUnavailable):
-            applied = None  # the webhook and the reconciler still deliver it
-        if applied is None:
-            message = (
-                "Thanks! Your payment is being confirmed; you will get a message in Discord "
-                "as soon as it is."
-            )
-    return _page("Back to Discord", message)
+            status = ReturnStatus.CONFIRMING  # the webhook and the reconciler deliver it
+    return _page("Back to Discord", _RETURN_MESSAGES[status])
 
 
 async def _checkout_cancel(request: web.Request) -> web.Response:

@@ -38,6 +38,7 @@ from payments.models import (
     SessionState,
     check_currency,
 )
+from payments.web_guard import JSON_OR_FORM, same_site
 
 FakeStatus = Literal["open", "pending", "paid", "failed", "expired"]
 DisputeStatus = Literal["open", "won", "lost"]
@@ -134,6 +135,7 @@ class FakeSession:
     refunds: list[FakeRefund] = field(default_factory=list)
     dispute: DisputeStatus | None = None
     notice: str = ""
+    instance_id: str | None = None
 
     @property
     def refunded(self) -> int:
@@ -155,6 +157,7 @@ class FakeSession:
             amount=self.total,
             currency=self.currency,
             payment_failed=self.status == "failed",
+            instance_id=self.instance_id,
         )
 
     def public(self) -> dict[str, Any]:
@@ -222,6 +225,7 @@ def _request_fingerprint(request: CheckoutRequest) -> str:
             request.expires_at.isoformat(),
             request.description,
             request.customer_ref,
+            request.instance_id,
         ]
     )
 
@@ -329,6 +333,7 @@ class FakeGateway(Gateway):
             customer_ref=request.customer_ref,
             created_at=now,
             expires_at=expires_at,
+            instance_id=request.instance_id,
         )
         self._sessions[session.session_id] = session
         self._by_key[request.idempotency_key] = session.session_id
@@ -366,11 +371,26 @@ class FakeGateway(Gateway):
         self._act(session, "expire", None)
 
     def add_routes(self, app: web.Application) -> None:
+        """The page is reached by following a link; the rest only from our own pages
+        or from scripts, never from another site (see ``payments.web_guard``)."""
+        public_url = self.context.public_url
         app.router.add_get("/fake-gateway/checkout/{session_id}", self._page_handler)
-        app.router.add_get("/fake-gateway/sessions/{session_id}", self._state_handler)
-        app.router.add_post("/fake-gateway/sessions/{session_id}/{action}", self._action_handler)
-        app.router.add_get("/fake-gateway/faults", self._faults_get_handler)
-        app.router.add_post("/fake-gateway/faults", self._faults_post_handler)
+        app.router.add_get(
+            "/fake-gateway/sessions/{session_id}",
+            same_site(self._state_handler, public_url=public_url),
+        )
+        app.router.add_post(
+            "/fake-gateway/sessions/{session_id}/{action}",
+            same_site(
+                self._action_handler, public_url=public_url, bodies=JSON_OR_FORM, empty_body=True
+            ),
+        )
+        app.router.add_get(
+            "/fake-gateway/faults", same_site(self._faults_get_handler, public_url=public_url)
+        )
+        app.router.add_post(
+            "/fake-gateway/faults", same_site(self._faults_post_handler, public_url=public_url)
+        )
 
     # -- test and script API -------------------------------------------------------
 
@@ -522,6 +542,7 @@ class FakeGateway(Gateway):
                 "amount": amount,
                 "currency": session.currency,
                 "subject_id": subject_id,
+                "instance_id": session.instance_id,
             },
         }
         plan = self.faults
@@ -726,13 +747,13 @@ def _error(wants_json: bool, status: int, message: str) -> web.Response:
 async def _read_amount(request: web.Request) -> int | None:
     """The optional partial-refund amount, from a form field or a JSON body."""
     raw: Any = None
-    if request.content_type == "application/json" and request.can_read_body:
+    if request.content_type == "application/json" and request.body_exists:
         try:
             body = await request.json()
         except json.JSONDecodeError:
             raise ValueError("body is not JSON") from None
         raw = body.get("amount") if isinstance(body, dict) else None
-    elif request.can_read_body:
+    elif request.body_exists:
         raw = (await request.post()).get("amount")
     if raw is None or raw == "":
         return None
@@ -754,6 +775,9 @@ def parse_fake_event(payload: Any) -> list[GatewayEvent]:
         amount = data["amount"]
         currency = data["currency"]
         order_id = data["order_id"]
+        instance_id = data.get("instance_id")
+        if instance_id is not None and not isinstance(instance_id, str):
+            raise TypeError
         if not isinstance(payload["id"], str) or not isinstance(data["session_id"], str):
             raise TypeError
         if isinstance(amount, bool) or not isinstance(amount, int):
@@ -772,6 +796,7 @@ def parse_fake_event(payload: Any) -> list[GatewayEvent]:
                 occurred_at=datetime.fromtimestamp(int(payload["created"]), tz=UTC),
                 raw_type=event_type,
                 subject_id=data.get("subject_id"),
+                instance_id=instance_id,
             )
         ]
     except (KeyError, TypeError, ValueError, OverflowError):

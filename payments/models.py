@@ -68,6 +68,9 @@ class CheckoutRequest:
     expires_at: datetime
     description: str = ""
     customer_ref: str | None = None
+    #: The deployment that asks (see ``GatewayEvent.instance_id``); gateways carry it
+    #: through to every event and state about this checkout.
+    instance_id: str | None = None
 
     def __post_init__(self) -> None:
         if not self.order_id:
@@ -110,6 +113,9 @@ class GatewayEvent:
     ``(gateway, event_id)`` de-duplicates redeliveries. ``subject_id`` names the refund
     or dispute an event is about; ``payment_ref`` is the gateway's own payment reference,
     which ``Gateway.resolve_event`` can use to find a missing order id.
+    ``instance_id`` names the deployment that opened the checkout: deployments sharing
+    one gateway account receive each other's events and must tell theirs apart, because
+    their order numbers collide. None when the gateway could not say.
     """
 
     gateway: str
@@ -123,6 +129,7 @@ class GatewayEvent:
     raw_type: str
     subject_id: str | None = None
     payment_ref: str | None = None
+    instance_id: str | None = None
 
     def __post_init__(self) -> None:
         check_utc(self.occurred_at, "occurred_at")
@@ -143,6 +150,7 @@ class GatewayEvent:
             "raw_type": self.raw_type,
             "subject_id": self.subject_id,
             "payment_ref": self.payment_ref,
+            "instance_id": self.instance_id,
         }
 
     @classmethod
@@ -159,6 +167,7 @@ class GatewayEvent:
             raw_type=data["raw_type"],
             subject_id=data.get("subject_id"),
             payment_ref=data.get("payment_ref"),
+            instance_id=data.get("instance_id"),
         )
 
 
@@ -176,6 +185,7 @@ class SessionState:
     amount: int | None
     currency: str | None
     payment_failed: bool = False
+    instance_id: str | None = None
 
     def as_event(self, gateway: str, observed_at: datetime) -> GatewayEvent | None:
         """The event a reconciler should apply for this state, or None while still open.
@@ -203,6 +213,7 @@ class SessionState:
             currency=self.currency,
             occurred_at=check_utc(observed_at, "observed_at"),
             raw_type=f"reconcile.{kind.value}",
+            instance_id=self.instance_id,
         )
 
 

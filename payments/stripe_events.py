@@ -21,6 +21,7 @@ Which Stripe events mean what:
 The order id comes from ``metadata.order_id`` (we set it on sessions, payment intents and
 refunds), else ``client_reference_id``. Disputes and dashboard refunds lack it; their
 ``payment_ref`` (payment intent, or charge) lets ``StripeGateway.resolve_event`` find it.
+The deployment's ``metadata.instance_id`` travels the same way.
 """
 
 from __future__ import annotations
@@ -62,11 +63,19 @@ def _currency(value: Any) -> str | None:
     return None if code is None else code.upper()
 
 
-def order_id_of(obj: dict[str, Any]) -> str | None:
+def _metadata(obj: dict[str, Any]) -> dict[str, Any]:
     metadata = obj.get("metadata") or {}
     if not isinstance(metadata, dict):
         raise _Malformed
-    return _str(metadata.get("order_id")) or _str(obj.get("client_reference_id"))
+    return metadata
+
+
+def order_id_of(obj: dict[str, Any]) -> str | None:
+    return _str(_metadata(obj).get("order_id")) or _str(obj.get("client_reference_id"))
+
+
+def instance_id_of(obj: dict[str, Any]) -> str | None:
+    return _str(_metadata(obj).get("instance_id")) or None
 
 
 def session_state(obj: dict[str, Any]) -> SessionState:
@@ -91,6 +100,7 @@ def session_state(obj: dict[str, Any]) -> SessionState:
         amount=0 if payment_status == "no_payment_required" and amount is None else amount,
         currency=_currency(obj.get("currency")),
         payment_failed=failed,
+        instance_id=instance_id_of(obj),
     )
 
 
@@ -166,6 +176,7 @@ def parse_stripe_event(body: bytes) -> list[GatewayEvent]:
                     occurred_at=occurred_at,
                     raw_type=event_type,
                     payment_ref=_str(obj.get("payment_intent")),
+                    instance_id=instance_id_of(obj),
                 )
             ]
         if event_type.startswith("refund."):
@@ -191,6 +202,7 @@ def parse_stripe_event(body: bytes) -> list[GatewayEvent]:
                 raw_type=event_type,
                 subject_id=subject,
                 payment_ref=_str(obj.get("payment_intent")) or _str(obj.get("charge")),
+                instance_id=instance_id_of(obj),
             )
         ]
     except (_Malformed, KeyError, TypeError, ValueError, OverflowError, AttributeError):

@@ -120,6 +120,8 @@ class StripeGateway(Gateway):
         metadata = {"order_id": request.order_id}
         if request.customer_ref is not None:
             metadata["customer_ref"] = request.customer_ref
+        if request.instance_id is not None:
+            metadata["instance_id"] = request.instance_id
         params: stripe.params.checkout.SessionCreateParams = {
             "mode": "payment",
             "line_items": [
@@ -208,8 +210,9 @@ class StripeGateway(Gateway):
             raise GatewayError(f"session {session_id} has no payment to refund", transient=False)
         intent_id = payment_intent if isinstance(payment_intent, str) else payment_intent.id
         metadata = {"session_id": session_id}
-        if session.metadata and "order_id" in session.metadata:
-            metadata["order_id"] = session.metadata["order_id"]
+        for key in ("order_id", "instance_id"):
+            if session.metadata and key in session.metadata:
+                metadata[key] = session.metadata[key]
         params: stripe.params.RefundCreateParams = {
             "payment_intent": intent_id,
             "metadata": metadata,
@@ -242,7 +245,8 @@ class StripeGateway(Gateway):
 
     async def resolve_event(self, event: GatewayEvent) -> GatewayEvent:
         """Refunds made in the dashboard and disputes carry no order id of ours; find the
-        Checkout Session that created the payment and take the ids from it."""
+        Checkout Session that created the payment and take the ids (order, deployment)
+        from its metadata, which our payment intents share."""
         if event.order_id is not None or event.payment_ref is None:
             return event
         try:
@@ -261,4 +265,9 @@ class StripeGateway(Gateway):
         if not found.data:
             return event
         state = session_state(found.data[0].to_dict())
-        return replace(event, session_id=state.session_id, order_id=state.order_id)
+        return replace(
+            event,
+            session_id=state.session_id,
+            order_id=state.order_id,
+            instance_id=state.instance_id,
+        )

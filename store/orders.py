@@ -369,6 +369,25 @@ class OrderService:
 
         return await self.ctx.db.read(stale)
 
+    async def by_session(self, gateway: str, session_id: str) -> Order | None:
+        """The order a gateway session was opened for; None for a session not of this shop
+        (the return page asks the gateway only about sessions we opened)."""
+        # Longer than the column, or with a NUL PostgreSQL refuses: nobody's session.
+        if not session_id or len(session_id) > 255 or "\x00" in session_id:
+            return None
+
+        async def find(conn: Conn) -> Order | None:
+            row = (
+                await conn.execute(
+                    select(orders).where(
+                        orders.c.gateway == gateway, orders.c.gateway_session_id == session_id
+                    )
+                )
+            ).first()
+            return None if row is None else await _materialize(conn, self.ctx, row)
+
+        return await self.ctx.db.read(find)
+
 
 async def lock_order(conn: Conn, order_id: int) -> Row[Any] | None:
     return (

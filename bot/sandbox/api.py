@@ -3,7 +3,9 @@
 The page uses exactly this API, so anything a person does in the browser can be
 scripted: run a slash command as a member, press a component, submit a modal,
 read a channel or a member's DMs. Bad input is a 4xx with a message and changes
-nothing; what the bot answers is what the harness captured from discord.py.
+nothing; what the bot answers is what the harness captured from discord.py. The API
+acts as whichever member a request names, so other sites' pages may not call it
+(403), and it takes only JSON bodies (415).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from aiohttp import web
 
 from bot.sandbox.world import SandboxLayout
 from bot.testing import DiscordHarness, FakeMember, FakeMessage, InteractionResult, RefusedByClient
+from bot.web import FLOW_KEY
+from payments.web_guard import same_site
 
 STATIC = Path(__file__).with_name("static")
 USER, INTEGER, BOOLEAN, NUMBER = 6, 4, 5, 10
@@ -34,12 +38,15 @@ class SandboxApi:
     def __init__(self, layout: SandboxLayout) -> None:
         self.layout = layout
         self.harness: DiscordHarness | None = None
+        self._public_url = ""
         self._modals: dict[str, InteractionResult] = {}
 
     def attach(self, harness: DiscordHarness) -> None:
         self.harness = harness
 
     def add_routes(self, app: web.Application) -> None:
+        """On the storefront's web app (`bot.web.create_web_app`), whose public URL is ours."""
+        self._public_url = app[FLOW_KEY].public_url
         app.router.add_get("/sandbox", self._page)
         app.router.add_get("/sandbox/", self._page)
         app.router.add_static("/sandbox/static/", STATIC, show_index=False)
@@ -57,7 +64,7 @@ class SandboxApi:
         return web.FileResponse(STATIC / "index.html")
 
     def _wrap(self, handler: Any) -> Any:
-        async def run(request: web.Request) -> web.Response:
+        async def run(request: web.Request) -> web.StreamResponse:
             try:
                 return web.json_response(await handler(request))
             except BadRequest as error:
@@ -67,7 +74,7 @@ class SandboxApi:
                     {"error": f"Discord would not send that: {error}"}, status=400
                 )
 
-        return run
+        return same_site(run, public_url=self._public_url)
 
     async def state(self, request: web.Request) -> dict[str, Any]:
         harness = self._harness()

@@ -227,3 +227,14 @@ effects = Table(
     Column("outcome", Text, nullable=True),
     Index("ix_effects_pending", "done_at", "id"),
 )
+
+# One row: this deployment's instance id, marked on everything sent to the gateway so
+# deployments sharing one gateway account can tell their events apart.
+deployment = Table(
+    "deployment",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("instance_id", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    CheckConstraint("id = 1", name="single_row"),
+)

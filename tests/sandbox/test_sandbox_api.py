@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import pytest
@@ -200,9 +201,95 @@ async def test_bad_input_is_a_clear_4xx_and_changes_nothing(
 
 async def test_malformed_json_is_refused(sandbox: Sandbox) -> None:
     """A body that is not JSON is a 400 with a message."""
-    async with sandbox.http.post(f"{sandbox.url}/sandbox/api/commands", data=b"{nope") as response:
+    async with sandbox.http.post(
+        f"{sandbox.url}/sandbox/api/commands",
+        data=b"{nope",
+        headers={"Content-Type": "application/json"},
+    ) as response:
         assert response.status == 400
         assert "JSON" in (await response.json())["error"]
+
+
+def _add_to_cart(sb: Sandbox) -> bytes:
+    return json.dumps(
+        {
+            "member": str(sb.members["alice"]),
+            "command": "cart",
+            "path": ["add"],
+            "options": {"item": "paid-1m"},
+        }
+    ).encode()
+
+
+CROSS_SITE = [
+    ("https://evil.example", "application/json", 403),
+    ("null", "application/json", 403),
+    ("http://127.0.0.1.evil.example", "application/json", 403),
+    (None, "text/plain", 415),
+    (None, "application/x-www-form-urlencoded", 415),
+    (None, None, 415),
+]
+
+
+@pytest.mark.parametrize(("origin", "content_type", "status"), CROSS_SITE)
+async def test_other_sites_and_other_bodies_are_refused_and_change_nothing(
+    sandbox: Sandbox, origin: str | None, content_type: str | None, status: int
+) -> None:
+    """A foreign Origin gets 403, a body that is not JSON 415; no message, no cart line."""
+    headers = {"Origin": origin} if origin else {}
+    if content_type:
+        headers["Content-Type"] = content_type
+    before = len(sandbox.app.harness.world.messages)
+    async with sandbox.http.post(
+        f"{sandbox.url}/sandbox/api/commands", data=_add_to_cart(sandbox), headers=headers
+    ) as response:
+        assert response.status == status
+        assert (await response.json())["error"]
+    assert len(sandbox.app.harness.world.messages) == before
+    assert await _cart_items(sandbox, "alice") == 0
+
+
+async def test_reads_from_another_site_are_refused(sandbox: Sandbox) -> None:
+    """Another site's script gets 403 for the state and for a member's DMs."""
+    alice = sandbox.members["alice"]
+    for path in ("/sandbox/api/state", f"/sandbox/api/members/{alice}/dms"):
+        async with sandbox.http.get(
+            f"{sandbox.url}{path}", headers={"Origin": "https://evil.example"}
+        ) as response:
+            assert response.status == 403
+
+
+@pytest.mark.parametrize(
+    "origin", ["{url}", "http://localhost:{port}", "HTTP://127.0.0.1:{port}"], ids=str
+)
+async def test_the_apps_own_origin_is_served(sandbox: Sandbox, origin: str) -> None:
+    """The page's own origin (public URL or the host it was opened at) works."""
+    port = sandbox.url.rsplit(":", 1)[1]
+    own = origin.format(url=sandbox.url, port=port)
+    async with sandbox.http.post(
+        f"{sandbox.url}/sandbox/api/commands",
+        data=_add_to_cart(sandbox),
+        headers={
+            "Origin": own,
+            "Content-Type": "application/json",
+            "Host": own.split("://", 1)[1],
+        },
+    ) as response:
+        assert response.status == 200, await response.text()
+    assert await _cart_items(sandbox, "alice") == 1
+
+
+async def test_a_body_that_is_not_utf8_is_a_400(sandbox: Sandbox) -> None:
+    """Latin-1 bytes labelled JSON are refused with a message, not a server error."""
+    body = '{"member": "1", "command": "caf\u00e9"}'.encode("latin-1")
+    async with sandbox.http.post(
+        f"{sandbox.url}/sandbox/api/commands",
+        data=body,
+        headers={"Content-Type": "application/json"},
+    ) as response:
+        assert response.status == 400
+        assert "UTF-8" in (await response.json())["error"]
+    assert await _cart_items(sandbox, "alice") == 0
 
 
 async def test_a_member_cannot_press_another_members_private_message(sandbox: Sandbox) -> None:

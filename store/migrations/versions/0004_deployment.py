@@ -19,8 +19,14 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    pass
+    op.create_table('deployment',
+    sa.Column('id', sa.Integer(), autoincrement=False, nullable=False),
+    sa.Column('instance_id', sa.String(length=64), nullable=False),
+    sa.Column('created_at', store.db.types.UTCDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint('id = 1', name=op.f('ck_deployment_single_row')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_deployment'))
+    )
 
 
 def downgrade() -> None:
-    pass
+    op.drop_table('deployment')
