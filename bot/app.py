@@ -186,11 +186,11 @@ class StorefrontBot(commands.Bot):
 
     async def on_guild_available(self, guild: discord.Guild) -> None:
         """No member loses paid access through drift: give back what is paid for."""
-        if self.serve:
+        if self.serve and self.guild_gate.admits(guild.id):
             await self.deliverer.restore_roles(guild)
 
     async def on_member_join(self, member: discord.Member) -> None:
-        if self.serve:
+        if self.serve and self.guild_gate.admits(member.guild.id):
             await self.deliverer.restore_roles(member.guild, member.id)
 
     async def _unknown_component(
