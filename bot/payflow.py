@@ -80,6 +80,7 @@ def to_outcome(event: GatewayEvent) -> PaymentOutcome:
         amount=event.amount,
         currency=event.currency,
         subject_id=event.subject_id,
+        payment_ref=event.payment_ref,
     )
 
 

@@ -101,6 +101,8 @@ class EventKind(StrEnum):
     REFUND_SUCCEEDED = "refund_succeeded"
     REFUND_FAILED = "refund_failed"
     DISPUTE_OPENED = "dispute_opened"
+    DISPUTE_FUNDS_WITHDRAWN = "dispute_funds_withdrawn"
+    DISPUTE_FUNDS_REINSTATED = "dispute_funds_reinstated"
     DISPUTE_WON = "dispute_won"
     DISPUTE_LOST = "dispute_lost"
 

@@ -12,10 +12,12 @@ Which Stripe events mean what:
   → refund_failed. The event id is ``<refund id>:<kind>`` because Stripe may report one
   refund's success twice (created, then updated); this way it is stored once.
   ``charge.refunded`` is ignored: it repeats the refund events with cumulative amounts.
-- ``charge.dispute.created`` → dispute_opened; ``charge.dispute.closed`` with status won
-  or warning_closed (an inquiry that never became a chargeback) → dispute_won, lost →
-  dispute_lost. Event ids are ``<dispute id>:<kind>``. ``funds_withdrawn`` /
-  ``funds_reinstated`` / ``updated`` are ignored: the closing event carries the outcome.
+- ``charge.dispute.created`` → dispute_opened; ``charge.dispute.funds_withdrawn`` /
+  ``funds_reinstated`` → dispute_funds_withdrawn / dispute_funds_reinstated (each a money
+  fact of the order: the dispute is open while funds are withdrawn);
+  ``charge.dispute.closed`` with status won or warning_closed (an inquiry that never
+  became a chargeback) → dispute_won, lost → dispute_lost. Event ids are
+  ``<dispute id>:<kind>``. ``updated`` is ignored: it changes no money.
 - Anything else: no events.
 
 The order id comes from ``metadata.order_id`` (we set it on sessions, payment intents and
@@ -134,6 +136,10 @@ def _refund(event_type: str, obj: dict[str, Any]) -> EventKind | None:
 def _dispute(event_type: str, obj: dict[str, Any]) -> EventKind | None:
     if event_type == "charge.dispute.created":
         return EventKind.DISPUTE_OPENED
+    if event_type == "charge.dispute.funds_withdrawn":
+        return EventKind.DISPUTE_FUNDS_WITHDRAWN
+    if event_type == "charge.dispute.funds_reinstated":
+        return EventKind.DISPUTE_FUNDS_REINSTATED
     if event_type == "charge.dispute.closed":
         status = obj.get("status")
         if status in ("won", "warning_closed"):

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import and_, bindparam, select, update
+from sqlalchemy import and_, bindparam, func, select, update
 
 from store.clock import add_months
 from store.config import TierConfig
@@ -334,7 +334,17 @@ class AccountBook:
         return [RemoveRole(member_id=member_id, tier=tier, role_id=tier_config.role_id)]
 
     async def line_time_changes(self, order_line_id: int) -> list[TimeChange]:
-        """The time changes an order line made, to undo them on a refund."""
+        """The time changes an order line made, to undo them on a refund.
+
+        Only those since the line was last taken back: a line given again (its refund
+        failed) and then taken back again loses its time once, not twice.
+        """
+        last_taken = (
+            select(func.max(ledger.c.id))
+            .where(ledger.c.order_line_id == order_line_id)
+            .where(ledger.c.reason == Reason.REFUND.value)
+            .scalar_subquery()
+        )
         rows = await self.conn.execute(
             select(
                 ledger.c.tier,
@@ -347,6 +357,7 @@ class AccountBook:
             .where(ledger.c.order_line_id == order_line_id)
             .where(ledger.c.reason == Reason.ORDER_LINE.value)
             .where(ledger.c.tier.is_not(None))
+            .where(ledger.c.id > func.coalesce(last_taken, 0))
         )
         return [
             TimeChange(

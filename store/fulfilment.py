@@ -1,10 +1,15 @@
-"""Turning verified payment events into what was bought — exactly once.
+"""Turning verified payment events into what was bought — exactly once, in any order.
 
-An event is first recorded uniquely by (gateway, event id); applying it locks the
-event and the order in one transaction with every grant, so a duplicate event, a
-redirect racing its webhook or two processes at once grant once. Money that does
-not match the order holds it for review and grants nothing. Refunds and disputes
-that arrive before the payment wait (deferred) and are applied right after it.
+An event is first recorded uniquely by (gateway, event id). Applying it locks the
+event and its order in one transaction and checks that the event belongs to the
+order: it must name the order's own checkout session or payment reference, else it
+is refused and kept for review, never applied. The money fact it reports (captured,
+a refund, a dispute step) is recorded once per order, so a redelivery, or a replay
+under another event id, is one fact. Then the order is settled: what the member
+should hold is decided from all of the order's facts (`store.settlement.decide`)
+and they are moved there — granted, taken back, points captured, returned or
+released. Facts that arrive before the payment wait; the decision made when it
+arrives counts them, so the outcome never depends on the order of arrival.
 """
 
 from __future__ import annotations
@@ -16,25 +21,35 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.engine import Row
 
 from store.accounts import AccountBook, Reason, Source
 from store.context import StoreContext
 from store.db.engine import Conn
-from store.db.schema import cart_lines, order_lines, orders, payment_events
+from store.db.schema import (
+    cart_lines,
+    carts,
+    order_lines,
+    order_money_facts,
+    orders,
+    payment_events,
+)
 from store.db.sql import insert_ignore
 from store.effects import Effect, GiftNotice, Receipt, RefundNotice, ReviewAlert
-from store.errors import InsufficientPoints
+from store.errors import InsufficientPoints, InvalidInput, NotFound
 from store.kinds.base import PaidLine
 from store.money import Money
 from store.orders import (
     LAPSED_STATES,
-    SETTLED_STATES,
+    Order,
+    OrderRecord,
     OrderState,
     lapse_order,
-    lock_order,
-    set_state,
+    load_order,
+    lock_record,
 )
 from store.outbox import store_effects
+from store.settlement import GOODS_STATES, Decision, FactKind, MoneyFact, decide, fact_ref
 
 S = OrderState
 
@@ -49,8 +64,23 @@ class EventKind(StrEnum):
     REFUND_SUCCEEDED = "refund_succeeded"
     REFUND_FAILED = "refund_failed"
     DISPUTE_OPENED = "dispute_opened"
+    DISPUTE_FUNDS_WITHDRAWN = "dispute_funds_withdrawn"
+    DISPUTE_FUNDS_REINSTATED = "dispute_funds_reinstated"
     DISPUTE_WON = "dispute_won"
     DISPUTE_LOST = "dispute_lost"
+
+
+#: Events that report a money fact, and the fact.
+_FACTS = {
+    EventKind.PAYMENT_SUCCEEDED: FactKind.CAPTURED,
+    EventKind.REFUND_SUCCEEDED: FactKind.REFUND_SUCCEEDED,
+    EventKind.REFUND_FAILED: FactKind.REFUND_FAILED,
+    EventKind.DISPUTE_OPENED: FactKind.DISPUTE_OPENED,
+    EventKind.DISPUTE_FUNDS_WITHDRAWN: FactKind.DISPUTE_FUNDS_WITHDRAWN,
+    EventKind.DISPUTE_FUNDS_REINSTATED: FactKind.DISPUTE_FUNDS_REINSTATED,
+    EventKind.DISPUTE_WON: FactKind.DISPUTE_WON,
+    EventKind.DISPUTE_LOST: FactKind.DISPUTE_LOST,
+}
 
 
 class Outcome(StrEnum):
@@ -59,6 +89,8 @@ class Outcome(StrEnum):
     HELD = "held"
     DEFERRED = "deferred"
     IGNORED = "ignored"
+    #: The event does not belong to the order it names; kept for review, never applied.
+    REFUSED = "refused"
 
 
 @dataclass(frozen=True)
@@ -72,6 +104,10 @@ class PaymentOutcome:
     session_id: str | None = None
     amount: int | None = None
     currency: str | None = None
+    #: The refund or dispute the event is about (None for checkout events).
+    subject_id: str | None = None
+    #: The gateway's own reference of the payment (Stripe's payment intent).
+    payment_ref: str | None = None
 
 
 @dataclass(frozen=True)
@@ -80,6 +116,50 @@ class Applied:
     order_id: int | None
     effects: list[Effect]
     detail: str = ""
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    """A stored payment event, typed."""
+
+    id: int
+    gateway: str
+    event_id: str
+    kind: str
+    order_id: int | None
+    session_id: str | None
+    amount: int | None
+    currency: str | None
+    subject_id: str | None
+    payment_ref: str | None
+    applied_at: datetime | None
+    outcome: str | None
+
+    @classmethod
+    def from_row(cls, row: Row[Any]) -> EventRecord:
+        return cls(
+            id=int(row.id),
+            gateway=str(row.gateway),
+            event_id=str(row.event_id),
+            kind=str(row.kind),
+            order_id=None if row.order_id is None else int(row.order_id),
+            session_id=row.session_id,
+            amount=None if row.amount is None else int(row.amount),
+            currency=row.currency,
+            subject_id=row.subject_id,
+            payment_ref=row.payment_ref,
+            applied_at=row.applied_at,
+            outcome=row.outcome,
+        )
+
+
+@dataclass(frozen=True)
+class Settled:
+    """Where settling left the order, and what Discord must do about it."""
+
+    state: OrderState
+    effects: list[Effect]
+    review: str | None
 
 
 class Fulfilment:
@@ -115,7 +195,7 @@ class Fulfilment:
         await store_effects(conn, applied.effects, order_id=applied.order_id, now=self.ctx.now())
 
     async def unapplied(self, limit: int = 100) -> list[tuple[str, str]]:
-        """Recorded events not yet applied (after a crash), oldest first; deferred excluded."""
+        """Recorded events not yet applied (after a crash), oldest first; refused excluded."""
 
         async def unapplied(conn: Conn) -> list[tuple[str, str]]:
             rows = await conn.execute(
@@ -128,6 +208,31 @@ class Fulfilment:
             return [(r.gateway, r.event_id) for r in rows]
 
         return await self.ctx.db.read(unapplied)
+
+    async def resolve_paid(self, shop_id: int, order_id: int, actor_id: int) -> Order:
+        """A moderator accepts a held order's payment: it is fulfilled as if it matched.
+
+        Refused (nothing changes) when the order is not held, or when it still cannot be
+        fulfilled (the points it used have been spent since).
+        """
+
+        async def resolve(conn: Conn) -> Order:
+            now = self.ctx.now()
+            order = await lock_record(conn, order_id)
+            if order is None or order.shop_id != shop_id:
+                raise NotFound("No such order.")
+            if order.state is not S.HELD:
+                state = order.state.replace("_", " ")
+                raise InvalidInput(f"Order #{order_id} is {state}, not held: nothing to resolve.")
+            accepted = MoneyFact(FactKind.ACCEPTED)
+            await _record_fact(conn, order.id, accepted, now, actor_id=actor_id)
+            settled = await settle(self.ctx, conn, order, now)
+            if settled.state is S.HELD:
+                raise InvalidInput(f"Order #{order_id} can't be fulfilled: {settled.review}")
+            await store_effects(conn, settled.effects, order_id=order.id, now=now)
+            return await load_order(conn, self.ctx, order_id)
+
+        return await self.ctx.db.write(resolve)
 
 
 async def _record(conn: Conn, event: PaymentOutcome, now: datetime) -> bool:
@@ -142,6 +247,8 @@ async def _record(conn: Conn, event: PaymentOutcome, now: datetime) -> bool:
             "session_id": event.session_id,
             "amount": event.amount,
             "currency": event.currency.upper() if event.currency else None,
+            "subject_id": event.subject_id,
+            "payment_ref": event.payment_ref,
             "received_at": now,
         },
         conflict=["gateway", "event_id"],
@@ -160,127 +267,285 @@ def _order_id(raw: str | None) -> int | None:
 
 async def _process(ctx: StoreContext, conn: Conn, gateway: str, event_id: str) -> Applied:
     now = ctx.now()
-    event = (
-        await conn.execute(
-            select(payment_events)
-            .where(payment_events.c.gateway == gateway, payment_events.c.event_id == event_id)
-            .with_for_update()
-        )
-    ).one()
+    event = EventRecord.from_row(
+        (
+            await conn.execute(
+                select(payment_events)
+                .where(payment_events.c.gateway == gateway, payment_events.c.event_id == event_id)
+                .with_for_update()
+            )
+        ).one()
+    )
     if event.applied_at is not None:
         return Applied(Outcome.DUPLICATE, event.order_id, [], "event already applied")
-    if event.outcome == Outcome.DEFERRED.value:
-        return Applied(Outcome.DEFERRED, event.order_id, [], "waiting for the payment")
+    if event.outcome == Outcome.REFUSED.value:
+        return Applied(Outcome.REFUSED, event.order_id, [], "event already refused")
     applied = await _dispatch(ctx, conn, event, now)
-    if applied.outcome is not Outcome.DEFERRED:
-        await conn.execute(
-            update(payment_events)
-            .where(payment_events.c.id == event.id)
-            .values(applied_at=now, outcome=applied.outcome.value, detail=applied.detail[:500])
+    await conn.execute(
+        update(payment_events)
+        .where(payment_events.c.id == event.id)
+        .values(
+            # A refused event is never applied: it stays for a moderator to read.
+            applied_at=None if applied.outcome is Outcome.REFUSED else now,
+            outcome=applied.outcome.value,
+            detail=applied.detail[:500],
         )
-    else:
-        await conn.execute(
-            update(payment_events)
-            .where(payment_events.c.id == event.id)
-            .values(outcome=Outcome.DEFERRED.value, detail=applied.detail[:500])
-        )
+    )
     return applied
 
 
-async def _dispatch(ctx: StoreContext, conn: Conn, event: Any, now: datetime) -> Applied:
-    kind = event.kind
-    if kind not in EventKind.__members__.values():
-        return Applied(Outcome.IGNORED, event.order_id, [], f"unknown event kind {kind}")
+async def _dispatch(ctx: StoreContext, conn: Conn, event: EventRecord, now: datetime) -> Applied:
+    if event.kind not in EventKind.__members__.values():
+        return Applied(Outcome.IGNORED, event.order_id, [], f"unknown event kind {event.kind}")
     if event.order_id is None:
-        return _hold_event(event, "the event names no order of this shop")
-    order = await lock_order(conn, int(event.order_id))
+        return _refuse(event, "the event names no order of this shop")
+    order = await lock_record(conn, event.order_id)
     if order is None:
-        return _hold_event(event, "the event names an order that does not exist")
-    if (
-        event.session_id
-        and order.gateway_session_id
-        and event.session_id != order.gateway_session_id
-    ):
-        return _hold_event(event, "the event's checkout session belongs to another order")
-    handler = _HANDLERS[EventKind(kind)]
-    return await handler(ctx, conn, event, order, now)
+        return _refuse(event, "the event names an order that does not exist")
+    problem = binding_problem(event, order)
+    if problem is not None:
+        return _refuse(event, problem)
+    kind = EventKind(event.kind)
+    fact_kind = _FACTS.get(kind)
+    if fact_kind is None:
+        return await _LIFECYCLE[kind](ctx, conn, order, now)
+    return await _apply_fact(ctx, conn, event, order, fact_kind, now)
 
 
-def _hold_event(event: Any, reason: str) -> Applied:
+def binding_problem(event: EventRecord, order: OrderRecord) -> str | None:
+    """Why the event may not move this order, or None when it names the order's own
+    checkout session or payment. Orders with no gateway session are never moved."""
+    if order.gateway_session_id is None:
+        return "the order has no gateway checkout (paid with points, or never opened)"
+    if event.gateway != order.gateway:
+        return f"the event comes from {event.gateway}, the order was opened with {order.gateway}"
+    if event.session_id and event.session_id == order.gateway_session_id:
+        return None
+    if event.payment_ref and order.payment_ref and event.payment_ref == order.payment_ref:
+        return None
+    if not event.session_id:
+        return "the event names no checkout session (nor the order's payment)"
+    return "the event's checkout session belongs to another order"
+
+
+def _refuse(event: EventRecord, reason: str) -> Applied:
     alert = ReviewAlert(
-        member_id=0, order_id=event.order_id, reason=f"Payment event {event.event_id}: {reason}."
+        member_id=0,
+        order_id=event.order_id,
+        reason=f"Payment event {event.event_id} refused: {reason}.",
     )
-    return Applied(Outcome.HELD, event.order_id, [alert], reason)
+    return Applied(Outcome.REFUSED, event.order_id, [alert], reason)
 
 
-async def _on_paid(ctx: StoreContext, conn: Conn, event: Any, order: Any, now: datetime) -> Applied:
-    state = OrderState(order.state)
-    if state in SETTLED_STATES or state in {S.REFUNDED, S.CHARGED_BACK, S.HELD}:
-        return Applied(Outcome.DUPLICATE, order.id, [], f"order already {state}")
-    mismatch = _money_mismatch(event, order)
-    if mismatch:
-        await set_state(conn, order.id, state, S.HELD, now, review_reason=mismatch)
-        alert = ReviewAlert(member_id=order.buyer_id, order_id=order.id, reason=mismatch)
-        return Applied(Outcome.HELD, order.id, [alert], mismatch)
+async def _apply_fact(
+    ctx: StoreContext,
+    conn: Conn,
+    event: EventRecord,
+    order: OrderRecord,
+    kind: FactKind,
+    now: datetime,
+) -> Applied:
+    if kind is FactKind.CAPTURED:
+        subject = ""
+    elif kind in (FactKind.REFUND_SUCCEEDED, FactKind.REFUND_FAILED):
+        subject = event.subject_id or event.event_id
+    else:
+        subject = event.subject_id or "payment"  # one dispute per payment when unnamed
+    fact = MoneyFact(kind, subject, event.amount, event.currency)
+    if not await _record_fact(conn, order.id, fact, now, event=event):
+        return Applied(Outcome.DUPLICATE, order.id, [], f"{kind} already recorded")
+    if kind is FactKind.CAPTURED and event.payment_ref and order.payment_ref is None:
+        await conn.execute(
+            update(orders).where(orders.c.id == order.id).values(payment_ref=event.payment_ref)
+        )
+    settled = await settle(ctx, conn, order, now)
+    effects = settled.effects
+    if kind is FactKind.REFUND_FAILED:
+        reason = f"Refund {subject} failed at the gateway; the order is now {settled.state}."
+        effects.append(ReviewAlert(member_id=order.buyer_id, order_id=order.id, reason=reason))
+    if settled.state is S.HELD:
+        return Applied(Outcome.HELD, order.id, effects, settled.review or "held")
+    if settled.state in {S.PENDING, *LAPSED_STATES}:
+        return Applied(Outcome.DEFERRED, order.id, effects, f"{kind} waits for the payment")
+    return Applied(Outcome.APPLIED, order.id, effects, f"{kind}; order {settled.state}")
+
+
+async def _record_fact(
+    conn: Conn,
+    order_id: int,
+    fact: MoneyFact,
+    now: datetime,
+    *,
+    event: EventRecord | None = None,
+    actor_id: int | None = None,
+) -> bool:
+    """Store a fact once per order; False when the order already has it."""
+    return await insert_ignore(
+        conn,
+        order_money_facts,
+        {
+            "order_id": order_id,
+            "kind": fact.kind.value,
+            "ref": fact_ref(fact.kind, fact.subject)[:255],
+            "subject": fact.subject[:255],
+            "amount": fact.amount,
+            "currency": fact.currency,
+            "gateway": None if event is None else event.gateway,
+            "event_id": None if event is None else event.event_id,
+            "actor_id": actor_id,
+            "recorded_at": now,
+        },
+        conflict=["order_id", "ref"],
+    )
+
+
+async def _facts(conn: Conn, order_id: int) -> list[MoneyFact]:
+    rows = await conn.execute(
+        select(
+            order_money_facts.c.kind,
+            order_money_facts.c.subject,
+            order_money_facts.c.amount,
+            order_money_facts.c.currency,
+        ).where(order_money_facts.c.order_id == order_id)
+    )
+    return [
+        MoneyFact(
+            FactKind(row.kind),
+            str(row.subject),
+            None if row.amount is None else int(row.amount),
+            row.currency,
+        )
+        for row in rows
+    ]
+
+
+async def settle_points_only(
+    ctx: StoreContext, conn: Conn, order_id: int, now: datetime
+) -> list[Effect]:
+    """Checkout paid wholly with points: the points are the capture; settle at once."""
+    order = await lock_record(conn, order_id)
+    assert order is not None and order.cash_due == 0
+    await _record_fact(conn, order.id, MoneyFact(FactKind.CAPTURED, "", 0, order.currency), now)
+    return (await settle(ctx, conn, order, now)).effects
+
+
+async def settle(ctx: StoreContext, conn: Conn, order: OrderRecord, now: datetime) -> Settled:
+    """Decide from the order's facts what the member holds, and move them there.
+
+    `order` is the locked row as it was before this change.
+    """
+    lifecycle = order.state if order.state in {S.PENDING, *LAPSED_STATES} else S.PENDING
+    decision = decide(
+        await _facts(conn, order.id),
+        cash_due=order.cash_due,
+        currency=order.currency,
+        lifecycle=lifecycle,
+    )
+    return await _move(ctx, conn, order, decision, now)
+
+
+async def _move(
+    ctx: StoreContext, conn: Conn, order: OrderRecord, decision: Decision, now: datetime
+) -> Settled:
+    """From what the member holds now (the order's state) to what the decision says."""
     book = AccountBook(conn, order.shop_id, now, ctx.tiers)
-    if state in LAPSED_STATES:
-        # Paid after it lapsed: the lines went back to the cart; take them out again
-        # and hold the points once more before capturing them.
-        await conn.execute(cart_lines.delete().where(cart_lines.c.from_order_id == order.id))
-        if order.points_applied:
-            try:
-                await book.reserve_points(order.buyer_id, int(order.points_applied))
-            except InsufficientPoints:
-                reason = "Paid after expiry, but the points it used have since been spent."
-                await set_state(conn, order.id, state, S.HELD, now, review_reason=reason)
-                alert = ReviewAlert(member_id=order.buyer_id, order_id=order.id, reason=reason)
-                return Applied(Outcome.HELD, order.id, [alert], reason)
-    if event.session_id and not order.gateway_session_id:
+    holds = order.state in GOODS_STATES
+    target, review = decision.state, decision.review
+    effects: list[Effect] = []
+    values: dict[str, Any] = {}
+    reserved = order.points_reserved
+    if decision.keeps_goods and not holds:
+        problem = await _take_points(conn, book, order)
+        if problem is None:
+            reserved = 0
+            await _uncart(conn, order)
+            effects += await fulfil_order(ctx, conn, order, now)
+            values.update(fulfilled_at=now)
+        else:
+            target, review = S.HELD, problem
+    elif holds and not decision.keeps_goods:
+        why = "charged back" if target is S.CHARGED_BACK else "refunded"
+        effects += await claw_back_order(ctx, conn, order, now, why)
+    if reserved and target not in {S.PENDING, S.HELD}:
+        await book.release_points(order.buyer_id, reserved)
+        reserved = 0
+    if decision.captured is not None and order.paid_at is None:
+        values.update(paid_at=now)
+    changed = target is not order.state or decision.refunded != order.refunded
+    if changed and review is not None:
+        effects.append(ReviewAlert(member_id=order.buyer_id, order_id=order.id, reason=review))
+    if target is S.PARTIALLY_REFUNDED and decision.refunded > order.refunded:
+        money = Money(decision.refunded - order.refunded, order.currency)
+        effects.append(
+            RefundNotice(
+                member_id=order.buyer_id, order_id=order.id, description=f"{money} refunded"
+            )
+        )
+    if changed or reserved != order.points_reserved or values:
         await conn.execute(
             update(orders)
             .where(orders.c.id == order.id)
-            .values(gateway=event.gateway, gateway_session_id=event.session_id)
+            .values(
+                state=target.value,
+                refunded=decision.refunded,
+                points_reserved=reserved,
+                review_reason=review,
+                updated_at=now,
+                **values,
+            )
         )
-    effects = await fulfil_order(ctx, conn, order.id, now, from_state=state)
-    effects += await _replay_deferred(ctx, conn, order.id)
-    return Applied(Outcome.APPLIED, order.id, effects, "paid and fulfilled")
+    return Settled(target, effects, review)
 
 
-def _money_mismatch(event: Any, order: Any) -> str | None:
-    if event.amount is None or event.currency is None:
-        return "The payment did not say how much was paid."
-    if event.currency.upper() != order.currency:
-        return f"Paid in {event.currency.upper()}, but the order is in {order.currency}."
-    if int(event.amount) != int(order.cash_due):
-        paid = Money(int(event.amount), order.currency)
-        due = Money(int(order.cash_due), order.currency)
-        return f"Paid {paid}, but the order was for {due}."
+async def _take_points(conn: Conn, book: AccountBook, order: OrderRecord) -> str | None:
+    """Spend the points the order used: its reservation, or from the free balance when
+    the reservation is gone (paid after it lapsed, given back after a refund)."""
+    need = order.points_applied
+    if not need:
+        return None
+    source = Source(Reason.SPEND, order_id=order.id, memo=f"paid order #{order.id}")
+    if order.points_reserved >= need:
+        await book.capture_points(order.buyer_id, need, source)
+        return None
+    try:
+        await book.debit_points(order.buyer_id, need, source)
+    except InsufficientPoints:
+        return f"Paid, but the {need:,} points it used have since been spent."
     return None
 
 
-async def fulfil_order(
-    ctx: StoreContext,
-    conn: Conn,
-    order_id: int,
-    now: datetime,
-    *,
-    from_state: OrderState = S.PENDING,
-) -> list[Effect]:
-    """pending → paid → fulfilled in the caller's transaction; returns the effects."""
-    order = await lock_order(conn, order_id)
-    assert order is not None
-    await set_state(conn, order_id, from_state, S.PAID, now, paid_at=now)
-    book = AccountBook(conn, order.shop_id, now, ctx.tiers)
-    if order.points_applied:
-        await book.capture_points(
-            order.buyer_id,
-            int(order.points_applied),
-            Source(Reason.SPEND, order_id=order_id, memo=f"paid order #{order_id}"),
+async def _uncart(conn: Conn, order: OrderRecord) -> None:
+    """A lapsed order's lines went back to the cart; once it is paid they leave again."""
+    if order.state not in {*LAPSED_STATES, S.HELD}:
+        return
+    cart = select(carts.c.id).where(
+        carts.c.shop_id == order.shop_id, carts.c.member_id == order.buyer_id
+    )
+    await conn.execute(
+        cart_lines.delete().where(
+            cart_lines.c.cart_id.in_(cart.scalar_subquery()),
+            cart_lines.c.from_order_id == order.id,
         )
+    )
+
+
+async def fulfil_order(
+    ctx: StoreContext, conn: Conn, order: OrderRecord, now: datetime
+) -> list[Effect]:
+    """Apply every line not held now, in the caller's transaction; returns the effects.
+
+    Lines applied for the first time tell gift recipients; lines given back after a
+    take-back (a refund that failed, say) are applied again quietly. Points are the
+    caller's (`_move`).
+    """
+    order_id = order.id
+    book = AccountBook(conn, order.shop_id, now, ctx.tiers)
     lines = await _lines(conn, order_id)
     effects: list[Effect] = []
     descriptions = []
     for line in lines:
+        if line.applied_at is not None and line.clawed_back_at is None:
+            continue
         kind = ctx.catalog.kinds[line.kind]
         paid = PaidLine(
             order_id, line.id, order.buyer_id, line.recipient_id, line.quantity, line.spec
@@ -290,7 +555,7 @@ async def fulfil_order(
         descriptions.append(
             description if line.recipient_id == order.buyer_id else f"{description} (gift)"
         )
-        if line.recipient_id != order.buyer_id:
+        if line.recipient_id != order.buyer_id and line.applied_at is None:
             effects.append(
                 GiftNotice(
                     member_id=line.recipient_id,
@@ -301,23 +566,24 @@ async def fulfil_order(
                 )
             )
     await conn.execute(
-        update(order_lines).where(order_lines.c.order_id == order_id).values(applied_at=now)
+        update(order_lines)
+        .where(order_lines.c.order_id == order_id)
+        .values(applied_at=now, clawed_back_at=None)
     )
-    await set_state(conn, order_id, S.PAID, S.FULFILLED, now, fulfilled_at=now)
     effects.append(
         Receipt(
             member_id=order.buyer_id,
             order_id=order_id,
             lines=descriptions,
-            total=str(Money(int(order.cash_due), order.currency)),
-            points_used=int(order.points_applied),
+            total=str(Money(order.cash_due, order.currency)),
+            points_used=order.points_applied,
         )
     )
     return effects
 
 
 async def claw_back_order(
-    ctx: StoreContext, conn: Conn, order: Any, now: datetime, why: str
+    ctx: StoreContext, conn: Conn, order: OrderRecord, now: datetime, why: str
 ) -> list[Effect]:
     """Take back what a fulfilled order gave and return the points it spent."""
     book = AccountBook(conn, order.shop_id, now, ctx.tiers)
@@ -336,166 +602,75 @@ async def claw_back_order(
     if order.points_applied:
         await book.credit_points(
             order.buyer_id,
-            int(order.points_applied),
+            order.points_applied,
             Source(Reason.REFUND, order_id=order.id, memo=f"points returned: {why}"),
         )
     effects.append(RefundNotice(member_id=order.buyer_id, order_id=order.id, description=why))
     return effects
 
 
-async def _on_refund(
-    ctx: StoreContext, conn: Conn, event: Any, order: Any, now: datetime
-) -> Applied:
-    state = OrderState(order.state)
-    if state in {S.PENDING, *LAPSED_STATES}:
-        return Applied(Outcome.DEFERRED, order.id, [], "refund before payment")
-    if state in {S.REFUNDED, S.CHARGED_BACK}:
-        return Applied(Outcome.DUPLICATE, order.id, [], f"order already {state}")
-    if state is S.HELD:
-        await set_state(conn, order.id, state, S.REFUNDED, now)
-        return Applied(Outcome.APPLIED, order.id, [], "held order refunded; nothing was granted")
-    amount = int(event.amount) if event.amount is not None else int(order.cash_due)
-    refunded = int(order.refunded) + amount
-    if state is S.DISPUTED:
-        await conn.execute(update(orders).where(orders.c.id == order.id).values(refunded=refunded))
-        return Applied(Outcome.APPLIED, order.id, [], "refund noted during a dispute")
-    if refunded >= int(order.cash_due):
-        await set_state(conn, order.id, state, S.REFUNDED, now, refunded=refunded)
-        effects = await claw_back_order(ctx, conn, order, now, "refunded")
-        return Applied(Outcome.APPLIED, order.id, effects, "fully refunded")
-    await set_state(conn, order.id, state, S.PARTIALLY_REFUNDED, now, refunded=refunded)
-    money = Money(amount, order.currency)
-    alert = ReviewAlert(
-        member_id=order.buyer_id,
-        order_id=order.id,
-        reason=f"Partial refund of {money}: decide whether to take anything back.",
-    )
-    notice = RefundNotice(
-        member_id=order.buyer_id, order_id=order.id, description=f"{money} refunded"
-    )
-    return Applied(Outcome.APPLIED, order.id, [notice, alert], "partially refunded")
-
-
-async def _on_dispute_opened(
-    ctx: StoreContext, conn: Conn, event: Any, order: Any, now: datetime
-) -> Applied:
-    state = OrderState(order.state)
-    if state in {S.PENDING, *LAPSED_STATES}:
-        return Applied(Outcome.DEFERRED, order.id, [], "dispute before payment")
-    if state in {S.DISPUTED, S.CHARGED_BACK, S.HELD}:
-        return Applied(Outcome.DUPLICATE, order.id, [], f"order already {state}")
-    await set_state(conn, order.id, state, S.DISPUTED, now, state_before_dispute=state.value)
-    alert = ReviewAlert(
-        member_id=order.buyer_id, order_id=order.id, reason="A payment dispute was opened."
-    )
-    return Applied(Outcome.APPLIED, order.id, [alert], "disputed")
-
-
-async def _on_dispute_won(
-    ctx: StoreContext, conn: Conn, event: Any, order: Any, now: datetime
-) -> Applied:
-    state = OrderState(order.state)
-    if state is not S.DISPUTED:
-        # Closed before we saw it open: nothing changed hands.
-        return Applied(Outcome.IGNORED, order.id, [], f"dispute won while order {state}")
-    back = OrderState(order.state_before_dispute or S.FULFILLED.value)
-    await set_state(conn, order.id, state, back, now, state_before_dispute=None)
-    return Applied(Outcome.APPLIED, order.id, [], f"dispute won; back to {back}")
-
-
-async def _on_dispute_lost(
-    ctx: StoreContext, conn: Conn, event: Any, order: Any, now: datetime
-) -> Applied:
-    state = OrderState(order.state)
-    if state in {S.PENDING, *LAPSED_STATES}:
-        return Applied(Outcome.DEFERRED, order.id, [], "dispute lost before payment")
-    if state in {S.CHARGED_BACK, S.HELD}:
-        return Applied(Outcome.DUPLICATE, order.id, [], f"order already {state}")
-    if state is not S.DISPUTED:
-        await set_state(conn, order.id, state, S.DISPUTED, now, state_before_dispute=state.value)
-        state = S.DISPUTED
-    await set_state(conn, order.id, state, S.CHARGED_BACK, now)
-    effects: list[Effect] = []
-    if OrderState(order.state) is not S.REFUNDED and order.state_before_dispute != S.REFUNDED.value:
-        effects = await claw_back_order(ctx, conn, order, now, "charged back")
-    return Applied(Outcome.APPLIED, order.id, effects, "charged back")
-
-
-async def _on_failed(
-    ctx: StoreContext, conn: Conn, event: Any, order: Any, now: datetime
-) -> Applied:
+async def _on_failed(ctx: StoreContext, conn: Conn, order: OrderRecord, now: datetime) -> Applied:
     return await _lapse(ctx, conn, order, S.FAILED, now)
 
 
-async def _on_expired(
-    ctx: StoreContext, conn: Conn, event: Any, order: Any, now: datetime
-) -> Applied:
+async def _on_expired(ctx: StoreContext, conn: Conn, order: OrderRecord, now: datetime) -> Applied:
     return await _lapse(ctx, conn, order, S.EXPIRED, now)
 
 
 async def _lapse(
-    ctx: StoreContext, conn: Conn, order: Any, state: OrderState, now: datetime
+    ctx: StoreContext, conn: Conn, order: OrderRecord, state: OrderState, now: datetime
 ) -> Applied:
-    if OrderState(order.state) is not S.PENDING:
+    if order.state is not S.PENDING:
         return Applied(Outcome.IGNORED, order.id, [], f"order already {order.state}; stays so")
     await lapse_order(ctx, conn, order.id, state, now)
     return Applied(Outcome.APPLIED, order.id, [], f"order {state}; lines back in the cart")
 
 
-async def _on_pending(
-    ctx: StoreContext, conn: Conn, event: Any, order: Any, now: datetime
-) -> Applied:
+async def _on_pending(ctx: StoreContext, conn: Conn, order: OrderRecord, now: datetime) -> Applied:
     return Applied(Outcome.IGNORED, order.id, [], "payment pending; waiting for the outcome")
 
 
-async def _on_refund_failed(
-    ctx: StoreContext, conn: Conn, event: Any, order: Any, now: datetime
-) -> Applied:
-    alert = ReviewAlert(
-        member_id=order.buyer_id, order_id=order.id, reason="A refund failed at the gateway."
-    )
-    return Applied(Outcome.APPLIED, order.id, [alert], "refund failed")
-
-
-_HANDLERS = {
-    EventKind.PAYMENT_SUCCEEDED: _on_paid,
+_LIFECYCLE = {
     EventKind.PAYMENT_PENDING: _on_pending,
     EventKind.PAYMENT_FAILED: _on_failed,
     EventKind.CHECKOUT_EXPIRED: _on_expired,
-    EventKind.REFUND_SUCCEEDED: _on_refund,
-    EventKind.REFUND_FAILED: _on_refund_failed,
-    EventKind.DISPUTE_OPENED: _on_dispute_opened,
-    EventKind.DISPUTE_WON: _on_dispute_won,
-    EventKind.DISPUTE_LOST: _on_dispute_lost,
 }
 
 
-async def _replay_deferred(ctx: StoreContext, conn: Conn, order_id: int) -> list[Effect]:
-    """Apply refunds and disputes that arrived before the payment, in arrival order."""
+@dataclass(frozen=True)
+class LineRecord:
+    """An order line as applying and taking back need it."""
+
+    id: int
+    kind: str
+    quantity: int
+    recipient_id: int
+    anonymous: bool
+    note: str | None
+    gift_ref: str | None
+    spec: dict[str, Any]
+    applied_at: datetime | None
+    clawed_back_at: datetime | None
+
+
+async def _lines(conn: Conn, order_id: int) -> Sequence[LineRecord]:
     rows = await conn.execute(
-        select(payment_events.c.gateway, payment_events.c.event_id)
-        .where(payment_events.c.order_id == order_id)
-        .where(payment_events.c.outcome == Outcome.DEFERRED.value)
-        .where(payment_events.c.applied_at.is_(None))
-        .order_by(payment_events.c.id)
+        select(order_lines)
+        .where(order_lines.c.order_id == order_id)
+        .order_by(order_lines.c.position)
     )
-    effects: list[Effect] = []
-    for gateway, event_id in rows.all():
-        await conn.execute(
-            update(payment_events)
-            .where(payment_events.c.gateway == gateway, payment_events.c.event_id == event_id)
-            .values(outcome=None)
+    return [
+        LineRecord(
+            id=int(row.id),
+            kind=str(row.kind),
+            quantity=int(row.quantity),
+            recipient_id=int(row.recipient_id),
+            anonymous=bool(row.anonymous),
+            note=row.note,
+            gift_ref=row.gift_ref,
+            spec=dict(row.spec),
+            applied_at=row.applied_at,
+            clawed_back_at=row.clawed_back_at,
         )
-        applied = await _process(ctx, conn, gateway, event_id)
-        effects += applied.effects
-    return effects
-
-
-async def _lines(conn: Conn, order_id: int) -> Sequence[Any]:
-    return (
-        await conn.execute(
-            select(order_lines)
-            .where(order_lines.c.order_id == order_id)
-            .order_by(order_lines.c.position)
-        )
-    ).all()
+        for row in rows
+    ]

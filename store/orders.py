@@ -1,9 +1,9 @@
-"""Orders: checkout freezes the cart; states only move forward.
+"""Orders: checkout freezes the cart into an order the buyer pays for.
 
-pending → paid → fulfilled; pending → expired | cancelled | failed (lines go back
-to the buyer's cart, reserved points are released); paid/fulfilled → refunded |
-partially_refunded; → disputed, and back, or charged_back; pending → held when the
-money does not match and a moderator must look.
+A pending order lapses (expired | cancelled | failed: lines go back to the buyer's
+cart, reserved points are released) by the rules here. Once money moves, the order's
+state is decided from its money facts by `store.settlement.decide` — fulfilled,
+partially refunded, disputed, refunded, charged back or held — and nowhere else.
 """
 
 from __future__ import annotations
@@ -50,29 +50,54 @@ class OrderState(StrEnum):
 
 
 S = OrderState
-_REFUNDABLE = {S.REFUNDED, S.PARTIALLY_REFUNDED, S.DISPUTED}
-TRANSITIONS: dict[OrderState, frozenset[OrderState]] = {
-    S.PENDING: frozenset({S.PAID, S.EXPIRED, S.CANCELLED, S.FAILED, S.HELD}),
-    # A payment that arrives after the order lapsed is still money received: paid wins.
-    S.EXPIRED: frozenset({S.PAID, S.HELD}),
-    S.CANCELLED: frozenset({S.PAID, S.HELD}),
-    S.FAILED: frozenset({S.PAID, S.HELD}),
-    S.HELD: frozenset({S.PAID, S.CANCELLED, S.REFUNDED}),
-    S.PAID: frozenset({S.FULFILLED, *_REFUNDABLE}),
-    S.FULFILLED: frozenset(_REFUNDABLE),
-    S.PARTIALLY_REFUNDED: frozenset(_REFUNDABLE),
-    S.DISPUTED: frozenset({S.PAID, S.FULFILLED, S.PARTIALLY_REFUNDED, S.CHARGED_BACK}),
-    S.REFUNDED: frozenset({S.DISPUTED}),
-    S.CHARGED_BACK: frozenset(),
-}
 OPEN_STATES = frozenset({S.PENDING})
 SETTLED_STATES = frozenset({S.PAID, S.FULFILLED, S.PARTIALLY_REFUNDED, S.DISPUTED})
 LAPSED_STATES = frozenset({S.EXPIRED, S.CANCELLED, S.FAILED})
+#: States a moderator should look at until they change.
+REVIEW_STATES = frozenset({S.HELD, S.DISPUTED})
 
 
-def check_transition(current: OrderState, target: OrderState) -> None:
-    if target not in TRANSITIONS[current]:
+def check_lapse(current: OrderState, target: OrderState) -> None:
+    """Only an unpaid (pending) order lapses; money states are the facts' to decide."""
+    if target not in LAPSED_STATES or current is not S.PENDING:
         raise IllegalTransition(f"An order that is {current} cannot become {target}.")
+
+
+@dataclass(frozen=True)
+class OrderRecord:
+    """An order's row as the money paths need it: typed, no lines."""
+
+    id: int
+    shop_id: int
+    buyer_id: int
+    state: OrderState
+    currency: str
+    cash_due: int
+    points_applied: int
+    points_reserved: int
+    refunded: int
+    gateway: str | None
+    gateway_session_id: str | None
+    payment_ref: str | None
+    paid_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: Row[Any]) -> OrderRecord:
+        return cls(
+            id=int(row.id),
+            shop_id=int(row.shop_id),
+            buyer_id=int(row.buyer_id),
+            state=OrderState(row.state),
+            currency=str(row.currency),
+            cash_due=int(row.cash_due),
+            points_applied=int(row.points_applied),
+            points_reserved=int(row.points_reserved),
+            refunded=int(row.refunded),
+            gateway=row.gateway,
+            gateway_session_id=row.gateway_session_id,
+            payment_ref=row.payment_ref,
+            paid_at=row.paid_at,
+        )
 
 
 @dataclass(frozen=True)
@@ -164,7 +189,7 @@ class OrderService:
             return CheckoutResult(done.order, [], created=False)
 
     async def _checkout(self, shop_id: int, member_id: int, points: int) -> CheckoutResult:
-        from store.fulfilment import fulfil_order  # the cycle is deliberate
+        from store.fulfilment import settle_points_only  # the cycle is deliberate
 
         ctx = self.ctx
 
@@ -220,6 +245,7 @@ class OrderService:
                     points_value=points_value,
                     cash_due=cash_due,
                     refunded=0,
+                    points_reserved=applied,
                     checkout_key=f"{cart_id}:{version}",
                     created_at=now,
                     updated_at=now,
@@ -249,7 +275,7 @@ class OrderService:
             await conn.execute(delete(cart_lines).where(cart_lines.c.cart_id == cart_id))
             effects: list[Effect] = []
             if cash_due == 0:
-                effects = await fulfil_order(ctx, conn, order_id, now)
+                effects = await settle_points_only(ctx, conn, order_id, now)
                 await store_effects(conn, effects, order_id=order_id, now=now, shop_id=shop_id)
             order = await load_order(conn, ctx, order_id)
             points_left = await free_points(conn, shop_id, member_id)
@@ -316,14 +342,41 @@ class OrderService:
             raise InvalidInput(f"{state} is not a way for an order to lapse.")
 
         async def lapse(conn: Conn) -> Order:
-            row = await lock_order(conn, order_id)
+            row = await lock_record(conn, order_id)
             if row is None:
                 raise NotFound("No such order.")
-            check_transition(OrderState(row.state), state)
+            check_lapse(row.state, state)
             await lapse_order(self.ctx, conn, order_id, state, self.ctx.now())
             return await load_order(conn, self.ctx, order_id)
 
         return await self.ctx.db.write(lapse)
+
+    async def needing_review(self, shop_id: int, limit: int = 20) -> list[Order]:
+        """Held and disputed orders, oldest change first: what a moderator must resolve."""
+
+        async def review(conn: Conn) -> list[Order]:
+            ids = (
+                await conn.execute(
+                    select(orders.c.id)
+                    .where(
+                        orders.c.shop_id == shop_id,
+                        orders.c.state.in_([s.value for s in REVIEW_STATES]),
+                    )
+                    .order_by(orders.c.updated_at, orders.c.id)
+                    .limit(limit)
+                )
+            ).scalars()
+            return [await load_order(conn, self.ctx, int(i)) for i in list(ids)]
+
+        return await self.ctx.db.read(review)
+
+    async def refundable(self, shop_id: int, order_id: int, amount: int | None = None) -> Order:
+        """The order, if its money can be refunded through the gateway now; else refuse."""
+        order = await self.get(shop_id, order_id)
+        problem = refund_problem(order, amount)
+        if problem is not None:
+            raise InvalidInput(problem)
+        return order
 
     async def stale_pending(self, older_than: timedelta, limit: int = 100) -> list[Order]:
         """Pending orders with a gateway session, untouched for `older_than` (reconciliation)."""
@@ -389,44 +442,54 @@ class OrderService:
         return await self.ctx.db.read(find)
 
 
-async def lock_order(conn: Conn, order_id: int) -> Row[Any] | None:
-    return (
+def refund_problem(order: Order, amount: int | None) -> str | None:
+    """Why a refund of `order` (all, or `amount` minor units) can't be asked for, or None."""
+    name = f"Order #{order.id}"
+    if order.state is S.DISPUTED:
+        return f"{name} is disputed: the dispute decides its money, so it can't be refunded now."
+    if order.state is S.REFUNDED:
+        return f"{name} is already refunded."
+    if order.state is S.CHARGED_BACK:
+        return f"{name} was charged back: its money has already gone back."
+    if order.state in OPEN_STATES or order.state in LAPSED_STATES:
+        return f"{name} was never paid, so there is nothing to refund."
+    if order.gateway_session_id is None or order.cash_due.amount == 0:
+        return f"{name} was paid with points only; there is no payment to refund."
+    if amount is not None:
+        left = order.cash_due.amount - order.refunded.amount
+        if order.state is not S.HELD and amount > left:
+            return (
+                f"At most {Money(left, order.cash_due.currency)} of {name} can still be refunded."
+            )
+    return None
+
+
+async def lock_record(conn: Conn, order_id: int) -> OrderRecord | None:
+    """The order's row, locked for the rest of the transaction."""
+    row = (
         await conn.execute(select(orders).where(orders.c.id == order_id).with_for_update())
     ).first()
-
-
-async def set_state(
-    conn: Conn,
-    order_id: int,
-    current: OrderState,
-    target: OrderState,
-    now: datetime,
-    **values: Any,
-) -> None:
-    check_transition(current, target)
-    await conn.execute(
-        update(orders)
-        .where(and_(orders.c.id == order_id, orders.c.state == current.value))
-        .values(state=target.value, updated_at=now, **values)
-    )
+    return None if row is None else OrderRecord.from_row(row)
 
 
 async def lapse_order(
     ctx: StoreContext, conn: Conn, order_id: int, state: OrderState, now: datetime
 ) -> bool:
     """Move a pending order to a lapsed state; False when it was no longer pending."""
-    row = await lock_order(conn, order_id)
+    row = await lock_record(conn, order_id)
     if row is None:
         raise NotFound("No such order.")
-    current = OrderState(row.state)
-    if current is not S.PENDING:
-        if current in SETTLED_STATES or current in LAPSED_STATES:
-            return False
-        check_transition(current, state)
-    await set_state(conn, order_id, current, state, now)
-    if row.points_applied:
+    if row.state is not S.PENDING:
+        return False
+    check_lapse(row.state, state)
+    await conn.execute(
+        update(orders)
+        .where(and_(orders.c.id == order_id, orders.c.state == S.PENDING.value))
+        .values(state=state.value, updated_at=now, points_reserved=0)
+    )
+    if row.points_reserved:
         await AccountBook(conn, row.shop_id, now, ctx.tiers).release_points(
-            row.buyer_id, int(row.points_applied)
+            row.buyer_id, row.points_reserved
         )
     cart_id, _ = await lock_cart(conn, row.shop_id, row.buyer_id, now)
     lines = (

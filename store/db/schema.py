@@ -89,6 +89,12 @@ orders = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     Column("paid_at", UTCDateTime, nullable=True),
     Column("fulfilled_at", UTCDateTime, nullable=True),
+    # The gateway's own reference of the captured payment (Stripe's payment intent):
+    # later refund and dispute events may name the order's payment by it.
+    Column("payment_ref", String(255), nullable=True),
+    # Points held for this order right now (checkout reserves them; capture, lapse or
+    # refund of an unfulfilled order clears them), so a release frees exactly these.
+    Column("points_reserved", BigInteger, nullable=False, default=0),
     UniqueConstraint("shop_id", "checkout_key", name="uq_orders_checkout_key"),
     Index("ix_orders_buyer", "shop_id", "buyer_id"),
     Index("ix_orders_state", "state", "updated_at"),
@@ -199,6 +205,9 @@ payment_events = Table(
     Column("session_id", String(255), nullable=True),
     Column("amount", BigInteger, nullable=True),
     Column("currency", String(3), nullable=True),
+    # The refund or dispute the event is about, and the gateway's payment reference.
+    Column("subject_id", String(255), nullable=True),
+    Column("payment_ref", String(255), nullable=True),
     Column("received_at", UTCDateTime, nullable=False),
     Column("applied_at", UTCDateTime, nullable=True),
     Column("outcome", String(40), nullable=True),
@@ -206,6 +215,28 @@ payment_events = Table(
     UniqueConstraint("gateway", "event_id", name="uq_payment_events_gateway_event"),
     Index("ix_payment_events_pending", "applied_at"),
     Index("ix_payment_events_order", "order_id"),
+)
+
+# What happened to an order's money, one row per fact (captured, each refund, each
+# dispute step, a moderator's acceptance). `ref` is unique per order, so a duplicate
+# or replayed event is one fact; what the member keeps is decided from these rows
+# (store.settlement).
+order_money_facts = Table(
+    "order_money_facts",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("order_id", BigId, ForeignKey("orders.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("ref", String(255), nullable=False),
+    # The refund or dispute a fact belongs to ("" for the capture and acceptance).
+    Column("subject", String(255), nullable=False),
+    Column("amount", BigInteger, nullable=True),
+    Column("currency", String(3), nullable=True),
+    Column("gateway", String(40), nullable=True),
+    Column("event_id", String(255), nullable=True),
+    Column("actor_id", BigInteger, nullable=True),
+    Column("recorded_at", UTCDateTime, nullable=False),
+    UniqueConstraint("order_id", "ref", name="uq_order_money_facts_ref"),
 )
 
 # What the bot must still do in Discord for a committed change (roles, DMs).

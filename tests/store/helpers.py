@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 
 from store.db.engine import Conn, Database
 from store.db.schema import accounts, ledger, metadata
+from store.fulfilment import PaymentOutcome
+from store.orders import Order
+from store.shop import Shop
+from tests.support import GUILD
 
 
 async def snapshot(db: Database) -> dict[str, list[tuple[Any, ...]]]:
@@ -44,3 +49,34 @@ async def assert_balances_match_ledger(db: Database) -> None:
         assert int(sums.get(member, 0) or 0) == int(points), f"member {member}"
     for member, total in sums.items():
         assert int(total or 0) == int(balances.get(member, 0)), f"member {member}"
+
+
+async def checkout_paid_by_card(shop: Shop, member: int, *, points: int = 0) -> Order:
+    """Check the member's cart out and open a (pretend) gateway session for it, as the
+    bot does: gateway events move only orders whose session they name."""
+    order = (await shop.orders.checkout(GUILD, member, points=points)).order
+    if order.cash_due.amount == 0:
+        return order
+    return await shop.orders.attach_session(
+        order.id,
+        gateway="fake",
+        session_id=f"cs_{order.id}",
+        url="http://pay.invalid",
+        expires_at=shop.ctx.now() + timedelta(hours=1),
+    )
+
+
+def gateway_event(
+    order: Order, kind: str, event_id: str, amount: int | None = None, **more: Any
+) -> PaymentOutcome:
+    """A fake-gateway event about `order`, naming its session (amount: what it is due)."""
+    return PaymentOutcome(
+        gateway="fake",
+        event_id=event_id,
+        kind=kind,
+        order_id=str(order.id),
+        session_id=order.gateway_session_id,
+        amount=order.cash_due.amount if amount is None else amount,
+        currency="USD",
+        **more,
+    )

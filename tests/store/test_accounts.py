@@ -7,9 +7,12 @@ from datetime import UTC, datetime
 import pytest
 
 from store.clock import add_months
-from store.fulfilment import PaymentOutcome
 from store.shop import Shop
-from tests.store.helpers import assert_balances_match_ledger
+from tests.store.helpers import (
+    assert_balances_match_ledger,
+    checkout_paid_by_card,
+    gateway_event,
+)
 from tests.support import ALICE, GUILD, MOD, FakeClock
 
 pytestmark = pytest.mark.asyncio
@@ -17,12 +20,8 @@ pytestmark = pytest.mark.asyncio
 
 async def _buy(shop: Shop, sku: str, event: str, quantity: int = 1) -> None:
     await shop.carts.add(GUILD, ALICE, sku, quantity=quantity)
-    order = (await shop.orders.checkout(GUILD, ALICE)).order
-    await shop.fulfilment.apply(
-        PaymentOutcome(
-            "fake", event, "payment_succeeded", str(order.id), None, order.cash_due.amount, "USD"
-        )
-    )
+    order = await checkout_paid_by_card(shop, ALICE)
+    await shop.fulfilment.apply(gateway_event(order, "payment_succeeded", event))
 
 
 async def test_time_stacks_from_current_expiry(shop: Shop, clock: FakeClock) -> None:

@@ -15,10 +15,14 @@ import pytest_asyncio
 
 from store.db.engine import Database, create_engine
 from store.errors import StoreError
-from store.fulfilment import Outcome, PaymentOutcome
+from store.fulfilment import Outcome
 from store.orders import OrderState
 from store.shop import Shop
-from tests.store.helpers import assert_balances_match_ledger
+from tests.store.helpers import (
+    assert_balances_match_ledger,
+    checkout_paid_by_card,
+    gateway_event,
+)
 from tests.support import ALICE, GUILD, FakeClock, sample_store, sample_tiers
 
 pytestmark = pytest.mark.asyncio
@@ -62,13 +66,8 @@ async def test_two_concurrent_checkouts_make_one_order(shop: Shop, other_process
 async def test_twenty_concurrent_fulfilments_grant_once(shop: Shop, other_process: Shop) -> None:
     """The same payment applied twenty times at once, across two processes, grants once."""
     await shop.carts.add(GUILD, ALICE, "points-100", quantity=2)
-    order = (await shop.orders.checkout(GUILD, ALICE)).order
-    events = [
-        PaymentOutcome(
-            "fake", f"evt_{i % 4}", "payment_succeeded", str(order.id), None, 2000, "USD"
-        )
-        for i in range(20)
-    ]
+    order = await checkout_paid_by_card(shop, ALICE)
+    events = [gateway_event(order, "payment_succeeded", f"evt_{i % 4}") for i in range(20)]
     results = await asyncio.gather(
         *((shop if i % 2 else other_process).fulfilment.apply(e) for i, e in enumerate(events))
     )
@@ -83,9 +82,9 @@ async def test_refund_racing_fulfilment_leaves_the_ledger_consistent(
 ) -> None:
     """Whichever wins, the balance equals the ledger and the end state is refunded."""
     await shop.carts.add(GUILD, ALICE, "points-100", quantity=3)
-    order = (await shop.orders.checkout(GUILD, ALICE)).order
-    paid = PaymentOutcome("fake", "pay", "payment_succeeded", str(order.id), None, 3000, "USD")
-    refund = PaymentOutcome("fake", "refund", "refund_succeeded", str(order.id), None, 3000, "USD")
+    order = await checkout_paid_by_card(shop, ALICE)
+    paid = gateway_event(order, "payment_succeeded", "pay")
+    refund = gateway_event(order, "refund_succeeded", "refund")
     await asyncio.gather(shop.fulfilment.apply(refund), other_process.fulfilment.apply(paid))
     assert (await shop.orders.get(GUILD, order.id)).state is OrderState.REFUNDED
     assert (await shop.accounts.account(GUILD, ALICE)).points == 0

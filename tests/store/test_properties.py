@@ -13,9 +13,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from store.errors import StoreError
-from store.fulfilment import PaymentOutcome
+from store.orders import Order
 from store.shop import Shop
-from tests.store.helpers import assert_balances_match_ledger
+from tests.store.helpers import (
+    assert_balances_match_ledger,
+    checkout_paid_by_card,
+    gateway_event,
+)
 from tests.support import GUILD
 
 SKUS = ["paid-1m", "paid-12m", "paid-forever", "premium-6m", "trial-7d", "points-100", "nope"]
@@ -85,7 +89,7 @@ money_op = st.one_of(
 async def test_balances_always_equal_the_ledger(shop: Shop, ops: list[tuple]) -> None:  # type: ignore[type-arg]
     """Grants, revocations, purchases, spends and refunds never break the books."""
     member = next(_members)
-    paid: list[tuple[int, int]] = []
+    paid: list[Order] = []
     for step, op in enumerate(ops):
         try:
             if op[0] == "grant":
@@ -94,34 +98,17 @@ async def test_balances_always_equal_the_ledger(shop: Shop, ops: list[tuple]) ->
                 await shop.grants.revoke_points(GUILD, 1, member, op[1], "prop")
             elif op[0] == "buy_points":
                 await shop.carts.add(GUILD, member, "points-100", quantity=op[1])
-                order = (await shop.orders.checkout(GUILD, member)).order
+                order = await checkout_paid_by_card(shop, member)
                 await shop.fulfilment.apply(
-                    PaymentOutcome(
-                        "fake",
-                        f"{member}-{step}",
-                        "payment_succeeded",
-                        str(order.id),
-                        None,
-                        order.cash_due.amount,
-                        "USD",
-                    )
+                    gateway_event(order, "payment_succeeded", f"{member}-{step}")
                 )
-                paid.append((order.id, order.cash_due.amount))
+                paid.append(order)
             elif op[0] == "spend":
                 await shop.carts.add(GUILD, member, "trial-7d")
                 await shop.orders.checkout(GUILD, member, points=op[1])
             elif op[0] == "refund_last" and paid:
-                order_id, amount = paid.pop()
                 await shop.fulfilment.apply(
-                    PaymentOutcome(
-                        "fake",
-                        f"{member}-r{step}",
-                        "refund_succeeded",
-                        str(order_id),
-                        None,
-                        amount,
-                        "USD",
-                    )
+                    gateway_event(paid.pop(), "refund_succeeded", f"{member}-r{step}")
                 )
         except StoreError:
             pass
