@@ -10,7 +10,7 @@ from typing import get_args
 import pytest
 from pydantic import BaseModel, SecretStr
 
-from bot.settings import MASK, Settings, SettingsError, load_settings
+from bot.settings import MASK, Settings, SettingsError, load_settings, mask_url
 from tests.cli.conftest import EXAMPLE, REPO, example_with
 
 
@@ -242,3 +242,42 @@ def test_malformed_json_in_the_environment_names_the_section(
     monkeypatch.setenv("STOREFRONT_DISCORD__GUILD_IDS", "[1,")
     with pytest.raises(SettingsError, match=r"^discord: a STOREFRONT_DISCORD__\* variable"):
         load_settings()
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql+asyncpg://shop:pw@db/shop", f"postgresql+asyncpg://shop:{MASK}@db/shop"),
+        (
+            "postgresql+asyncpg://shop@db/shop?password=pw&ssl=require",
+            f"postgresql+asyncpg://shop@db/shop?password={MASK}&ssl=require",
+        ),
+        (
+            "postgresql+asyncpg://shop:pw@db/shop?password=pw",
+            f"postgresql+asyncpg://shop:{MASK}@db/shop?password={MASK}",
+        ),
+        (
+            "postgresql+asyncpg://shop@db/shop?ssl=require",
+            "postgresql+asyncpg://shop@db/shop?ssl=require",
+        ),
+    ],
+    ids=["userinfo", "query", "both", "none"],
+)
+def test_a_database_password_is_masked_wherever_it_is(url: str, shown: str) -> None:
+    """The userinfo password and a ?password= in the query are both masked."""
+    assert mask_url(url) == shown
+
+
+def test_repr_of_the_settings_shows_no_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    """repr(settings) masks the token, gateway secrets and the database passwords."""
+    monkeypatch.setenv("STOREFRONT_DISCORD__TOKEN", "tok-repr-1")
+    monkeypatch.setenv("STOREFRONT_PAYMENTS__FAKE__WEBHOOK_SECRET", "whs-repr-2")
+    monkeypatch.setenv("STOREFRONT_PAYMENTS__STRIPE__API_KEY", "sk-repr-3")
+    monkeypatch.setenv(
+        "STOREFRONT_DATABASE__URL", "postgresql://u:pw-repr-4@h/db?password=pw-repr-5"
+    )
+    settings = load_settings()
+    shown = repr(settings) + str(settings) + repr(settings.payments.tables)
+    for secret in ("tok-repr-1", "whs-repr-2", "sk-repr-3", "pw-repr-4", "pw-repr-5"):
+        assert secret not in shown
+    assert settings.payments.gateway_options()["webhook_secret"] == "whs-repr-2"

@@ -10,11 +10,14 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+from sqlalchemy.engine import make_url
 
 from bot import cli
+from bot.settings import load_settings
 from bot.testing import InteractionResult
 from bot.testing import payloads as discord_payloads
 from bot.testing.records import APPLICATION_COMMAND
+from store.db.engine import Database
 from tests.bot.conftest import Shopfront
 from tests.reliability.conftest import build_shopfront
 from tests.support import FakeClock
@@ -181,3 +184,123 @@ async def test_a_member_cannot_touch_another_members_cart_or_order(front: Shopfr
         front.bob, "shopadmin", "order", options={"order_id": order.id}
     )
     assert refused.embed["description"] == "Only the shop's moderators can do that."
+
+
+SECRETS = {
+    "token": "MTIz.every-secret-discord-token.0xC0FFEE",
+    "fake": "fake-secret-current-0xF00D",
+    "fake_old": "fake-secret-previous-0xBEAD",
+    "db_user": "pg-userinfo-password-0xD00D",
+    "db_query": "pg-query-password-0xFACE",
+    "stripe_key": "sk_test_every_secret_key_0xCAFE",
+    "stripe_hook": "whsec_every_secret_current_0xBABE",
+    "stripe_old": "whsec_every_secret_previous_0xDEAD",
+}
+
+
+def _with_passwords(url: str) -> str:
+    """The test database's URL carrying a password in the userinfo and one in the query.
+
+    The local PostgreSQL trusts every local connection, so both reach the driver
+    (asyncpg takes ``?password=``) and the flow still runs.
+    """
+    parsed = make_url(url).set(password=SECRETS["db_user"])
+    parsed = parsed.update_query_dict({"password": SECRETS["db_query"]})
+    return parsed.render_as_string(hide_password=False)
+
+
+class _Keep(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.lines: list[str] = []
+        self.setFormatter(logging.Formatter("%(name)s %(message)s %(exc_text)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+def _assert_no_secret(text: str) -> None:
+    leaked = [name for name, secret in SECRETS.items() if secret in text]
+    assert leaked == []
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_every_secret_stays_out_of_debug_logs_of_a_full_flow_and_repr(
+    database: Database, database_url: str
+) -> None:
+    """A purchase and a forged webhook at DEBUG, on a URL with two passwords: nothing shown."""
+    url = _with_passwords(database_url)
+
+    def every_secret(data: dict[str, Any]) -> None:
+        data["database"]["url"] = url
+        data["discord"]["token"] = SECRETS["token"]
+        data["payments"]["fake"]["webhook_secret"] = SECRETS["fake"]
+        data["payments"]["fake"]["previous_webhook_secrets"] = [SECRETS["fake_old"]]
+
+    keep = _Keep()
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(keep)
+    root.setLevel(logging.DEBUG)
+    try:
+        async with build_shopfront(url, FakeClock(), every_secret) as front:
+            shown = [repr(front.bot.settings), str(front.bot.settings)]
+            await front.harness.slash(front.alice, "cart", "add", options={"item": "points-100"})
+            checkout = await front.harness.slash(front.alice, "checkout")
+            session_id = checkout.components[0]["components"][0]["url"].rsplit("/", 1)[-1]
+            await front.bot.gateway.perform(session_id, "pay")  # type: ignore[attr-defined]
+            await front.bot.gateway.drain()  # type: ignore[attr-defined]
+            await front.effects_delivered()
+            account = await front.bot.shop.accounts.account(front.guild_id, front.alice.id)
+            assert account.points == 100  # the flow really ran on the password-carrying URL
+            async with front.http.post(
+                f"{front.url}/webhooks/fake", data=b"{}", headers={"Fake-Signature": "t=1,v1=00"}
+            ) as response:
+                assert response.status == 400
+    finally:
+        root.removeHandler(keep)
+        root.setLevel(level)
+    assert len(keep.lines) > 5  # the whole flow was logged (the search below is not vacuous)
+    _assert_no_secret("\n".join([*keep.lines, *shown]))
+
+
+def test_every_secret_stays_out_of_check_config_the_run_banner_and_repr(
+    postgres_database: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """check-config, run --dry-run (which connects), db current and an error: all masked."""
+    url = _with_passwords(postgres_database)
+    monkeypatch.chdir(tmp_path)
+    for name, value in {
+        "STOREFRONT_DATABASE__URL": url,
+        "STOREFRONT_DISCORD__TOKEN": SECRETS["token"],
+        "STOREFRONT_PAYMENTS__FAKE__ALLOW_WITH_DISCORD": "true",
+        "STOREFRONT_PAYMENTS__FAKE__WEBHOOK_SECRET": SECRETS["fake"],
+        "STOREFRONT_PAYMENTS__FAKE__PREVIOUS_WEBHOOK_SECRETS": f'["{SECRETS["fake_old"]}"]',
+        "STOREFRONT_PAYMENTS__STRIPE__API_KEY": SECRETS["stripe_key"],
+        "STOREFRONT_PAYMENTS__STRIPE__WEBHOOK_SECRET": SECRETS["stripe_hook"],
+        "STOREFRONT_PAYMENTS__STRIPE__PREVIOUS_WEBHOOK_SECRETS": f'["{SECRETS["stripe_old"]}"]',
+    }.items():
+        monkeypatch.setenv(name, value)
+    capsys.readouterr()
+    outputs: list[str] = []
+    for argv in (["check-config"], ["run", "--dry-run"], ["db", "current"]):
+        assert cli.main(argv) == 0, argv
+        outputs.extend(capsys.readouterr())
+    shown = [repr(load_settings()), str(load_settings().masked())]
+    monkeypatch.setenv("STOREFRONT_PAYMENTS__GATEWAY", "stripe")
+    assert cli.main(["check-config"]) == 0
+    outputs.extend(capsys.readouterr())
+    shown.append(repr(load_settings()))
+    monkeypatch.setenv("STOREFRONT_DATABASE__POOL_SIZE", "not a number")
+    assert cli.main(["run", "--dry-run"]) == 2
+    outputs.extend(capsys.readouterr())
+
+    check_config, banner = outputs[0], outputs[2]
+    assert 'token = "********"' in check_config
+    assert ":********@" in check_config and "password=********" in check_config
+    assert "password=********" in banner  # the banner shows the (masked) URL
+    _assert_no_secret("\n".join([*outputs, *shown]))
