@@ -44,7 +44,7 @@ class GuildGate:
         state = client._connection
         parse: Callable[[Any], None] = state.parsers["INTERACTION_CREATE"]
 
-        def gated(data: dict[str, Any]) -> None:
+        def gated(data: Any) -> None:
             raw = data.get("guild_id")
             guild_id = _snowflake(raw)
             if self.admits(guild_id) and (raw is None or guild_id is not None):
@@ -54,7 +54,7 @@ class GuildGate:
                 "refused an interaction (type %s) from guild %s, which this shop does not "
                 "serve (discord.guild_ids)",
                 data.get("type"),
-                guild_id,
+                guild_id if guild_id is not None else f"{raw!r:.40}",
             )
             try:
                 interaction: discord.Interaction[Any] = discord.Interaction(data=data, state=state)
