@@ -21,6 +21,7 @@ import discord
 from bot.render.notices import (
     delivery_failed_embed,
     gift_notice_embed,
+    gift_withdrawn_embed,
     member_text,
     mention,
     receipt_embed,
@@ -34,6 +35,7 @@ from store.effects import (
     Effect,
     ExpiryReminder,
     GiftNotice,
+    GiftWithdrawn,
     Receipt,
     RefundNotice,
     RemoveRole,
@@ -118,6 +120,7 @@ class EffectDeliverer:
             AddRole: self._add_role,
             RemoveRole: self._remove_role,
             GiftNotice: self._gift_notice,
+            GiftWithdrawn: self._gift_withdrawn,
             Receipt: self._receipt,
             RefundNotice: self._refund_notice,
             ExpiryReminder: self._reminder,
@@ -362,6 +365,11 @@ class EffectDeliverer:
             giver = await self._display(stored, effect.giver_id)
         embed = gift_notice_embed(effect, giver, server=self._server_name(stored))
         return await self._dm(effect.member_id, embed)
+
+    async def _gift_withdrawn(self, stored: StoredEffect) -> str:
+        assert isinstance(stored.effect, GiftWithdrawn)
+        embed = gift_withdrawn_embed(stored.effect, server=self._server_name(stored))
+        return await self._dm(stored.effect.member_id, embed)
 
     async def _receipt(self, stored: StoredEffect) -> str:
         assert isinstance(stored.effect, Receipt)

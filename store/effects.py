@@ -38,13 +38,26 @@ class RemoveRole(Effect):
 
 @dataclass(frozen=True)
 class GiftNotice(Effect):
-    """Tell a recipient about a gift; `giver_id` is None when anonymous."""
+    """Tell a recipient about a gift; `giver_id` is None when anonymous.
+
+    It names the gift by its own reference (store.gift_reference), never by the
+    buyer's order number, which would link the gift to the buyer's other lines.
+    """
 
     kind: ClassVar[str] = "gift_notice"
     giver_id: int | None
     description: str
     note: str | None
-    order_id: int
+    gift_ref: str
+
+
+@dataclass(frozen=True)
+class GiftWithdrawn(Effect):
+    """Tell a recipient a gift was taken back (its payment was refunded or reversed)."""
+
+    kind: ClassVar[str] = "gift_withdrawn"
+    gift_ref: str
+    description: str
 
 
 @dataclass(frozen=True)
@@ -82,7 +95,16 @@ class ReviewAlert(Effect):
 
 EFFECT_TYPES: dict[str, type[Effect]] = {
     cls.kind: cls
-    for cls in (AddRole, RemoveRole, GiftNotice, Receipt, RefundNotice, ExpiryReminder, ReviewAlert)
+    for cls in (
+        AddRole,
+        RemoveRole,
+        GiftNotice,
+        GiftWithdrawn,
+        Receipt,
+        RefundNotice,
+        ExpiryReminder,
+        ReviewAlert,
+    )
 }
 
 
@@ -100,4 +122,8 @@ def effect_from_row(kind: str, member_id: int, payload: dict[str, Any]) -> Effec
     cls = EFFECT_TYPES.get(kind)
     if cls is None:
         raise ValueError(f"unknown effect kind {kind!r}")
+    if cls is GiftNotice and "order_id" in payload:
+        # Written before gifts had their own reference: deliver it without the order.
+        payload = {**payload, "gift_ref": ""}
+        del payload["order_id"]
     return cls(member_id=member_id, **payload)

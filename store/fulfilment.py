@@ -562,7 +562,7 @@ async def fulfil_order(
                     giver_id=None if line.anonymous else order.buyer_id,
                     description=description,
                     note=line.note,
-                    order_id=order_id,
+                    gift_ref=line.gift_ref or "",
                 )
             )
     await conn.execute(

@@ -10,7 +10,8 @@ from sqlalchemy.util.typing import TupleAny
 
 from store.context import StoreContext
 from store.db.engine import Conn
-from store.db.schema import accounts, ledger, memberships
+from store.db.schema import accounts, ledger, memberships, order_lines, orders
+from store.gift_reference import gift_label
 
 
 @dataclass(frozen=True)
@@ -34,16 +35,27 @@ class LedgerEntry:
     actor_id: int | None
     order_id: int | None
     memo: str | None
+    # Set when the entry is a gift from another member: its recipient is shown this
+    # reference, never the buyer's order number (see store.gift_reference).
+    gift_ref: str | None = None
 
-    def explain(self) -> str:
-        """One line a member can read: what changed and why."""
-        why = {
-            "order_line": f"order #{self.order_id}",
-            "grant": "granted by a moderator",
-            "revocation": "revoked by a moderator",
-            "refund": f"refund of order #{self.order_id}",
-            "spend": f"spent on order #{self.order_id}",
-        }.get(self.reason, self.reason)
+    def explain(self, *, show_order: bool = False) -> str:
+        """One line a member can read: what changed and why.
+
+        `show_order` is for moderators, who may see which order a gift came from.
+        """
+        order = f"order #{self.order_id}"
+        if self.gift_ref is not None:
+            gift = gift_label(self.gift_ref) + (f", {order}" if show_order else "")
+            why = {"order_line": gift, "refund": f"{gift} taken back"}.get(self.reason, gift)
+        else:
+            why = {
+                "order_line": order,
+                "grant": "granted by a moderator",
+                "revocation": "revoked by a moderator",
+                "refund": f"refund of {order}",
+                "spend": f"spent on {order}",
+            }.get(self.reason, self.reason)
         if self.tier is None:
             return f"{self.points_delta:+,} points — {why}"
         if self.permanent_after:
@@ -117,7 +129,12 @@ class AccountViews:
         self, conn: Conn, shop_id: int, member_id: int, limit: int
     ) -> list[LedgerEntry]:
         rows = await conn.execute(
-            select(ledger)
+            select(ledger, order_lines.c.gift_ref, orders.c.buyer_id)
+            .select_from(
+                ledger.outerjoin(order_lines, order_lines.c.id == ledger.c.order_line_id).outerjoin(
+                    orders, orders.c.id == ledger.c.order_id
+                )
+            )
             .where(ledger.c.shop_id == shop_id, ledger.c.member_id == member_id)
             .order_by(ledger.c.id.desc())
             .limit(limit)
@@ -135,6 +152,14 @@ class AccountViews:
                 actor_id=r.actor_id,
                 order_id=r.order_id,
                 memo=r.memo,
+                gift_ref=(r.gift_ref or "")
+                if _is_gift(r.order_line_id, r.buyer_id, member_id)
+                else None,
             )
             for r in rows
         ]
+
+
+def _is_gift(order_line_id: int | None, buyer_id: int | None, member_id: int) -> bool:
+    """An order line's entry on someone else's account: a gift they received."""
+    return order_line_id is not None and buyer_id is not None and int(buyer_id) != member_id

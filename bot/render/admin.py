@@ -42,7 +42,7 @@ def member_account_embed(
     ]
     embed.add_field(name="Memberships", value="\n".join(tiers) or "none", inline=False)
     lines = [
-        f"{entry.created_at:%Y-%m-%d} {entry.explain()}"
+        f"{entry.created_at:%Y-%m-%d} {entry.explain(show_order=True)}"
         + (f" by <@{entry.actor_id}>" if entry.actor_id else "")
         + (f" ({safe(entry.memo, 80)})" if entry.memo else "")
         for entry in ledger[:12]

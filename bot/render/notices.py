@@ -13,7 +13,15 @@ from datetime import UTC, datetime
 import discord
 from babel.numbers import format_decimal
 
-from store.effects import ExpiryReminder, GiftNotice, Receipt, RefundNotice, ReviewAlert
+from store.effects import (
+    ExpiryReminder,
+    GiftNotice,
+    GiftWithdrawn,
+    Receipt,
+    RefundNotice,
+    ReviewAlert,
+)
+from store.gift_reference import gift_label
 
 TITLE_LIMIT = 256
 DESCRIPTION_LIMIT = 4096
@@ -105,7 +113,28 @@ def gift_notice_embed(
         value="It is already on your account: see /account in the server.",
         inline=False,
     )
-    embed.set_footer(text=f"Order #{effect.order_id}")
+    if effect.gift_ref:
+        # The gift's own reference: the buyer's order number would tie it to the buyer.
+        embed.set_footer(text=f"Gift reference {effect.gift_ref}")
+    return embed
+
+
+def gift_withdrawn_embed(effect: GiftWithdrawn, *, server: str | None = None) -> discord.Embed:
+    """Says what was taken back and why, naming the gift by its reference only."""
+    label = gift_label(effect.gift_ref)
+    embed = discord.Embed(
+        title="A gift was taken back",
+        description=cut(
+            f"The payment for {label}{_where(server)} "
+            f"(**{shop_text(effect.description, 300)}**) was refunded or reversed, so "
+            "what it gave has been taken back. Nothing you paid for yourself is affected: "
+            "/account shows your memberships and points as they stand now.",
+            DESCRIPTION_LIMIT,
+        ),
+        colour=REFUND,
+    )
+    if effect.gift_ref:
+        embed.set_footer(text=f"Gift reference {effect.gift_ref}")
     return embed
 
 

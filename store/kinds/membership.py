@@ -8,6 +8,7 @@ from typing import Any
 from store.accounts import AccountBook, Reason, Source
 from store.effects import Effect
 from store.errors import InvalidInput
+from store.gift_notices import gift_withdrawn
 from store.kinds.base import ItemKind, LineContext, LineDraft, PaidLine
 
 
@@ -85,11 +86,14 @@ class MembershipKind(ItemKind):
 
     async def claw_back(self, line: PaidLine, book: AccountBook) -> list[Effect]:
         effects: list[Effect] = []
-        for change in await book.line_time_changes(line.line_id):
+        changes = await book.line_time_changes(line.line_id)
+        for change in changes:
             effects += await book.shorten_membership(
                 line.recipient_id,
                 change.tier,
                 Source(Reason.REFUND, order_id=line.order_id, order_line_id=line.line_id),
                 undo=change,
             )
+        if changes:
+            effects += await gift_withdrawn(book, line, self.describe(line.spec, line.quantity))
         return effects

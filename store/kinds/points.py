@@ -7,6 +7,7 @@ from typing import Any
 
 from store.accounts import AccountBook, Reason, Source
 from store.effects import Effect, ReviewAlert
+from store.gift_notices import gift_withdrawn
 from store.kinds.base import ItemKind, PaidLine
 
 
@@ -42,8 +43,9 @@ class PointsKind(ItemKind):
             Source(Reason.REFUND, order_id=line.order_id, order_line_id=line.line_id),
             partial=True,
         )
+        effects = await gift_withdrawn(book, line, self.describe(line.spec, line.quantity))
         if taken < wanted:
-            return [
+            effects.append(
                 ReviewAlert(
                     member_id=line.recipient_id,
                     order_id=line.order_id,
@@ -52,5 +54,5 @@ class PointsKind(ItemKind):
                         "the balance would have gone negative."
                     ),
                 )
-            ]
-        return []
+            )
+        return effects

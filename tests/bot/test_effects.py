@@ -374,7 +374,7 @@ LONG = "x" * 5000
 @pytest.mark.parametrize(
     "embed",
     [
-        gift_notice_embed(GiftNotice(1, 2, LONG, "@" * 5000, 3), "**" + LONG, server=LONG),
+        gift_notice_embed(GiftNotice(1, 2, LONG, "@" * 5000, "G-3"), "**" + LONG, server=LONG),
         receipt_embed(Receipt(1, 3, [LONG] * 200, LONG, 10**12), server=LONG),
         refund_embed(RefundNotice(1, 3, LONG), server=LONG),
         reminder_embed(ExpiryReminder(1, LONG, "not a date", 3), server=LONG),
