@@ -165,7 +165,9 @@ class PaymentFlow:
             )
         return CheckoutRequest(
             order_id=str(order.id),
-            idempotency_key=f"order-{order.id}",
+            # Idempotency keys are per gateway account, which deployments may share
+            # while their order numbers collide: the key names the deployment too.
+            idempotency_key=f"{instance_id}-order-{order.id}",
             lines=lines,
             total=order.cash_due.amount,
             currency=order.cash_due.currency,
@@ -285,10 +287,9 @@ class PaymentFlow:
         """Ask the gateway to refund; the store changes when the refund event arrives."""
         if order.gateway_session_id is None:
             raise PaymentUnavailable("This order was not paid through a payment gateway.")
+        key = f"{await self.deployment.instance_id()}-refund-{order.id}-{reason_key}"
         try:
-            await self.gateway.refund(
-                order.gateway_session_id, amount, idempotency_key=f"refund-{order.id}-{reason_key}"
-            )
+            await self.gateway.refund(order.gateway_session_id, amount, idempotency_key=key)
         except GatewayError as exc:
             raise PaymentUnavailable(exc.member_message) from exc
 
