@@ -28,12 +28,18 @@ async def _buy(shop: Shop, member: int, event_id: str) -> None:
     await shop.carts.add(GUILD, member, "points-100")
     await shop.carts.add(GUILD, member, "paid-1m")
     order = (await shop.orders.checkout(GUILD, member)).order
+    # Gateway events move only the order whose checkout session they name.
+    session_id = f"cs_{order.id}"
+    await shop.orders.attach_session(
+        order.id, gateway="fake", session_id=session_id, url="u", expires_at=order.created_at
+    )
     await shop.fulfilment.apply(
         PaymentOutcome(
             gateway="fake",
             event_id=event_id,
             kind="payment_succeeded",
             order_id=str(order.id),
+            session_id=session_id,
             amount=order.cash_due.amount,
             currency="usd",
         )

@@ -70,13 +70,13 @@ def gateway_event(
     order: Order, kind: str, event_id: str, amount: int | None = None, **more: Any
 ) -> PaymentOutcome:
     """A fake-gateway event about `order`, naming its session (amount: what it is due)."""
-    return PaymentOutcome(
-        gateway="fake",
-        event_id=event_id,
-        kind=kind,
-        order_id=str(order.id),
-        session_id=order.gateway_session_id,
-        amount=order.cash_due.amount if amount is None else amount,
-        currency="USD",
-        **more,
-    )
+    values: dict[str, Any] = {
+        "gateway": "fake",
+        "event_id": event_id,
+        "kind": kind,
+        "order_id": str(order.id),
+        "session_id": order.gateway_session_id,
+        "amount": order.cash_due.amount if amount is None else amount,
+        "currency": "USD",
+    }
+    return PaymentOutcome(**{**values, **more})
