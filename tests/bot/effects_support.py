@@ -136,7 +136,7 @@ class Scene:
 
     async def grant_paid(self, member: FakeMember, **length: Any) -> None:
         await self.shop.grants.grant_time(
-            self.guild_id, self.alice.id, member.id, "paid", "test grant", **length
+            self.guild_id, self.alice.id, member.id, "paid", "test grant", allow_self=True, **length
         )
 
     async def deliver_all(self) -> None:
