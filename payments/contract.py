@@ -18,13 +18,14 @@ Importing this module needs pytest and pytest-asyncio (the project's dev extras)
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 
 from payments.errors import WebhookVerificationError
 from payments.gateway import Gateway, GatewayOptions
-from payments.models import CheckoutRequest, CheckoutSession, EventKind
+from payments.models import CheckoutRequest, CheckoutSession, EventKind, RefundResult
 
 SignedWebhook = tuple[bytes, dict[str, str]]
 
@@ -43,6 +44,10 @@ class GatewayDriver(ABC):
     @abstractmethod
     async def payment_webhook(self, session: CheckoutSession) -> SignedWebhook:
         """The signed webhook the gateway sends once ``session`` has been paid."""
+
+    @abstractmethod
+    async def refund_webhook(self, session: CheckoutSession, refund: RefundResult) -> SignedWebhook:
+        """The signed webhook the gateway sends once ``refund`` of ``session`` succeeded."""
 
     @abstractmethod
     async def unknown_webhook(self) -> SignedWebhook:
@@ -217,3 +222,39 @@ class GatewayContract:
         assert state.status == "expired"
         event = state.as_event(gateway.name, gateway.context.now())
         assert event is not None and event.kind == EventKind.CHECKOUT_EXPIRED
+
+    @pytest.mark.asyncio
+    async def test_instance_id_travels_to_webhooks_and_session_state(
+        self, gateway: Gateway, driver: GatewayDriver
+    ) -> None:
+        """Deployments sharing one account tell their events apart by the instance id."""
+        instance = "contract-deployment-1"
+        request = replace(driver.checkout_request("contract-11", "key-11"), instance_id=instance)
+        session = await gateway.create_checkout(request)
+        await driver.pay(session)
+        body, headers = await driver.payment_webhook(session)
+        paid = [await gateway.resolve_event(e) for e in gateway.verify_webhook(body, headers)]
+        assert [(e.kind, e.instance_id) for e in paid] == [(EventKind.PAYMENT_SUCCEEDED, instance)]
+        state = await gateway.fetch_session(session.session_id)
+        assert state.instance_id == instance
+        reconciled = state.as_event(gateway.name, gateway.context.now())
+        assert reconciled is not None and reconciled.instance_id == instance
+        refund = await gateway.refund(session.session_id, None, "contract-refund-11")
+        body, headers = await driver.refund_webhook(session, refund)
+        refunded = [await gateway.resolve_event(e) for e in gateway.verify_webhook(body, headers)]
+        assert [(e.kind, e.instance_id) for e in refunded] == [
+            (EventKind.REFUND_SUCCEEDED, instance)
+        ]
+
+    @pytest.mark.asyncio
+    async def test_another_deployments_checkout_keeps_its_own_instance_id(
+        self, gateway: Gateway, driver: GatewayDriver
+    ) -> None:
+        """Two instances' checkouts with keys of their own stay apart."""
+        ours = replace(driver.checkout_request("contract-12", "a-order-12"), instance_id="a")
+        theirs = replace(driver.checkout_request("contract-12", "b-order-12"), instance_id="b")
+        first = await gateway.create_checkout(ours)
+        second = await gateway.create_checkout(theirs)
+        assert first.session_id != second.session_id
+        assert (await gateway.fetch_session(first.session_id)).instance_id == "a"
+        assert (await gateway.fetch_session(second.session_id)).instance_id == "b"

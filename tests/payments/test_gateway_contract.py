@@ -14,7 +14,7 @@ from stripe_api_stub import StripeStub, signed
 
 from payments.contract import GatewayContract, GatewayDriver, SignedWebhook
 from payments.gateway import Gateway
-from payments.models import CheckoutLine, CheckoutRequest, CheckoutSession
+from payments.models import CheckoutLine, CheckoutRequest, CheckoutSession, RefundResult
 from payments.registry import installed_gateways
 from payments.stripe_gateway import StripeGateway
 
@@ -56,6 +56,17 @@ class FakeDriver(GatewayDriver):
                 return item.body, item.headers
         raise AssertionError(f"no payment webhook arrived for {session.session_id}")
 
+    async def refund_webhook(self, session: CheckoutSession, refund: RefundResult) -> SignedWebhook:
+        await self.shop.gateway.drain()
+        for item in self.shop.received:
+            payload = json.loads(item.body)
+            if (payload["type"], payload["data"]["subject_id"]) == (
+                "refund_succeeded",
+                refund.refund_id,
+            ):
+                return item.body, item.headers
+        raise AssertionError(f"no refund webhook arrived for {refund.refund_id}")
+
     async def unknown_webhook(self) -> SignedWebhook:
         return self.shop.gateway.render_webhook(
             {"id": "evt_unknown", "type": "customer.updated", "created": 0, "data": {}}
@@ -80,6 +91,11 @@ class StripeDriver(GatewayDriver):
 
     async def payment_webhook(self, session: CheckoutSession) -> SignedWebhook:
         return self._signed("checkout.session.completed", self.stub.sessions[session.session_id])
+
+    async def refund_webhook(self, session: CheckoutSession, refund: RefundResult) -> SignedWebhook:
+        return self._signed(
+            "refund.created", {**self.stub.refunds[refund.refund_id], "status": "succeeded"}
+        )
 
     async def unknown_webhook(self) -> SignedWebhook:
         return self._signed("customer.created", {"id": "cus_1", "object": "customer"})

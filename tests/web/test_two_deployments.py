@@ -12,6 +12,7 @@ import logging
 import shutil
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import aiohttp
@@ -180,3 +181,26 @@ async def test_refunds_and_disputes_reach_only_their_own_deployment(
     assert len(await _events(production)) == 2  # its own payment and dispute
     production_id = await production.flow.deployment.instance_id()
     assert _ignored(caplog, f"{dispute['id']}:dispute_opened", production_id)
+
+
+async def test_reconcile_and_the_return_page_leave_another_deployments_session_alone(
+    fronts: tuple[StripeStorefront, StripeStorefront],
+    stub: StripeStub,
+    clock: FakeClock,
+    http: aiohttp.ClientSession,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A session Stripe says is another deployment's (a restored backup) is not applied."""
+    caplog.set_level(logging.INFO, logger="bot.payflow")
+    staging, _ = fronts
+    order_id, session_id = await staging.checkout(ALICE)
+    stub.sessions[session_id]["metadata"]["instance_id"] = "production-elsewhere"
+    stub.pay(session_id)
+    async with http.get(f"{staging.url}/checkout/return?session_id={session_id}") as response:
+        assert "is not one of this shop" in await response.text()
+    clock.advance(hours=1)
+    assert await staging.flow.reconcile(timedelta(minutes=10)) == []
+    assert await _state(staging, order_id) is OrderState.PENDING
+    assert await _events(staging) == [] and await _ledger(staging) == 0
+    assert _ignored(caplog, f"reconcile:{session_id}", "production-elsewhere")
+    assert _ignored(caplog, f"return:{session_id}", "production-elsewhere")
