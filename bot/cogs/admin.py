@@ -9,7 +9,7 @@ the audit channel: who, what, whom, why.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import discord
 from discord import app_commands
@@ -18,6 +18,7 @@ from discord.ext import commands
 from bot.render import admin as render
 from bot.render import views
 from bot.replies import NO_MENTIONS, Refusal, Reply
+from store.orders import OrderState
 
 if TYPE_CHECKING:
     from bot.app import StorefrontBot
@@ -203,7 +204,8 @@ class AdminCog(commands.Cog, name="ShopAdmin"):
     ) -> None:
         async def refund() -> Reply:
             self._require_moderator(interaction)
-            found = await self.shop.orders.get(self._shop(interaction), order_id)
+            # The store says whether this order's money can be refunded now, and why not.
+            found = await self.shop.orders.refundable(self._shop(interaction), order_id, amount)
             # Same order state and amount give the same key: a double press refunds once.
             key = f"{amount or 'all'}-{found.refunded.amount}"
             await self.bot.flow.refund(found, amount, key)
@@ -217,6 +219,62 @@ class AdminCog(commands.Cog, name="ShopAdmin"):
             )
 
         await self.replies.guard(interaction, refund, defer=True)
+
+    @shopadmin.command(name="review", description="Orders waiting for a moderator")
+    async def review(self, interaction: discord.Interaction[Any]) -> None:
+        async def show() -> Reply:
+            self._require_moderator(interaction)
+            waiting = await self.shop.orders.needing_review(self._shop(interaction), limit=20)
+            return Reply(render.review_embed(waiting))
+
+        await self.replies.guard(interaction, show)
+
+    @shopadmin.command(name="resolve", description="Resolve a held order: fulfil it or refund it")
+    @app_commands.describe(
+        order_id="The held order",
+        action="fulfil: accept the payment as paid; refund: return it through the gateway",
+        reason="Why (recorded)",
+    )
+    async def resolve(
+        self,
+        interaction: discord.Interaction[Any],
+        order_id: app_commands.Range[int, 1],
+        action: Literal["fulfil", "refund"],
+        reason: app_commands.Range[str, 1, 500],
+    ) -> None:
+        async def resolve() -> Reply:
+            self._require_moderator(interaction)
+            shop_id = self._shop(interaction)
+            if action == "fulfil":
+                order = await self.shop.fulfilment.resolve_paid(
+                    shop_id, order_id, interaction.user.id
+                )
+                await self._audit(
+                    interaction,
+                    f"resolved held order #{order_id}: fulfilled as paid",
+                    order.buyer_id,
+                    reason,
+                )
+                await self.bot.kick_effects()
+                return Reply(render.done_embed(f"Order #{order_id} is fulfilled."))
+            order = await self.shop.orders.refundable(shop_id, order_id)
+            if order.state is not OrderState.HELD:
+                raise Refusal(f"Order #{order_id} is not held; use /shopadmin refund to refund it.")
+            await self.bot.flow.refund(order, None, "resolve")
+            await self._audit(
+                interaction,
+                f"resolved held order #{order_id}: refund requested",
+                order.buyer_id,
+                reason,
+            )
+            return Reply(
+                render.done_embed(
+                    f"Refund requested for held order #{order_id}. It becomes refunded, and "
+                    "the points it held are released, when the gateway confirms the refund."
+                )
+            )
+
+        await self.replies.guard(interaction, resolve, defer=True)
 
     @shopadmin.command(name="panel", description="Post the public shop panel in this channel")
     async def panel(self, interaction: discord.Interaction[Any]) -> None:

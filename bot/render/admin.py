@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import discord
 
 from bot.render.shop import COLOUR, safe, when
-from store.orders import Order
+from store.orders import REVIEW_STATES, Order, OrderState
 from store.views import AccountView, LedgerEntry
 
 AUDIT = discord.Colour.dark_gold()
@@ -65,14 +65,38 @@ def order_embed(order: Order) -> discord.Embed:
         embed.add_field(
             name="Gateway", value=f"{order.gateway} {order.gateway_session_id or ''}"[:1024]
         )
-    if order.review_reason:
-        embed.add_field(name="Held for review", value=safe(order.review_reason, 1024), inline=False)
+    if order.state in REVIEW_STATES and order.review_reason:
+        title = "Held for review" if order.state is OrderState.HELD else "Needs review"
+        embed.add_field(name=title, value=safe(order.review_reason, 1024), inline=False)
+    if order.state is OrderState.HELD:
+        embed.add_field(
+            name="Resolve",
+            value=(
+                f"`/shopadmin resolve order_id:{order.id} action:fulfil` accepts the payment; "
+                f"`action:refund` returns it through the gateway."
+            ),
+            inline=False,
+        )
     lines = [
         f"{line.name} × {line.quantity} → <@{line.recipient_id}>"
         + (" (anonymous)" if line.anonymous else "")
         for line in order.lines
     ]
     embed.add_field(name="Lines", value="\n".join(lines)[:1024] or "none", inline=False)
+    return embed
+
+
+def review_embed(orders: Sequence[Order]) -> discord.Embed:
+    """Orders a moderator must resolve, each with why."""
+    embed = discord.Embed(title="Orders needing review", colour=COLOUR)
+    if not orders:
+        embed.description = "Nothing is waiting."
+    for order in orders[:20]:
+        embed.add_field(
+            name=f"#{order.id} {order.state.replace('_', ' ')} — {order.cash_due}",
+            value=f"<@{order.buyer_id}>: " + safe(order.review_reason or "—", 900),
+            inline=False,
+        )
     return embed
 
 

@@ -55,6 +55,8 @@ async def test_time_grant_gives_the_role(shopfront: Shopfront) -> None:
         (("account",), {}),
         (("order",), {"order_id": 1}),
         (("refund",), {"order_id": 1, "reason": "me"}),
+        (("review",), {}),
+        (("resolve",), {"order_id": 1, "action": "refund", "reason": "me"}),
         (("panel",), {}),
     ],
 )

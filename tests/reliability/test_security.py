@@ -48,6 +48,8 @@ ADMIN_CALLS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
     (("account",), {}),
     (("order",), {"order_id": 1}),
     (("refund",), {"order_id": 1, "reason": "me"}),
+    (("review",), {}),
+    (("resolve",), {"order_id": 1, "action": "fulfil", "reason": "me"}),
     (("panel",), {}),
 ]
 
