@@ -241,7 +241,10 @@ def create_bot(settings: Settings, *, clock: Clock = utcnow, serve: bool = True)
     )
     gateway = load_gateway(settings.payments.gateway, settings.payments.gateway_options(), context)
     flow = PaymentFlow(
-        shop, gateway, public_url=settings.web.public_url, deployment=Deployment(shop.ctx)
+        shop,
+        gateway,
+        public_url=settings.web.public_url,
+        deployment=Deployment(shop.ctx, configured=settings.payments.instance_id),
     )
     return StorefrontBot(
         settings=settings,

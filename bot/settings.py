@@ -156,6 +156,15 @@ class PaymentsSettings(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     gateway: str = Field(default="fake", pattern=_NAME)
+    #: Who this deployment is to the gateway; unset, the database's own generated id.
+    instance_id: str | None = None
+
+    @field_validator("instance_id")
+    @classmethod
+    def _instance_id(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", value):
+            raise ValueError("1 to 64 letters, digits, '.', '_' or '-'")
+        return value
 
     @model_validator(mode="after")
     def _tables(self) -> PaymentsSettings:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -281,3 +282,25 @@ def test_repr_of_the_settings_shows_no_secret(monkeypatch: pytest.MonkeyPatch) -
     for secret in ("tok-repr-1", "whs-repr-2", "sk-repr-3", "pw-repr-4", "pw-repr-5"):
         assert secret not in shown
     assert settings.payments.gateway_options()["webhook_secret"] == "whs-repr-2"
+
+
+def test_instance_id_from_the_environment_reaches_the_payment_flow(
+    isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """STOREFRONT_PAYMENTS__INSTANCE_ID names the deployment to the gateway, not the database."""
+    from bot.app import create_bot
+
+    monkeypatch.setenv("STOREFRONT_PAYMENTS__INSTANCE_ID", "shop-restored-2")
+    monkeypatch.setenv("STOREFRONT_DATABASE__URL", f"sqlite:///{isolated / 'shop.db'}")
+    bot = create_bot(load_settings(), serve=False)
+    assert asyncio.run(bot.flow.deployment.instance_id()) == "shop-restored-2"
+
+
+@pytest.mark.parametrize("bad", ["has space", "x" * 65, "a/b", ""])
+def test_an_instance_id_unfit_for_gateway_metadata_is_refused(
+    monkeypatch: pytest.MonkeyPatch, bad: str
+) -> None:
+    """An instance id goes into gateway metadata and logs: plain characters, at most 64."""
+    monkeypatch.setenv("STOREFRONT_PAYMENTS__INSTANCE_ID", bad or '""')
+    with pytest.raises(SettingsError, match=r"payments\.instance_id: 1 to 64"):
+        load_settings()
