@@ -8,12 +8,19 @@ encoding of our own pages) also keeps other sites to requests that browsers chec
 the server first. Requests without ``Origin`` (scripts, curl) are not browsers acting
 for someone else, and pass.
 
+A page can also point its own name at this machine (DNS rebinding): its requests are
+then same-origin to the browser, carry a matching ``Origin`` and ``Host`` — or no
+``Origin`` at all for a GET. So the ``Host`` a request arrived with must be the public
+URL's host or a loopback name, and the request's own origin counts as ours only on
+loopback (a developer opening 127.0.0.1 when the public URL says localhost).
+
 Shared by the fake gateway and the storefront's sandbox (``bot/`` may import
 ``payments``, not the other way round).
 """
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -40,6 +47,19 @@ def origin_of(url: str) -> str | None:
         return None
 
 
+def is_loopback(host: str | None) -> bool:
+    """``localhost`` (and its subdomains, which resolve there) or a loopback address."""
+    if not host:
+        return False
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 async def refusal(
     request: web.Request, public_url: str, bodies: frozenset[str], *, empty_body: bool = False
 ) -> web.Response | None:
@@ -50,9 +70,15 @@ async def refusal(
     of ``bodies``; so must the declared type of a bodiless POST, unless ``empty_body``
     (a button press that carries nothing; HTTP clients label those as they like).
     """
+    public = origin_of(public_url)
+    arrived = origin_of(f"{request.scheme}://{request.host}")
+    host = URL(arrived).host if arrived else None
+    on_loopback = is_loopback(host)
+    if not on_loopback and (host is None or public is None or host != URL(public).host):
+        return _answer(403, "requests for another host name are refused")
     origin = request.headers.get("Origin")
     if origin is not None:
-        ours = {origin_of(public_url), origin_of(f"{request.scheme}://{request.host}")}
+        ours = {public, arrived if on_loopback else None}
         if origin_of(origin) not in ours - {None}:
             return _answer(403, "cross-site requests are refused")
     posted = request.method not in _SAFE_METHODS and not empty_body

@@ -114,6 +114,29 @@ async def test_session_state_is_not_readable_from_another_site(storefront: Store
         assert response.status == 403
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Host": "evil.example", "Origin": "http://evil.example"},
+        {"Host": "evil.example"},  # a same-origin GET after rebinding carries no Origin
+    ],
+)
+async def test_a_page_that_rebinds_its_name_to_this_machine_is_refused(
+    storefront: Storefront, headers: dict[str, str]
+) -> None:
+    """DNS rebinding: the Host is not ours, so matching Origin and Host prove nothing."""
+    order_id, session_id = await _open(storefront)
+    base = f"{storefront.url}/fake-gateway/sessions/{session_id}"
+    async with storefront.http.get(base, headers=headers) as response:
+        assert response.status == 403
+    form = {**headers, "Content-Type": "application/x-www-form-urlencoded"}
+    async with storefront.http.post(
+        f"{base}/pay", data=b"", headers=form, allow_redirects=False
+    ) as response:
+        assert response.status == 403
+    await _unchanged(storefront, order_id, session_id)
+
+
 async def test_a_webhook_body_that_is_not_utf8_is_a_400(storefront: Storefront) -> None:
     """Even correctly signed, a non-UTF-8 webhook is refused cleanly; nothing is stored."""
     order_id, session_id = await _open(storefront)
