@@ -23,7 +23,7 @@ from store.db.sql import insert_ignore
 from store.effects import AddRole, Effect, RemoveRole
 from store.errors import InsufficientPoints, InvalidInput
 from store.kinds.base import MembershipState
-from store.reminder_schedule import next_reminder_at
+from store.reminder_schedule import schedule_after_change
 
 
 class Reason(StrEnum):
@@ -286,11 +286,12 @@ class AccountBook:
         values = {
             "expires_at": change.expires_after,
             "permanent": change.permanent_after,
-            "reminded_days": None,
-            "remind_at": next_reminder_at(
+            **schedule_after_change(
+                change.expires_before,
                 change.expires_after,
                 permanent=change.permanent_after,
                 reminder_days=tier.reminder_days if tier is not None else (),
+                sent_days=memberships.c.reminded_days if exists else None,
             ),
             "role_active": role_active,
             "updated_at": self.now,

@@ -11,6 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, case, literal, null, or_
+
+from store.db.types import UTCDateTime
 
 
 def next_reminder_at(
@@ -32,6 +37,55 @@ def next_reminder_at(
     if not left:
         return None
     return expires_at - timedelta(days=max(left))
+
+
+def schedule_after_change(
+    expires_before: datetime | None,
+    expires_after: datetime | None,
+    *,
+    permanent: bool,
+    reminder_days: Sequence[int],
+    sent_days: ColumnElement[int] | None,
+) -> dict[str, Any]:
+    """The reminder columns to write when a membership's expiry changes.
+
+    Reminders already sent stay sent unless the membership now ends later: a
+    member whose time was shortened must not get a step again ("14 days left"
+    twice), while one whose time was extended is reminded afresh for the new
+    expiry. A shortened expiry may open a smaller step not yet sent; its due time
+    is then past and the worker sends it at once. `sent_days` is the row's stored
+    progress column, None for a new row. The progress is read in the UPDATE
+    itself, so the caller needs no extra query and a claim committed just before
+    is never overwritten.
+    """
+    if (
+        sent_days is not None
+        and expires_before is not None
+        and expires_after is not None
+        and expires_after <= expires_before
+        and not permanent
+    ):
+        return {"remind_at": _next_reminder_at_sql(expires_after, reminder_days, sent_days)}
+    due = next_reminder_at(expires_after, permanent=permanent, reminder_days=reminder_days)
+    return {"reminded_days": None, "remind_at": due}
+
+
+def _next_reminder_at_sql(
+    expires_at: datetime, reminder_days: Sequence[int], sent_days: ColumnElement[int]
+) -> ColumnElement[Any]:
+    """`next_reminder_at` as an SQL expression of the stored progress column."""
+    steps = sorted(set(reminder_days), reverse=True)
+    if not steps:
+        return null()
+
+    def at(days: int) -> ColumnElement[datetime]:
+        return literal(expires_at - timedelta(days=days), UTCDateTime())
+
+    whens: list[tuple[ColumnElement[bool], ColumnElement[datetime]]] = [
+        (or_(sent_days.is_(None), sent_days > steps[0]), at(steps[0]))
+    ]
+    whens += [(sent_days > days, at(days)) for days in steps[1:]]
+    return case(*whens, else_=null())
 
 
 def step_due(

@@ -180,3 +180,42 @@ async def test_membership_that_expired_unreminded_is_dropped(shop: Shop, clock: 
     clock.advance(days=3)
     assert await shop.memberships.claim_reminders() == []
     assert await _remind_at(shop, ALICE, "premium") is None
+
+
+async def test_time_taken_back_after_a_reminder_does_not_repeat_it(
+    shop: Shop, clock: FakeClock
+) -> None:
+    """14-day reminder sent, one day revoked: the 14-day step is not sent again."""
+    await shop.grants.grant_time(GUILD, MOD, ALICE, "paid", "r", days=13)
+    assert [r.days for r in await shop.memberships.claim_reminders()] == [14]
+    await shop.grants.revoke_time(GUILD, MOD, ALICE, "paid", "r", days=1)
+    assert await shop.memberships.claim_reminders() == []
+    assert await _remind_at(shop, ALICE, "paid") == clock.now + timedelta(days=9)
+
+
+async def test_time_taken_back_into_a_smaller_window_sends_that_step_once(
+    shop: Shop, clock: FakeClock
+) -> None:
+    """Shortened past the 3-day mark after the 14-day reminder: the 3-day one, once."""
+    await shop.grants.grant_time(GUILD, MOD, ALICE, "paid", "r", days=13)
+    assert [r.days for r in await shop.memberships.claim_reminders()] == [14]
+    await shop.grants.revoke_time(GUILD, MOD, ALICE, "paid", "r", days=11)
+    assert [r.days for r in await shop.memberships.claim_reminders()] == [3]
+    await shop.grants.revoke_time(GUILD, MOD, ALICE, "paid", "r", days=1)
+    assert await shop.memberships.claim_reminders() == []
+    assert await _remind_at(shop, ALICE, "paid") is None
+
+
+async def test_time_added_after_a_reminder_reminds_again_for_the_new_expiry(
+    shop: Shop, clock: FakeClock
+) -> None:
+    """Extended after the 14-day reminder: the 14-day step comes again for the new date."""
+    await shop.grants.grant_time(GUILD, MOD, ALICE, "paid", "r", days=13)
+    assert [r.days for r in await shop.memberships.claim_reminders()] == [14]
+    await shop.grants.grant_time(GUILD, MOD, ALICE, "paid", "r", days=30)
+    clock.advance(days=29)
+    [reminder] = await shop.memberships.claim_reminders()
+    assert (reminder.days, reminder.expires_at) == (
+        14,
+        (clock.now + timedelta(days=14)).isoformat(),
+    )
