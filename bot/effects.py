@@ -21,6 +21,7 @@ import discord
 from bot.render.notices import (
     delivery_failed_embed,
     gift_notice_embed,
+    gift_restored_embed,
     gift_withdrawn_embed,
     member_text,
     mention,
@@ -35,6 +36,7 @@ from store.effects import (
     Effect,
     ExpiryReminder,
     GiftNotice,
+    GiftRestored,
     GiftWithdrawn,
     Receipt,
     RefundNotice,
@@ -121,6 +123,7 @@ class EffectDeliverer:
             RemoveRole: self._remove_role,
             GiftNotice: self._gift_notice,
             GiftWithdrawn: self._gift_withdrawn,
+            GiftRestored: self._gift_restored,
             Receipt: self._receipt,
             RefundNotice: self._refund_notice,
             ExpiryReminder: self._reminder,
@@ -369,6 +372,11 @@ class EffectDeliverer:
     async def _gift_withdrawn(self, stored: StoredEffect) -> str:
         assert isinstance(stored.effect, GiftWithdrawn)
         embed = gift_withdrawn_embed(stored.effect, server=self._server_name(stored))
+        return await self._dm(stored.effect.member_id, embed)
+
+    async def _gift_restored(self, stored: StoredEffect) -> str:
+        assert isinstance(stored.effect, GiftRestored)
+        embed = gift_restored_embed(stored.effect, server=self._server_name(stored))
         return await self._dm(stored.effect.member_id, embed)
 
     async def _receipt(self, stored: StoredEffect) -> str:

@@ -67,6 +67,14 @@ class TimeChange:
         return max(self.expires_after - base, timedelta(0))
 
 
+@dataclass(frozen=True)
+class TakeBack:
+    """What one take-back of an order line removed: points debited, time changes made."""
+
+    points: int
+    time: tuple[TimeChange, ...]
+
+
 class AccountBook:
     """Account operations inside one unit of work (the caller commits)."""
 
@@ -333,6 +341,74 @@ class AccountBook:
         if give:
             return [AddRole(member_id=member_id, tier=tier, role_id=tier_config.role_id)]
         return [RemoveRole(member_id=member_id, tier=tier, role_id=tier_config.role_id)]
+
+    async def give_back_time(
+        self, member_id: int, source: Source, taken: TimeChange
+    ) -> list[Effect]:
+        """Undo one take-back exactly: give back the time it removed, or the permanence.
+
+        The time is added from max(now, current expiry), as a purchase would be: days
+        that passed while it was taken away were not the member's to use, so they are
+        not counted as used. Nothing is added to a membership made permanent since.
+        """
+        current = await self.membership(member_id, taken.tier)
+        if current is None or current.permanent:
+            return []
+        before = current.expires_at
+        if taken.permanent_before and not taken.permanent_after:
+            after: datetime | None = None
+        else:
+            removed = timedelta(0)
+            if taken.expires_before is not None and taken.expires_after is not None:
+                removed = max(taken.expires_before - taken.expires_after, timedelta(0))
+            after = max(self.now, before or self.now) + removed
+        permanent = after is None
+        change = TimeChange(taken.tier, before, after, False, permanent, self.now)
+        active = permanent or (after is not None and after > self.now)
+        await self._set_membership(member_id, change, True, role_active=active)
+        await self._write_time_entry(member_id, change, source)
+        return self._role_effects(member_id, taken.tier, give=True) if active else []
+
+    async def line_take_back(self, order_line_id: int) -> TakeBack:
+        """What the line's last take-back actually removed (its refund entries since the
+        line was last given), so giving the line back returns exactly that."""
+        last_given = (
+            select(func.max(ledger.c.id))
+            .where(ledger.c.order_line_id == order_line_id)
+            .where(ledger.c.reason == Reason.ORDER_LINE.value)
+            .scalar_subquery()
+        )
+        rows = await self.conn.execute(
+            select(
+                ledger.c.points_delta,
+                ledger.c.tier,
+                ledger.c.expires_before,
+                ledger.c.expires_after,
+                ledger.c.permanent_before,
+                ledger.c.permanent_after,
+                ledger.c.created_at,
+            )
+            .where(ledger.c.order_line_id == order_line_id)
+            .where(ledger.c.reason == Reason.REFUND.value)
+            .where(ledger.c.id > func.coalesce(last_given, 0))
+            .order_by(ledger.c.id)
+        )
+        points = 0
+        time: list[TimeChange] = []
+        for row in rows:
+            points -= int(row.points_delta or 0)
+            if row.tier is not None:
+                time.append(
+                    TimeChange(
+                        row.tier,
+                        row.expires_before,
+                        row.expires_after,
+                        bool(row.permanent_before),
+                        bool(row.permanent_after),
+                        row.created_at,
+                    )
+                )
+        return TakeBack(points=max(points, 0), time=tuple(time))
 
     async def line_time_changes(self, order_line_id: int) -> list[TimeChange]:
         """The time changes an order line made, to undo them on a refund.

@@ -61,6 +61,18 @@ class GiftWithdrawn(Effect):
 
 
 @dataclass(frozen=True)
+class GiftRestored(Effect):
+    """Tell a recipient a gift taken back is theirs again (the refund that took it failed).
+
+    Named by the gift's own reference, like the take-back notice it answers.
+    """
+
+    kind: ClassVar[str] = "gift_restored"
+    gift_ref: str
+    description: str
+
+
+@dataclass(frozen=True)
 class Receipt(Effect):
     kind: ClassVar[str] = "receipt"
     order_id: int
@@ -100,6 +112,7 @@ EFFECT_TYPES: dict[str, type[Effect]] = {
         RemoveRole,
         GiftNotice,
         GiftWithdrawn,
+        GiftRestored,
         Receipt,
         RefundNotice,
         ExpiryReminder,

@@ -534,9 +534,10 @@ async def fulfil_order(
 ) -> list[Effect]:
     """Apply every line not held now, in the caller's transaction; returns the effects.
 
-    Lines applied for the first time tell gift recipients; lines given back after a
-    take-back (a refund that failed, say) are applied again quietly. Points are the
-    caller's (`_move`).
+    Lines applied for the first time tell gift recipients. A line given back after a
+    take-back (a refund that failed, say) is restored, not applied again: the kind
+    undoes exactly what its take-back removed, which may be less than the line gave
+    (points spent since, time already used). Points are the caller's (`_move`).
     """
     order_id = order.id
     book = AccountBook(conn, order.shop_id, now, ctx.tiers)
@@ -550,7 +551,10 @@ async def fulfil_order(
         paid = PaidLine(
             order_id, line.id, order.buyer_id, line.recipient_id, line.quantity, line.spec
         )
-        effects += await kind.apply(paid, book)
+        if line.applied_at is None:
+            effects += await kind.apply(paid, book)
+        else:
+            effects += await kind.restore(paid, book)
         description = kind.describe(line.spec, line.quantity)
         descriptions.append(
             description if line.recipient_id == order.buyer_id else f"{description} (gift)"

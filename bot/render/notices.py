@@ -16,6 +16,7 @@ from babel.numbers import format_decimal
 from store.effects import (
     ExpiryReminder,
     GiftNotice,
+    GiftRestored,
     GiftWithdrawn,
     Receipt,
     RefundNotice,
@@ -132,6 +133,25 @@ def gift_withdrawn_embed(effect: GiftWithdrawn, *, server: str | None = None) ->
             DESCRIPTION_LIMIT,
         ),
         colour=REFUND,
+    )
+    if effect.gift_ref:
+        embed.set_footer(text=f"Gift reference {effect.gift_ref}")
+    return embed
+
+
+def gift_restored_embed(effect: GiftRestored, *, server: str | None = None) -> discord.Embed:
+    """Answers the take-back notice: the gift is back, named by its reference only."""
+    label = gift_label(effect.gift_ref)
+    embed = discord.Embed(
+        title="A gift is back",
+        description=cut(
+            f"The refund that took back {label}{_where(server)} "
+            f"(**{shop_text(effect.description, 300)}**) did not go through, so what was "
+            "taken back has been given back to you. /account shows your memberships and "
+            "points as they stand now.",
+            DESCRIPTION_LIMIT,
+        ),
+        colour=GIFT,
     )
     if effect.gift_ref:
         embed.set_footer(text=f"Gift reference {effect.gift_ref}")

@@ -1,7 +1,8 @@
 """The small interface every item kind implements.
 
 A kind validates its own catalog options, checks a cart line, describes it, applies
-it to an account when an order is paid and claws it back on a refund. Kinds never
+it to an account when an order is paid, claws it back on a refund and restores what
+it clawed back when that refund fails. Kinds never
 touch tables directly: they act through the `AccountBook` they are handed, so the
 ledger stays the single record of every change.
 """
@@ -19,6 +20,10 @@ from store.effects import Effect
 
 if TYPE_CHECKING:
     from store.accounts import AccountBook
+
+
+#: The ledger memo of a line given back because the refund that took it failed.
+GIVEN_BACK = "given back: the refund failed"
 
 
 @dataclass(frozen=True)
@@ -62,7 +67,7 @@ class PaidLine:
 class ItemKind(ABC):
     """Base of every kind; register subclasses under the `storefront.items` entry point.
 
-    `validate_line`, `apply` and `claw_back` run inside a unit of work (see
+    `validate_line`, `apply`, `claw_back` and `restore` run inside a unit of work (see
     `store.db.engine.Database`): they may await the book they are handed, nothing else.
     """
 
@@ -89,3 +94,14 @@ class ItemKind(ABC):
     @abstractmethod
     async def claw_back(self, line: PaidLine, book: AccountBook) -> list[Effect]:
         """Take back what `apply` gave, as far as it can; return what Discord must do."""
+
+    async def restore(self, line: PaidLine, book: AccountBook) -> list[Effect]:
+        """Give a taken-back line back (the refund that took it failed): undo exactly
+        what the last `claw_back` removed, no more; return what Discord must do.
+
+        The default applies the line again in full. That is right only for a kind
+        whose `claw_back` always takes everything back; a kind that can take back less
+        (a balance already spent, time already used) must override this, or a failed
+        refund gives the member more than they paid for.
+        """
+        return await self.apply(line, book)

@@ -8,8 +8,8 @@ from typing import Any
 from store.accounts import AccountBook, Reason, Source
 from store.effects import Effect
 from store.errors import InvalidInput
-from store.gift_notices import gift_withdrawn
-from store.kinds.base import ItemKind, LineContext, LineDraft, PaidLine
+from store.gift_notices import gift_restored, gift_withdrawn
+from store.kinds.base import GIVEN_BACK, ItemKind, LineContext, LineDraft, PaidLine
 
 
 class MembershipKind(ItemKind):
@@ -96,4 +96,18 @@ class MembershipKind(ItemKind):
             )
         if changes:
             effects += await gift_withdrawn(book, line, self.describe(line.spec, line.quantity))
+        return effects
+
+    async def restore(self, line: PaidLine, book: AccountBook) -> list[Effect]:
+        """Give back the time the take-back removed (not a fresh term: time used while
+        the member held it stays used), or the permanence it removed."""
+        effects: list[Effect] = []
+        taken = (await book.line_take_back(line.line_id)).time
+        source = Source(
+            Reason.ORDER_LINE, order_id=line.order_id, order_line_id=line.line_id, memo=GIVEN_BACK
+        )
+        for change in taken:
+            effects += await book.give_back_time(line.recipient_id, source, change)
+        if taken:
+            effects += await gift_restored(book, line, self.describe(line.spec, line.quantity))
         return effects

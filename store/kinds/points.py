@@ -7,8 +7,8 @@ from typing import Any
 
 from store.accounts import AccountBook, Reason, Source
 from store.effects import Effect, ReviewAlert
-from store.gift_notices import gift_withdrawn
-from store.kinds.base import ItemKind, PaidLine
+from store.gift_notices import gift_restored, gift_withdrawn
+from store.kinds.base import GIVEN_BACK, ItemKind, PaidLine
 
 
 class PointsKind(ItemKind):
@@ -56,3 +56,19 @@ class PointsKind(ItemKind):
                 )
             )
         return effects
+
+    async def restore(self, line: PaidLine, book: AccountBook) -> list[Effect]:
+        """Credit what the take-back debited: points already spent were never taken."""
+        taken = (await book.line_take_back(line.line_id)).points
+        if taken:
+            await book.credit_points(
+                line.recipient_id,
+                taken,
+                Source(
+                    Reason.ORDER_LINE,
+                    order_id=line.order_id,
+                    order_line_id=line.line_id,
+                    memo=GIVEN_BACK,
+                ),
+            )
+        return await gift_restored(book, line, self.describe(line.spec, line.quantity))
