@@ -7,6 +7,7 @@ send each reminder once and remove each expired role once.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,32 +20,41 @@ from store.db.schema import memberships
 from store.effects import AddRole, Effect, ExpiryReminder, RemoveRole
 from store.outbox import store_effects
 from store.reminder_schedule import next_reminder_at, step_due
+from store.reminder_settings import ReminderSettings
 
 
 class MembershipWorkers:
     def __init__(self, ctx: StoreContext) -> None:
         self.ctx = ctx
+        self.reminder_settings = ReminderSettings(ctx)
 
     async def claim_reminders(self, limit: int = 100) -> list[ExpiryReminder]:
         """Every reminder due now, claimed `limit` memberships at a time until none is left.
 
-        Each batch is its own short transaction; a run of the worker reaches every
-        due member however many there are, instead of the first `limit` of them.
+        First, running memberships of a tier whose reminder days changed are
+        rescheduled from the new days (store.reminder_settings; one small read when
+        nothing changed), so the claims below find them when they are due. Each
+        batch is its own short transaction; a run of the worker reaches every due
+        member however many there are, instead of the first `limit` of them.
         """
+        await self.reminder_settings.apply()
         reminders: list[ExpiryReminder] = []
         while True:
             sent, claimed = await self.claim_reminder_batch(limit)
             reminders += sent
             if claimed < limit:
                 return reminders
+            await asyncio.sleep(0)  # let the loop serve members between batches
 
     async def claim_reminder_batch(self, limit: int = 100) -> tuple[list[ExpiryReminder], int]:
         """One batch: the `limit` memberships due soonest; returns (reminders, rows claimed).
 
         Every claimed row leaves the due set: it gets the next step's due time, or
         None when no step is left (or the membership expired before it was reached).
-        A row whose stored time came from older settings (or the migration's
-        backfill) is rescheduled from the tier's reminder days without a reminder.
+        The step is decided from the tier's reminder days as configured now and the
+        steps already sent, not from the stored time: a row claimed early (its time
+        came from older settings not yet rescheduled, or the migration's backfill)
+        only gets its due time recomputed, without a reminder.
         """
         now = self.ctx.now()
 

@@ -154,6 +154,22 @@ memberships = Table(
     Index("ix_memberships_remind_at", "remind_at"),
 )
 
+# The reminder days each tier's running memberships are scheduled with, so that
+# changed settings reach them (store.reminder_settings). Tiers are configured for
+# the whole deployment, not per shop. Days are written "14,3"; "" means none.
+reminder_schedules = Table(
+    "reminder_schedules",
+    metadata,
+    Column("tier", String(40), primary_key=True),
+    # The days every running membership of the tier is scheduled with; None: not known.
+    Column("reminder_days", String(200), nullable=True),
+    # A rescheduling under way: the days it applies and the last membership it did.
+    Column("pending_days", String(200), nullable=True),
+    Column("done_shop_id", BigInteger, nullable=True),
+    Column("done_member_id", BigInteger, nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
 ledger = Table(
     "ledger",
     metadata,

@@ -6,9 +6,10 @@ Create Date: 2026-12-01
 
 Tiers (and their reminder days) live in the configuration, not the database, so
 the migration cannot compute each membership's next reminder. It marks every
-membership that still runs as due now; the reminder worker's first pass then
-computes each one's real due time from its tier (sending the reminder that is
-actually due, if any). Existing order lines get a random gift reference each.
+membership that still runs as due now, and leaves `reminder_schedules` empty: the
+reminder worker's first pass finds no tier's days recorded, so it reschedules every
+running membership from its tier (store.reminder_settings) and then sends the
+reminders actually due. Existing order lines get a random gift reference each.
 """
 
 from collections.abc import Sequence
@@ -37,6 +38,16 @@ _order_lines = sa.table(
 
 
 def upgrade() -> None:
+    op.create_table(
+        'reminder_schedules',
+        sa.Column('tier', sa.String(length=40), nullable=False),
+        sa.Column('reminder_days', sa.String(length=200), nullable=True),
+        sa.Column('pending_days', sa.String(length=200), nullable=True),
+        sa.Column('done_shop_id', sa.BigInteger(), nullable=True),
+        sa.Column('done_member_id', sa.BigInteger(), nullable=True),
+        sa.Column('updated_at', store.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint('tier', name=op.f('pk_reminder_schedules')),
+    )
     with op.batch_alter_table('memberships', schema=None) as batch_op:
         batch_op.add_column(
             sa.Column('remind_at', store.db.types.UTCDateTime(timezone=True), nullable=True)
@@ -64,6 +75,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table('reminder_schedules')
     with op.batch_alter_table('order_lines', schema=None) as batch_op:
         batch_op.drop_column('gift_ref')
     with op.batch_alter_table('memberships', schema=None) as batch_op:
