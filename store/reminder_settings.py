@@ -71,14 +71,20 @@ class ReminderSettings:
         """Reschedule the tiers whose days changed; returns how many rows were rescheduled."""
         wanted = {tier: days_text(config.reminder_days) for tier, config in self.ctx.tiers.items()}
 
-        async def load(conn: Conn) -> dict[str, str | None]:
+        async def load(conn: Conn) -> dict[str, tuple[str | None, str | None]]:
             rows = await conn.execute(
-                select(reminder_schedules.c.tier, reminder_schedules.c.reminder_days)
+                select(
+                    reminder_schedules.c.tier,
+                    reminder_schedules.c.reminder_days,
+                    reminder_schedules.c.pending_days,
+                )
             )
-            return {row.tier: row.reminder_days for row in rows}
+            return {row.tier: (row.reminder_days, row.pending_days) for row in rows}
 
         recorded = await self.ctx.db.read(load)
-        changed = [tier for tier, days in wanted.items() if recorded.get(tier, None) != days]
+        # A rescheduling left pending (the settings went back before it finished) is
+        # closed too, so that a later change starts from the first row again.
+        changed = [tier for tier, days in wanted.items() if recorded.get(tier) != (days, None)]
         if not changed:
             return 0
         missing = [tier for tier in changed if tier not in recorded]
@@ -130,6 +136,12 @@ class ReminderSettings:
         if state is None:
             return _Step(0, elsewhere=True)
         if state.reminder_days == wanted:
+            if state.pending_days is not None:
+                await conn.execute(
+                    update(reminder_schedules)
+                    .where(reminder_schedules.c.tier == tier)
+                    .values(pending_days=None, done_shop_id=None, done_member_id=None)
+                )
             return _Step(0, done=True)
         after: tuple[int, int] | None = None
         if state.pending_days == wanted and state.done_shop_id is not None:

@@ -230,3 +230,51 @@ async def test_a_membership_locked_by_another_transaction_is_waited_for(
     await holder
     expected = next_reminder_at(locked["expires_at"], permanent=False, reminder_days=[14, 3])
     assert await _remind_at(database, locked["member_id"]) == expected
+
+
+async def _leave_rescheduling(
+    database: Database, clock: FakeClock, *, applied: str, pending: str, after: tuple[int, int]
+) -> None:
+    """The tier's record as a process stopped part-way through a rescheduling leaves it."""
+
+    async def write(conn: Conn) -> None:
+        await conn.execute(
+            reminder_schedules.insert().values(
+                tier="paid",
+                reminder_days=applied,
+                pending_days=pending,
+                done_shop_id=after[0],
+                done_member_id=after[1],
+                updated_at=clock.now,
+            )
+        )
+
+    await database.write(write)
+
+
+async def test_a_rescheduling_stopped_part_way_is_resumed_where_it_stopped(
+    database: Database, clock: FakeClock
+) -> None:
+    """The next pass reschedules the rows after the recorded place, and only those."""
+    rows = await _members(database, clock)
+    keys = sorted((row["shop_id"], row["member_id"]) for row in rows)
+    await _leave_rescheduling(database, clock, applied="", pending="14,3", after=keys[399])
+    shop = _shop(database, clock, paid=[14, 3])
+    assert await ReminderSettings(shop.ctx, batch=64).apply() == MEMBERS - 400
+    by_member = {row["member_id"]: row for row in rows}
+    assert await _remind_at(database, keys[399][1]) is None
+    expires = by_member[keys[400][1]]["expires_at"]
+    expected = next_reminder_at(expires, permanent=False, reminder_days=[14, 3])
+    assert await _remind_at(database, keys[400][1]) == expected
+
+
+async def test_a_rescheduling_abandoned_for_the_old_days_starts_over_next_time(
+    database: Database, clock: FakeClock
+) -> None:
+    """Settings went back before a rescheduling ended: a later change redoes every row."""
+    rows = await _members(database, clock)
+    keys = sorted((row["shop_id"], row["member_id"]) for row in rows)
+    await _leave_rescheduling(database, clock, applied="14,3", pending="7", after=keys[399])
+    assert await ReminderSettings(_shop(database, clock, paid=[14, 3]).ctx).apply() == 0
+    assert (await _schedules(database))["paid"][:3] == ("14,3", None, None)
+    assert await ReminderSettings(_shop(database, clock, paid=[7]).ctx).apply() == MEMBERS
