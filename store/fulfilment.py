@@ -37,6 +37,7 @@ from store.db.schema import (
 from store.db.sql import insert_ignore
 from store.effects import Effect, GiftNotice, Receipt, RefundNotice, ReviewAlert
 from store.errors import InsufficientPoints, InvalidInput, NotFound
+from store.grants import SelfGrant
 from store.kinds.base import PaidLine
 from store.money import Money
 from store.orders import (
@@ -44,6 +45,7 @@ from store.orders import (
     Order,
     OrderRecord,
     OrderState,
+    check_held,
     lapse_order,
     load_order,
     lock_record,
@@ -209,11 +211,16 @@ class Fulfilment:
 
         return await self.ctx.db.read(unapplied)
 
-    async def resolve_paid(self, shop_id: int, order_id: int, actor_id: int) -> Order:
+    async def resolve_paid(
+        self, shop_id: int, order_id: int, actor_id: int, *, allow_self: bool = False
+    ) -> Order:
         """A moderator accepts a held order's payment: it is fulfilled as if it matched.
 
-        Refused (nothing changes) when the order is not held, or when it still cannot be
-        fulfilled (the points it used have been spent since).
+        Refused (nothing changes) when the order is not held, when it still cannot be
+        fulfilled (the points it used have been spent since), or when the moderator
+        bought it or receives any of it and the shop does not allow self-grants:
+        accepting money that does not match is granting goods, and the self-grant rule
+        (`store.grants`) is there so no one both asks and approves.
         """
 
         async def resolve(conn: Conn) -> Order:
@@ -221,9 +228,15 @@ class Fulfilment:
             order = await lock_record(conn, order_id)
             if order is None or order.shop_id != shop_id:
                 raise NotFound("No such order.")
-            if order.state is not S.HELD:
-                state = order.state.replace("_", " ")
-                raise InvalidInput(f"Order #{order_id} is {state}, not held: nothing to resolve.")
+            check_held(order.id, order.state)
+            if not allow_self:
+                recipients = {line.recipient_id for line in await _lines(conn, order.id)}
+                if actor_id == order.buyer_id or actor_id in recipients:
+                    raise SelfGrant(
+                        f"Order #{order_id} is yours (you bought it or receive part of it), "
+                        "and moderators can't accept payment for their own orders in this "
+                        "shop: ask another moderator, so every grant has a second pair of eyes."
+                    )
             accepted = MoneyFact(FactKind.ACCEPTED)
             await _record_fact(conn, order.id, accepted, now, actor_id=actor_id)
             settled = await settle(self.ctx, conn, order, now)

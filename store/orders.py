@@ -63,6 +63,14 @@ def check_lapse(current: OrderState, target: OrderState) -> None:
         raise IllegalTransition(f"An order that is {current} cannot become {target}.")
 
 
+def check_held(order_id: int, state: OrderState) -> None:
+    """Only a held order is resolved by a moderator; anything else has nothing to resolve."""
+    if state is not S.HELD:
+        name = state.replace("_", " ")
+        hint = " To return its money, refund it instead." if state in SETTLED_STATES else ""
+        raise InvalidInput(f"Order #{order_id} is {name}, not held: nothing to resolve.{hint}")
+
+
 @dataclass(frozen=True)
 class OrderRecord:
     """An order's row as the money paths need it: typed, no lines."""
@@ -374,6 +382,16 @@ class OrderService:
         """The order, if its money can be refunded through the gateway now; else refuse."""
         order = await self.get(shop_id, order_id)
         problem = refund_problem(order, amount)
+        if problem is not None:
+            raise InvalidInput(problem)
+        return order
+
+    async def held_refundable(self, shop_id: int, order_id: int) -> Order:
+        """A held order whose payment can be returned through the gateway (resolving it
+        by refund); refused, with why, for any other order."""
+        order = await self.get(shop_id, order_id)
+        check_held(order.id, order.state)
+        problem = refund_problem(order, None)
         if problem is not None:
             raise InvalidInput(problem)
         return order

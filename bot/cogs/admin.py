@@ -18,7 +18,6 @@ from discord.ext import commands
 from bot.render import admin as render
 from bot.render import views
 from bot.replies import NO_MENTIONS, Refusal, Reply
-from store.orders import OrderState
 
 if TYPE_CHECKING:
     from bot.app import StorefrontBot
@@ -247,7 +246,7 @@ class AdminCog(commands.Cog, name="ShopAdmin"):
             shop_id = self._shop(interaction)
             if action == "fulfil":
                 order = await self.shop.fulfilment.resolve_paid(
-                    shop_id, order_id, interaction.user.id
+                    shop_id, order_id, interaction.user.id, allow_self=self.may_grant_self
                 )
                 await self._audit(
                     interaction,
@@ -257,9 +256,7 @@ class AdminCog(commands.Cog, name="ShopAdmin"):
                 )
                 await self.bot.kick_effects()
                 return Reply(render.done_embed(f"Order #{order_id} is fulfilled."))
-            order = await self.shop.orders.refundable(shop_id, order_id)
-            if order.state is not OrderState.HELD:
-                raise Refusal(f"Order #{order_id} is not held; use /shopadmin refund to refund it.")
+            order = await self.shop.orders.held_refundable(shop_id, order_id)
             await self.bot.flow.refund(order, None, "resolve")
             await self._audit(
                 interaction,

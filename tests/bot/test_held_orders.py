@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
-import pytest
+from collections.abc import AsyncIterator
+from typing import Any
 
+import pytest
+import pytest_asyncio
+
+from bot.testing import FakeMember
 from payments.fake import FakeGateway, FaultPlan
+from store.db.engine import Database
 from store.orders import Order, OrderState
 from tests.bot.conftest import Shopfront
+from tests.reliability.conftest import build_shopfront
+from tests.store.helpers import snapshot
+from tests.support import FakeClock
 
 pytestmark = pytest.mark.asyncio
 
@@ -25,13 +34,14 @@ def _gateway(shopfront: Shopfront) -> FakeGateway:
     return gateway
 
 
-async def _held(shopfront: Shopfront, points: int = 0) -> Order:
-    """Alice checks out; the gateway reports one cent short, so the order is held."""
+async def _held(shopfront: Shopfront, points: int = 0, buyer: FakeMember | None = None) -> Order:
+    """Alice (or `buyer`) checks out; the gateway reports one cent short: the order is held."""
     shop, guild = shopfront.bot.shop, shopfront.guild_id
+    member = buyer or shopfront.alice
     if points:
-        await shop.grants.grant_points(guild, shopfront.mod.id, shopfront.alice.id, points, "seed")
-    await shop.carts.add(guild, shopfront.alice.id, "paid-12m")
-    outcome = await shopfront.bot.flow.checkout(guild, shopfront.alice.id, points=points)
+        await shop.grants.grant_points(guild, shopfront.bob.id, member.id, points, "seed")
+    await shop.carts.add(guild, member.id, "paid-12m")
+    outcome = await shopfront.bot.flow.checkout(guild, member.id, points=points)
     assert outcome.session is not None
     gateway = _gateway(shopfront)
     gateway.faults = FaultPlan(amount_delta=-1)
@@ -156,3 +166,98 @@ async def test_refund_of_a_disputed_order_is_refused(shopfront: Shopfront) -> No
     )
     assert "is disputed" in result.embed["description"]
     assert (await _order(shopfront, outcome.order)).state is OrderState.DISPUTED
+
+
+async def test_resolving_by_refund_an_order_that_is_not_held_is_refused(
+    shopfront: Shopfront,
+) -> None:
+    """action:refund on a fulfilled order: the store's reason, no refund asked, no audit."""
+    shop, guild = shopfront.bot.shop, shopfront.guild_id
+    await shop.carts.add(guild, shopfront.alice.id, "paid-1m")
+    outcome = await shopfront.bot.flow.checkout(guild, shopfront.alice.id)
+    assert outcome.session is not None
+    await _gateway(shopfront).perform(outcome.session.session_id, "pay")
+    await _gateway(shopfront).drain()
+    result = await shopfront.harness.slash(
+        shopfront.mod,
+        "shopadmin",
+        "resolve",
+        options={"order_id": outcome.order.id, "action": "refund", "reason": "x"},
+    )
+    assert result.embed["description"] == (
+        f"Order #{outcome.order.id} is fulfilled, not held: nothing to resolve. "
+        "To return its money, refund it instead."
+    )
+    assert _gateway(shopfront).session(outcome.session.session_id)["refunds"] == []
+    assert _moderation_posts(shopfront) == []
+
+
+OWN_ORDER = (
+    "is yours (you bought it or receive part of it), and moderators can't accept payment "
+    "for their own orders in this shop: ask another moderator"
+)
+
+
+async def test_a_moderator_cannot_accept_their_own_held_order(shopfront: Shopfront) -> None:
+    """The moderator's own held order: refused with why; nothing changes, nothing audited."""
+    order = await _held(shopfront, buyer=shopfront.mod)
+    await shopfront.effects_delivered()  # the held alert, so the outbox stands still
+    before = await snapshot(shopfront.bot.database)
+    result = await shopfront.harness.slash(
+        shopfront.mod,
+        "shopadmin",
+        "resolve",
+        options={"order_id": order.id, "action": "fulfil", "reason": "it's fine"},
+    )
+    assert result.embed["title"] == "Can't do that"
+    assert OWN_ORDER in result.embed["description"]
+    assert await snapshot(shopfront.bot.database) == before
+    assert (await _order(shopfront, order)).state is OrderState.HELD
+    assert _moderation_posts(shopfront) == []
+
+
+async def test_a_moderator_cannot_accept_a_held_order_that_gifts_them(
+    shopfront: Shopfront,
+) -> None:
+    """Alice's held order gives the moderator a month: they may not accept it either."""
+    shop, guild = shopfront.bot.shop, shopfront.guild_id
+    await shop.carts.add(guild, shopfront.alice.id, "paid-1m", recipient_id=shopfront.mod.id)
+    order = await _held(shopfront)
+    result = await shopfront.harness.slash(
+        shopfront.mod,
+        "shopadmin",
+        "resolve",
+        options={"order_id": order.id, "action": "fulfil", "reason": "it's fine"},
+    )
+    assert OWN_ORDER in result.embed["description"]
+    assert (await _order(shopfront, order)).state is OrderState.HELD
+
+
+def _may_grant_self(data: dict[str, Any]) -> None:
+    data["discord"]["moderators_may_grant_self"] = True
+
+
+@pytest_asyncio.fixture
+async def lenient(
+    database: Database, database_url: str, clock: FakeClock
+) -> AsyncIterator[Shopfront]:
+    """A shop whose configuration lets moderators grant to themselves."""
+    async with build_shopfront(database_url, clock, _may_grant_self) as shopfront:
+        yield shopfront
+
+
+async def test_where_self_grants_are_allowed_a_moderator_accepts_their_own(
+    lenient: Shopfront,
+) -> None:
+    """moderators_may_grant_self = true: the moderator's own held order is fulfilled, audited."""
+    order = await _held(lenient, buyer=lenient.mod)
+    result = await lenient.harness.slash(
+        lenient.mod,
+        "shopadmin",
+        "resolve",
+        options={"order_id": order.id, "action": "fulfil", "reason": "allowed here"},
+    )
+    assert result.embed["title"] == "Done"
+    assert (await _order(lenient, order)).state is OrderState.FULFILLED
+    [values] = _moderation_posts(lenient)
+    assert values["Who"] == values["Whom"] == f"<@{lenient.mod.id}>"
