@@ -364,13 +364,16 @@ async def _apply_fact(
         subject = event.subject_id or event.event_id
     else:
         subject = event.subject_id or "payment"  # one dispute per payment when unnamed
-    fact = MoneyFact(kind, subject, event.amount, event.currency)
-    if not await _record_fact(conn, order.id, fact, now, event=event):
-        return Applied(Outcome.DUPLICATE, order.id, [], f"{kind} already recorded")
     if kind is FactKind.CAPTURED and event.payment_ref and order.payment_ref is None:
+        # Even from a duplicate capture: the return page or the reconciler often records
+        # the capture first and knows no payment reference; the webhook after it does.
+        # The event is bound to this order's own session (checked above).
         await conn.execute(
             update(orders).where(orders.c.id == order.id).values(payment_ref=event.payment_ref)
         )
+    fact = MoneyFact(kind, subject, event.amount, event.currency)
+    if not await _record_fact(conn, order.id, fact, now, event=event):
+        return Applied(Outcome.DUPLICATE, order.id, [], f"{kind} already recorded")
     settled = await settle(ctx, conn, order, now)
     effects = settled.effects
     if kind is FactKind.REFUND_FAILED:

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from store.db.engine import Conn
-from store.db.schema import order_money_facts, payment_events
+from store.db.schema import order_money_facts, orders, payment_events
 from store.errors import InvalidInput
 from store.fulfilment import Outcome
 from store.orders import Order, OrderState
@@ -232,3 +232,48 @@ async def test_an_event_naming_the_orders_payment_reference_moves_it(shop: Shop)
     assert await _state(shop, order) is S.REFUNDED
     other = gateway_event(order, "dispute_lost", "d", session_id=None, payment_ref="pi_2")
     assert (await shop.fulfilment.apply(other)).outcome is Outcome.REFUSED
+
+
+async def _payment_ref(shop: Shop, order: Order) -> str | None:
+    async def read(conn: Conn) -> str | None:
+        row = (
+            await conn.execute(select(orders.c.payment_ref).where(orders.c.id == order.id))
+        ).one()
+        return None if row.payment_ref is None else str(row.payment_ref)
+
+    return await shop.ctx.db.read(read)
+
+
+async def test_the_payment_reference_is_kept_when_the_return_page_won(shop: Shop) -> None:
+    """The return page's capture names no payment; the webhook that follows does, and its
+    reference is kept though the capture is a duplicate: later events naming it count."""
+    await shop.carts.add(GUILD, ALICE, "paid-1m")
+    order = await checkout_paid_by_card(shop, ALICE)
+    await shop.fulfilment.apply(gateway_event(order, "payment_succeeded", "return:cs"))
+    webhook = gateway_event(order, "payment_succeeded", "evt_paid", payment_ref="pi_1")
+    assert (await shop.fulfilment.apply(webhook)).outcome is Outcome.DUPLICATE
+    assert await _payment_ref(shop, order) == "pi_1"
+    refund = gateway_event(order, "refund_succeeded", "r", session_id=None, payment_ref="pi_1")
+    assert (await shop.fulfilment.apply(refund)).outcome is Outcome.APPLIED
+    assert await _state(shop, order) is S.REFUNDED
+
+
+async def test_a_duplicate_capture_does_not_replace_the_payment_reference(shop: Shop) -> None:
+    """The first reference recorded stays: a replay naming another payment changes nothing."""
+    await shop.carts.add(GUILD, ALICE, "paid-1m")
+    order = await checkout_paid_by_card(shop, ALICE)
+    await shop.fulfilment.apply(gateway_event(order, "payment_succeeded", "a", payment_ref="pi_1"))
+    await shop.fulfilment.apply(gateway_event(order, "payment_succeeded", "b", payment_ref="pi_2"))
+    assert await _payment_ref(shop, order) == "pi_1"
+
+
+async def test_another_orders_capture_never_sets_the_payment_reference(shop: Shop) -> None:
+    """A capture naming another session is refused, and its payment reference not kept."""
+    await shop.carts.add(GUILD, ALICE, "paid-1m")
+    order = await checkout_paid_by_card(shop, ALICE)
+    await shop.fulfilment.apply(gateway_event(order, "payment_succeeded", "return:cs"))
+    forged = gateway_event(
+        order, "payment_succeeded", "forged", session_id="cs_other", payment_ref="pi_forged"
+    )
+    assert (await shop.fulfilment.apply(forged)).outcome is Outcome.REFUSED
+    assert await _payment_ref(shop, order) is None
