@@ -53,8 +53,9 @@ S = OrderState
 OPEN_STATES = frozenset({S.PENDING})
 SETTLED_STATES = frozenset({S.PAID, S.FULFILLED, S.PARTIALLY_REFUNDED, S.DISPUTED})
 LAPSED_STATES = frozenset({S.EXPIRED, S.CANCELLED, S.FAILED})
-#: States a moderator should look at until they change.
-REVIEW_STATES = frozenset({S.HELD, S.DISPUTED})
+#: States a moderator should look at until they change: money that did not match, a
+#: dispute, and a partial refund (whether to take anything back is theirs to decide).
+REVIEW_STATES = frozenset({S.HELD, S.DISPUTED, S.PARTIALLY_REFUNDED})
 
 
 def check_lapse(current: OrderState, target: OrderState) -> None:
@@ -360,7 +361,8 @@ class OrderService:
         return await self.ctx.db.write(lapse)
 
     async def needing_review(self, shop_id: int, limit: int = 20) -> list[Order]:
-        """Held and disputed orders, oldest change first: what a moderator must resolve."""
+        """Held, disputed and partially refunded orders, oldest change first, each with
+        its reason: what a moderator must decide."""
 
         async def review(conn: Conn) -> list[Order]:
             ids = (

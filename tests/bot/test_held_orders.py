@@ -261,3 +261,21 @@ async def test_where_self_grants_are_allowed_a_moderator_accepts_their_own(
     assert (await _order(lenient, order)).state is OrderState.FULFILLED
     [values] = _moderation_posts(lenient)
     assert values["Who"] == values["Whom"] == f"<@{lenient.mod.id}>"
+
+
+async def test_review_lists_a_partially_refunded_order_with_its_reason(
+    shopfront: Shopfront,
+) -> None:
+    """A partial refund asks whether to take anything back: /shopadmin review shows it."""
+    shop, guild = shopfront.bot.shop, shopfront.guild_id
+    await shop.carts.add(guild, shopfront.alice.id, "paid-12m")
+    outcome = await shopfront.bot.flow.checkout(guild, shopfront.alice.id)
+    assert outcome.session is not None
+    gateway = _gateway(shopfront)
+    await gateway.perform(outcome.session.session_id, "pay")
+    await gateway.perform(outcome.session.session_id, "refund", amount=500)
+    await gateway.drain()
+    result = await shopfront.harness.slash(shopfront.mod, "shopadmin", "review")
+    [field] = [f for f in result.embed["fields"] if f["name"].startswith("#")]
+    assert field["name"].startswith(f"#{outcome.order.id} partially refunded")
+    assert "decide whether to take anything back" in field["value"]

@@ -277,3 +277,16 @@ async def test_another_orders_capture_never_sets_the_payment_reference(shop: Sho
     )
     assert (await shop.fulfilment.apply(forged)).outcome is Outcome.REFUSED
     assert await _payment_ref(shop, order) is None
+
+
+async def test_partially_refunded_orders_are_listed_for_review_with_the_reason(
+    shop: Shop,
+) -> None:
+    """A partial refund asks a moderator to decide; the review list shows it, and why."""
+    order = await _paid(shop, "paid-12m")
+    await shop.fulfilment.apply(gateway_event(order, "refund_succeeded", "r", amount=500))
+    [listed] = await shop.orders.needing_review(GUILD)
+    assert listed.id == order.id and listed.state is S.PARTIALLY_REFUNDED
+    assert listed.review_reason == (
+        "Partial refund ($5.00 in all): decide whether to take anything back."
+    )
