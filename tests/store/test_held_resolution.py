@@ -78,3 +78,17 @@ async def test_resolving_by_refund_refuses_an_unpaid_order(shop: Shop) -> None:
     order = await checkout_paid_by_card(shop, ALICE)
     with pytest.raises(InvalidInput, match=r"is pending, not held: nothing to resolve\.$"):
         await shop.orders.held_refundable(GUILD, order.id)
+
+
+async def test_a_held_order_keeps_its_points_reserved_until_it_ends(shop: Shop) -> None:
+    """Held orders do not lapse (their money arrived); charged back, their points come free."""
+    await shop.grants.grant_points(GUILD, MOD, ALICE, 100, "seed")
+    await shop.carts.add(GUILD, ALICE, "paid-12m")
+    order = await checkout_paid_by_card(shop, ALICE, points=100)
+    await shop.fulfilment.apply(gateway_event(order, "payment_succeeded", "pay", amount=1))
+    held = await shop.accounts.account(GUILD, ALICE)
+    assert (held.points, held.points_reserved) == (100, 100)
+    await shop.fulfilment.apply(gateway_event(order, "dispute_lost", "lost", subject_id="dp"))
+    assert (await shop.orders.get(GUILD, order.id)).state is S.CHARGED_BACK
+    ended = await shop.accounts.account(GUILD, ALICE)
+    assert (ended.points, ended.points_reserved) == (100, 0)
