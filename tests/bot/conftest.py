@@ -67,6 +67,14 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+async def workers_settled(bot: StorefrontBot, timeout: float = 10.0) -> None:
+    """Wait for each worker's first pass (run at start), so its bookkeeping writes
+    (reminder schedules, reconciliation) are done before a test snapshots the database."""
+    async with asyncio.timeout(timeout):
+        while any(worker.runs == 0 for worker in bot.workers):
+            await asyncio.sleep(0.01)
+
+
 def make_settings(database_url: str, port: int, **discord: Any) -> Settings:
     data = tomllib.loads(defaults_text())
     data["database"] = {"url": database_url, "lock_timeout_ms": 2000}
@@ -113,6 +121,7 @@ async def shopfront(
     settings = Settings(**data)
     bot = create_bot(settings, clock=clock)
     async with aiohttp.ClientSession() as http, offline(bot, world) as harness:
+        await workers_settled(bot)
         yield Shopfront(
             harness=harness,
             world=world,

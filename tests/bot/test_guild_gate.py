@@ -24,7 +24,7 @@ from bot.testing import DiscordHarness, FakeDiscord, FakeMember, offline
 from bot.testing import payloads as discord_payloads
 from bot.testing.records import MODAL_SUBMIT, InteractionResult
 from store.db.engine import Database
-from tests.bot.conftest import _free_port, make_settings
+from tests.bot.conftest import _free_port, make_settings, workers_settled
 from tests.store.helpers import snapshot
 from tests.support import FakeClock
 
@@ -63,6 +63,7 @@ async def _two_guilds(
     data["payments"]["fake"]["allow_with_discord"] = True
     bot = create_bot(Settings(**data), clock=clock)
     async with aiohttp.ClientSession(), offline(bot, world) as harness:
+        await workers_settled(bot)
         yield TwoGuilds(harness, world, bot, shop.id, other.id, alice, eve, eves_mods.id)
 
 
