@@ -29,6 +29,11 @@ class Periodic:
         self.runs = 0
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        self._ran = asyncio.Event()
+
+    async def ran_once(self) -> None:
+        """Return once the first pass is over (tests wait for start-up work to settle)."""
+        await self._ran.wait()
 
     def start(self) -> None:
         if self._task is None:
@@ -55,6 +60,7 @@ class Periodic:
             except Exception:
                 log.exception("worker %s failed; it runs again in %.0f s", self.name, self.interval)
             self.runs += 1
+            self._ran.set()
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.interval)

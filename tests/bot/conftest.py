@@ -67,12 +67,11 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def workers_settled(bot: StorefrontBot, timeout: float = 10.0) -> None:
+async def workers_settled(bot: StorefrontBot) -> None:
     """Wait for each worker's first pass (run at start), so its bookkeeping writes
     (reminder schedules, reconciliation) are done before a test snapshots the database."""
-    async with asyncio.timeout(timeout):
-        while any(worker.runs == 0 for worker in bot.workers):
-            await asyncio.sleep(0.01)
+    async with asyncio.timeout(10):
+        await asyncio.gather(*(worker.ran_once() for worker in bot.workers))
 
 
 def make_settings(database_url: str, port: int, **discord: Any) -> Settings:
