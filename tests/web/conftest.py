@@ -17,6 +17,7 @@ from payments.gateway import GatewayContext
 from payments.registry import load_gateway
 from store.db.engine import Database, create_engine
 from store.shop import Shop
+from tests.payments.stripe_api_stub import StripeStub
 from tests.support import FakeClock, sample_store, sample_tiers
 
 SECRET = "whsec_test_only"
@@ -67,3 +68,12 @@ async def storefront(
     await gateway.close()
     await runner.cleanup()
     await db.dispose()
+
+
+@pytest_asyncio.fixture
+async def stub() -> AsyncIterator[StripeStub]:
+    """Stripe's API on loopback, shared by the storefronts of one test."""
+    server = StripeStub()
+    await server.start()
+    yield server
+    await server.close()

@@ -22,14 +22,6 @@ Factory = Callable[..., Awaitable[StripeStorefront]]
 
 
 @pytest_asyncio.fixture
-async def stub() -> AsyncIterator[StripeStub]:
-    server = StripeStub()
-    await server.start()
-    yield server
-    await server.close()
-
-
-@pytest_asyncio.fixture
 async def make_front(
     database: Database, database_url: str, stub: StripeStub, clock: FakeClock
 ) -> AsyncIterator[Factory]:

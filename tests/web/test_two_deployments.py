@@ -55,14 +55,6 @@ async def other_database_url(
 
 
 @pytest_asyncio.fixture
-async def stub() -> AsyncIterator[StripeStub]:
-    server = StripeStub()
-    await server.start()
-    yield server
-    await server.close()
-
-
-@pytest_asyncio.fixture
 async def fronts(
     database_url: str, other_database_url: str, stub: StripeStub, clock: FakeClock
 ) -> AsyncIterator[tuple[StripeStorefront, StripeStorefront]]:
