@@ -372,10 +372,29 @@ class AccountBook:
     async def line_take_back(self, order_line_id: int) -> TakeBack:
         """What the line's last take-back actually removed (its refund entries since the
         line was last given), so giving the line back returns exactly that."""
-        last_given = (
+        entries = await self._line_entries(order_line_id, Reason.REFUND, since=Reason.ORDER_LINE)
+        points = -sum(delta for delta, _ in entries)
+        time = tuple(change for _, change in entries if change is not None)
+        return TakeBack(points=max(points, 0), time=time)
+
+    async def line_time_changes(self, order_line_id: int) -> list[TimeChange]:
+        """The time changes an order line made, to undo them on a refund.
+
+        Only those since the line was last taken back: a line given again (its refund
+        failed) and then taken back again loses its time once, not twice.
+        """
+        entries = await self._line_entries(order_line_id, Reason.ORDER_LINE, since=Reason.REFUND)
+        return [change for _, change in entries if change is not None]
+
+    async def _line_entries(
+        self, order_line_id: int, reason: Reason, *, since: Reason
+    ) -> list[tuple[int, TimeChange | None]]:
+        """The line's ledger entries of `reason` made after its last entry of `since`, as
+        (points delta, time change or None)."""
+        last = (
             select(func.max(ledger.c.id))
             .where(ledger.c.order_line_id == order_line_id)
-            .where(ledger.c.reason == Reason.ORDER_LINE.value)
+            .where(ledger.c.reason == since.value)
             .scalar_subquery()
         )
         rows = await self.conn.execute(
@@ -389,61 +408,23 @@ class AccountBook:
                 ledger.c.created_at,
             )
             .where(ledger.c.order_line_id == order_line_id)
-            .where(ledger.c.reason == Reason.REFUND.value)
-            .where(ledger.c.id > func.coalesce(last_given, 0))
+            .where(ledger.c.reason == reason.value)
+            .where(ledger.c.id > func.coalesce(last, 0))
             .order_by(ledger.c.id)
         )
-        points = 0
-        time: list[TimeChange] = []
-        for row in rows:
-            points -= int(row.points_delta or 0)
-            if row.tier is not None:
-                time.append(
-                    TimeChange(
-                        row.tier,
-                        row.expires_before,
-                        row.expires_after,
-                        bool(row.permanent_before),
-                        bool(row.permanent_after),
-                        row.created_at,
-                    )
-                )
-        return TakeBack(points=max(points, 0), time=tuple(time))
-
-    async def line_time_changes(self, order_line_id: int) -> list[TimeChange]:
-        """The time changes an order line made, to undo them on a refund.
-
-        Only those since the line was last taken back: a line given again (its refund
-        failed) and then taken back again loses its time once, not twice.
-        """
-        last_taken = (
-            select(func.max(ledger.c.id))
-            .where(ledger.c.order_line_id == order_line_id)
-            .where(ledger.c.reason == Reason.REFUND.value)
-            .scalar_subquery()
-        )
-        rows = await self.conn.execute(
-            select(
-                ledger.c.tier,
-                ledger.c.expires_before,
-                ledger.c.expires_after,
-                ledger.c.permanent_before,
-                ledger.c.permanent_after,
-                ledger.c.created_at,
-            )
-            .where(ledger.c.order_line_id == order_line_id)
-            .where(ledger.c.reason == Reason.ORDER_LINE.value)
-            .where(ledger.c.tier.is_not(None))
-            .where(ledger.c.id > func.coalesce(last_taken, 0))
-        )
         return [
-            TimeChange(
-                row.tier,
-                row.expires_before,
-                row.expires_after,
-                bool(row.permanent_before),
-                bool(row.permanent_after),
-                row.created_at,
+            (
+                int(row.points_delta or 0),
+                None
+                if row.tier is None
+                else TimeChange(
+                    row.tier,
+                    row.expires_before,
+                    row.expires_after,
+                    bool(row.permanent_before),
+                    bool(row.permanent_after),
+                    row.created_at,
+                ),
             )
             for row in rows
         ]
