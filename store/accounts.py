@@ -286,7 +286,13 @@ class AccountBook:
         return [] if still_active else self._role_effects(member_id, tier, give=False)
 
     async def _set_membership(
-        self, member_id: int, change: TimeChange, exists: bool, *, role_active: bool
+        self,
+        member_id: int,
+        change: TimeChange,
+        exists: bool,
+        *,
+        role_active: bool,
+        keep_reminders: bool = False,
     ) -> bool:
         """Write the membership row; False when it was to be new but another transaction
         created it first (nothing written: read it again and recompute)."""
@@ -300,6 +306,7 @@ class AccountBook:
                 permanent=change.permanent_after,
                 reminder_days=tier.reminder_days if tier is not None else (),
                 sent_days=memberships.c.reminded_days if exists else None,
+                keep_sent=keep_reminders,
             ),
             "role_active": role_active,
             "updated_at": self.now,
@@ -365,7 +372,8 @@ class AccountBook:
         permanent = after is None
         change = TimeChange(taken.tier, before, after, False, permanent, self.now)
         active = permanent or (after is not None and after > self.now)
-        await self._set_membership(member_id, change, True, role_active=active)
+        # An undo, not new time: reminders already sent for this expiry stay sent.
+        await self._set_membership(member_id, change, True, role_active=active, keep_reminders=True)
         await self._write_time_entry(member_id, change, source)
         return self._role_effects(member_id, taken.tier, give=True) if active else []
 

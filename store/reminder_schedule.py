@@ -46,6 +46,7 @@ def schedule_after_change(
     permanent: bool,
     reminder_days: Sequence[int],
     sent_days: ColumnElement[int] | None,
+    keep_sent: bool = False,
 ) -> dict[str, Any]:
     """The reminder columns to write when a membership's expiry changes.
 
@@ -56,14 +57,17 @@ def schedule_after_change(
     is then past and the worker sends it at once. `sent_days` is the row's stored
     progress column, None for a new row. The progress is read in the UPDATE
     itself, so the caller needs no extra query and a claim committed just before
-    is never overwritten.
+    is never overwritten. `keep_sent` keeps them whatever the new expiry: time given
+    back after a failed refund undoes a take-back; it is not new time to remind of.
     """
+    shortened = (
+        expires_before is not None and expires_after is not None and expires_after <= expires_before
+    )
     if (
         sent_days is not None
-        and expires_before is not None
         and expires_after is not None
-        and expires_after <= expires_before
         and not permanent
+        and (shortened or keep_sent)
     ):
         return {"remind_at": _next_reminder_at_sql(expires_after, reminder_days, sent_days)}
     due = next_reminder_at(expires_after, permanent=permanent, reminder_days=reminder_days)

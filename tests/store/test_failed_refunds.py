@@ -120,3 +120,18 @@ async def test_the_buyer_is_not_sent_a_gift_notice_for_their_own_line(shop: Shop
     await _refund(shop, order, "re")
     effects = await _refund_fails(shop, order, "re")
     assert not [e for e in effects if isinstance(e, GiftRestored | GiftNotice)]
+
+
+async def test_time_given_back_does_not_repeat_a_reminder_already_sent(
+    shop: Shop, clock: FakeClock
+) -> None:
+    """14-day reminder sent, refunded, refund failed: the 14-day step is not sent again."""
+    order, _ = await _paid(shop, "paid-1m")
+    clock.now = add_months(clock.now, 1) - timedelta(days=13)
+    assert [r.days for r in await shop.memberships.claim_reminders()] == [14]
+    await _refund(shop, order, "re")
+    clock.advance(hours=1)
+    await _refund_fails(shop, order, "re")
+    assert await shop.memberships.claim_reminders() == []
+    clock.advance(days=10)
+    assert [r.days for r in await shop.memberships.claim_reminders()] == [3]
