@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import and_, delete, select, update
+from sqlalchemy import and_, case, delete, select, update
 from sqlalchemy.engine import Row
 
 from store.accounts import AccountBook
@@ -361,8 +361,15 @@ class OrderService:
         return await self.ctx.db.write(lapse)
 
     async def needing_review(self, shop_id: int, limit: int = 20) -> list[Order]:
-        """Held, disputed and partially refunded orders, oldest change first, each with
-        its reason: what a moderator must decide."""
+        """Held, disputed and partially refunded orders, each with its reason: what a
+        moderator must decide. Held orders come first (their money waits and their
+        points stay reserved), then disputes, then partial refunds, which stay listed
+        until their state changes and must not push the others out of the list."""
+        urgency = case(
+            (orders.c.state == S.HELD.value, 0),
+            (orders.c.state == S.DISPUTED.value, 1),
+            else_=2,
+        )
 
         async def review(conn: Conn) -> list[Order]:
             ids = (
@@ -372,7 +379,7 @@ class OrderService:
                         orders.c.shop_id == shop_id,
                         orders.c.state.in_([s.value for s in REVIEW_STATES]),
                     )
-                    .order_by(orders.c.updated_at, orders.c.id)
+                    .order_by(urgency, orders.c.updated_at, orders.c.id)
                     .limit(limit)
                 )
             ).scalars()

@@ -290,3 +290,15 @@ async def test_partially_refunded_orders_are_listed_for_review_with_the_reason(
     assert listed.review_reason == (
         "Partial refund ($5.00 in all): decide whether to take anything back."
     )
+
+
+async def test_many_partial_refunds_never_hide_a_held_order_from_review(shop: Shop) -> None:
+    """Partial refunds stay listed; a later held order still comes first, within the limit."""
+    for _ in range(3):
+        order = await _paid(shop, "paid-12m")
+        await shop.fulfilment.apply(gateway_event(order, "refund_succeeded", "r", amount=500))
+    await shop.carts.add(GUILD, BOB, "paid-1m")
+    held = await checkout_paid_by_card(shop, BOB)
+    await shop.fulfilment.apply(gateway_event(held, "payment_succeeded", "p", amount=1))
+    listed = await shop.orders.needing_review(GUILD, limit=2)
+    assert listed[0].id == held.id and len(listed) == 2
