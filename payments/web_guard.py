@@ -75,7 +75,11 @@ async def refusal(
     host = URL(arrived).host if arrived else None
     on_loopback = is_loopback(host)
     if not on_loopback and (host is None or public is None or host != URL(public).host):
-        return _answer(403, "requests for another host name are refused")
+        return _answer(
+            403,
+            "requests for another host name are refused: open it at web.public_url "
+            "(behind a proxy, pass the original Host header on)",
+        )
     origin = request.headers.get("Origin")
     if origin is not None:
         ours = {public, arrived if on_loopback else None}
