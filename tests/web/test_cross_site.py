@@ -137,6 +137,21 @@ async def test_a_page_that_rebinds_its_name_to_this_machine_is_refused(
     await _unchanged(storefront, order_id, session_id)
 
 
+@pytest.mark.parametrize("host", ["localhost", "[::1]", "127.0.0.2"])
+async def test_loopback_names_other_than_the_public_urls_are_served(
+    storefront: Storefront, host: str
+) -> None:
+    """A developer opening the page at localhost when the public URL says 127.0.0.1."""
+    _, session_id = await _open(storefront)
+    port = storefront.url.rsplit(":", 1)[1]
+    origin = f"http://{host}:{port}"
+    async with storefront.http.get(
+        f"{storefront.url}/fake-gateway/sessions/{session_id}",
+        headers={"Host": f"{host}:{port}", "Origin": origin},
+    ) as response:
+        assert response.status == 200
+
+
 async def test_a_webhook_body_that_is_not_utf8_is_a_400(storefront: Storefront) -> None:
     """Even correctly signed, a non-UTF-8 webhook is refused cleanly; nothing is stored."""
     order_id, session_id = await _open(storefront)
