@@ -8,7 +8,8 @@ each tier's rows are scheduled with are recorded (`reminder_schedules`); the
 reminder worker compares them with the configuration on every pass (one small read
 when nothing changed) and reschedules the running memberships of a changed tier in
 short batches, then records the new days. A tier never recorded (a new database or
-tier, or one just migrated) is rescheduled the same way.
+tier, or one just migrated) is rescheduled the same way, and so is one that comes back
+after it was taken out of the configuration (its record is dropped meanwhile).
 
 Only `remind_at` is written, never `reminded_days`: which steps were sent stays as
 the claims recorded it, so rescheduling can make a reminder due sooner or later but
@@ -82,6 +83,15 @@ class ReminderSettings:
             return {row.tier: (row.reminder_days, row.pending_days) for row in rows}
 
         recorded = await self.ctx.db.read(load)
+        # A tier taken out of the configuration forgets its days: its rows stop being
+        # scheduled meanwhile, so if it comes back they must all be rescheduled.
+        gone = [tier for tier in recorded if tier not in wanted]
+        if gone:
+            await self.ctx.db.write(
+                lambda conn: conn.execute(
+                    reminder_schedules.delete().where(reminder_schedules.c.tier.in_(gone))
+                )
+            )
         # A rescheduling left pending (the settings went back before it finished) is
         # closed too, so that a later change starts from the first row again.
         changed = [tier for tier, days in wanted.items() if recorded.get(tier) != (days, None)]

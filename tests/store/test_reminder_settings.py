@@ -278,3 +278,23 @@ async def test_a_rescheduling_abandoned_for_the_old_days_starts_over_next_time(
     assert await ReminderSettings(_shop(database, clock, paid=[14, 3]).ctx).apply() == 0
     assert (await _schedules(database))["paid"][:3] == ("14,3", None, None)
     assert await ReminderSettings(_shop(database, clock, paid=[7]).ctx).apply() == MEMBERS
+
+
+async def test_a_tier_taken_out_and_put_back_reminds_its_members_again(
+    database: Database, clock: FakeClock
+) -> None:
+    """While Paid is out of the configuration its due rows are passed over; back, they
+    are rescheduled and reminded."""
+    first = _shop(database, clock, paid=[14, 3])
+    await first.grants.grant_time(GUILD, MOD, ALICE, "paid", "r", days=20)
+    assert await first.memberships.claim_reminders() == []  # Paid's days are recorded
+    clock.advance(days=7)
+    premium_only = sample_store()
+    premium_only = premium_only.model_copy(
+        update={"items": [i for i in premium_only.items if i.kind_options().get("tier") != "paid"]}
+    )
+    without = Shop.build(database, premium_only, {"premium": _tiers([])["premium"]}, clock=clock)
+    assert await without.memberships.claim_reminders() == []
+    assert "paid" not in await _schedules(database)
+    back = _shop(database, clock, paid=[14, 3])
+    assert [r.days for r in await back.memberships.claim_reminders()] == [14]
