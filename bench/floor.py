@@ -403,7 +403,7 @@ class FloorCog(commands.Cog, name="Floor"):
         edit: bool = False,
     ) -> None:
         if summary is not None:
-            render.with_cart(embed, summary)
+            render.with_cart(embed, summary, locale=self.shop.ctx.config.locale)
         kwargs: dict[str, Any] = {"embed": embed}
         if view is not None:
             kwargs["view"] = view
@@ -425,9 +425,16 @@ class FloorCog(commands.Cog, name="Floor"):
     @app_commands.command(name="shop", description="Browse what the shop sells")
     @app_commands.guild_only()
     async def shop_command(self, interaction: discord.Interaction[Any]) -> None:
-        embed = render.shop_embed(self.catalog, self.shop.ctx.config.name)
+        embed = render.shop_embed(
+            self.catalog, self.shop.ctx.config.name, locale=self.shop.ctx.config.locale
+        )
         summary = await self._cart_summary(interaction)
-        await self._send(interaction, embed, views.shop_view(self.catalog), summary)
+        await self._send(
+            interaction,
+            embed,
+            views.shop_view(self.catalog, locale=self.shop.ctx.config.locale),
+            summary,
+        )
 
     @app_commands.command(name="item", description="See an item's details")
     @app_commands.guild_only()
@@ -440,7 +447,7 @@ class FloorCog(commands.Cog, name="Floor"):
             await self._send(interaction, render.refusal_embed("No such item."), None, None)
             return
         summary = await self._cart_summary(interaction)
-        embed = render.item_embed(self.catalog, found)
+        embed = render.item_embed(self.catalog, found, locale=self.shop.ctx.config.locale)
         await self._send(interaction, embed, views.item_view(found), summary)
 
     cart = app_commands.Group(name="cart", description="Your cart", guild_only=True)
@@ -452,7 +459,12 @@ class FloorCog(commands.Cog, name="Floor"):
         cart = await self.store.cart(interaction.guild_id, member, points=True)
         summary = self._summary(member, cart)
         view = views.cart_view(summary, cart.points)
-        await self._send(interaction, render.cart_embed(summary), view, summary)
+        await self._send(
+            interaction,
+            render.cart_embed(summary, locale=self.shop.ctx.config.locale),
+            view,
+            summary,
+        )
 
     @cart.command(name="add", description="Add an item, for yourself or as a gift")
     async def cart_add(self, interaction: discord.Interaction[Any], item: str) -> None:
@@ -516,7 +528,13 @@ class FloorCog(commands.Cog, name="Floor"):
             return
         summary = self._summary(member, cart)
         view = views.cart_view(summary, cart.points)
-        await self._send(interaction, render.cart_embed(summary), view, summary, edit=edit)
+        await self._send(
+            interaction,
+            render.cart_embed(summary, locale=self.shop.ctx.config.locale),
+            view,
+            summary,
+            edit=edit,
+        )
 
     async def _checkout(self, interaction: discord.Interaction[Any]) -> None:
         assert interaction.guild_id is not None
@@ -532,7 +550,7 @@ class FloorCog(commands.Cog, name="Floor"):
         session = await self.bot.gateway.create_checkout(self._request(order))
         await self.store.attach(order_id, session.session_id, session.url)
         empty = self._summary(member, FloorCart([], 0, 0))
-        embed = render.checkout_embed(order, session.expires_at)
+        embed = render.checkout_embed(order, session.expires_at, locale=self.shop.ctx.config.locale)
         await self._send(interaction, embed, views.pay_view(session.url), empty)
 
     def _order(self, order_id: int, shop_id: int, member: int, rows: Rows) -> Order:

@@ -60,7 +60,7 @@ async def real_bot(database: BenchDatabase) -> AsyncIterator[tuple[Running, Stor
     guild = Guild()
     async with offline(bot, guild.world, strict=False, keep_log=False) as harness:
         # The bot tunes its garbage collector when ready, and restores it when closed.
-        panels = Panels(guild, bot.shop.catalog)
+        panels = Panels(guild, bot.shop.catalog, bot.shop.ctx.config.locale)
         yield Running(harness, guild, panels, f"http://127.0.0.1:{port}"), bot
 
 

@@ -129,14 +129,15 @@ class Guild:
 class Panels:
     """Public messages members click: the shop menu and one message per item."""
 
-    def __init__(self, guild: Guild, catalog: Catalog) -> None:
+    def __init__(self, guild: Guild, catalog: Catalog, locale: str = "en_US") -> None:
         self.guild = guild
         self.catalog = catalog
+        self.locale = locale
         self.skus = [item.sku for item in catalog]
         self.post()
 
     def post(self) -> None:
-        self.shop = self.guild.post(views.shop_view(self.catalog))
+        self.shop = self.guild.post(views.shop_view(self.catalog, locale=self.locale))
         self.items = {item.sku: self.guild.post(views.item_view(item)) for item in self.catalog}
 
     def cart_message(self, owner: int, line_ids: list[int]) -> FakeMessage:

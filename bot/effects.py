@@ -386,7 +386,7 @@ class EffectDeliverer:
 
     async def _refund_notice(self, stored: StoredEffect) -> str:
         assert isinstance(stored.effect, RefundNotice)
-        embed = refund_embed(stored.effect, server=self._server_name(stored))
+        embed = refund_embed(stored.effect, server=self._server_name(stored), locale=self.locale)
         return await self._dm(stored.effect.member_id, embed)
 
     async def _reminder(self, stored: StoredEffect) -> str:

@@ -97,7 +97,7 @@ class Replies:
             except StoreError:
                 reply.summary = None
         if reply.summary is not None:
-            with_cart(reply.embed, reply.summary)
+            with_cart(reply.embed, reply.summary, locale=self.shop.ctx.config.locale)
         return reply
 
     async def _within_deadline(self, interaction: discord.Interaction[Any], work: Action) -> Reply:

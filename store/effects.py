@@ -74,18 +74,36 @@ class GiftRestored(Effect):
 
 @dataclass(frozen=True)
 class Receipt(Effect):
+    """What an order gave and cost, for the buyer's DM.
+
+    The amount travels as minor units + currency (`paid`, `currency`) so the bot
+    formats it in the shop's locale; `total` is only set by rows written before that
+    (a preformatted string), which are shown as they are.
+    """
+
     kind: ClassVar[str] = "receipt"
     order_id: int
     lines: list[str]
-    total: str
+    total: str | None
     points_used: int
+    paid: int | None = None
+    currency: str | None = None
 
 
 @dataclass(frozen=True)
 class RefundNotice(Effect):
+    """Tell a buyer their order's money went back.
+
+    A partial refund carries its `amount` (minor units of `currency`) and the bot shows
+    "<amount> <description>" in the shop's locale; rows written before that carry the
+    amount inside `description` already and are shown as they are.
+    """
+
     kind: ClassVar[str] = "refund_notice"
     order_id: int
     description: str
+    amount: int | None = None
+    currency: str | None = None
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,6 @@ from store.effects import Effect, GiftNotice, Receipt, RefundNotice, ReviewAlert
 from store.errors import InsufficientPoints, InvalidInput, NotFound
 from store.grants import SelfGrant
 from store.kinds.base import PaidLine
-from store.money import Money
 from store.orders import (
     LAPSED_STATES,
     Order,
@@ -456,6 +455,7 @@ async def settle(ctx: StoreContext, conn: Conn, order: OrderRecord, now: datetim
         cash_due=order.cash_due,
         currency=order.currency,
         lifecycle=lifecycle,
+        locale=ctx.config.locale,
     )
     return await _move(ctx, conn, order, decision, now)
 
@@ -491,10 +491,13 @@ async def _move(
     if changed and review is not None:
         effects.append(ReviewAlert(member_id=order.buyer_id, order_id=order.id, reason=review))
     if target is S.PARTIALLY_REFUNDED and decision.refunded > order.refunded:
-        money = Money(decision.refunded - order.refunded, order.currency)
         effects.append(
             RefundNotice(
-                member_id=order.buyer_id, order_id=order.id, description=f"{money} refunded"
+                member_id=order.buyer_id,
+                order_id=order.id,
+                description="refunded",
+                amount=decision.refunded - order.refunded,
+                currency=order.currency,
             )
         )
     if changed or reserved != order.points_reserved or values:
@@ -595,8 +598,10 @@ async def fulfil_order(
             member_id=order.buyer_id,
             order_id=order_id,
             lines=descriptions,
-            total=str(Money(order.cash_due, order.currency)),
+            total=None,
             points_used=order.points_applied,
+            paid=order.cash_due,
+            currency=order.currency,
         )
     )
     return effects

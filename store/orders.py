@@ -390,7 +390,7 @@ class OrderService:
     async def refundable(self, shop_id: int, order_id: int, amount: int | None = None) -> Order:
         """The order, if its money can be refunded through the gateway now; else refuse."""
         order = await self.get(shop_id, order_id)
-        problem = refund_problem(order, amount)
+        problem = refund_problem(order, amount, self.ctx.config.locale)
         if problem is not None:
             raise InvalidInput(problem)
         return order
@@ -400,7 +400,7 @@ class OrderService:
         by refund); refused, with why, for any other order."""
         order = await self.get(shop_id, order_id)
         check_held(order.id, order.state)
-        problem = refund_problem(order, None)
+        problem = refund_problem(order, None, self.ctx.config.locale)
         if problem is not None:
             raise InvalidInput(problem)
         return order
@@ -469,7 +469,7 @@ class OrderService:
         return await self.ctx.db.read(find)
 
 
-def refund_problem(order: Order, amount: int | None) -> str | None:
+def refund_problem(order: Order, amount: int | None, locale: str = "en_US") -> str | None:
     """Why a refund of `order` (all, or `amount` minor units) can't be asked for, or None."""
     name = f"Order #{order.id}"
     if order.state is S.DISPUTED:
@@ -486,7 +486,8 @@ def refund_problem(order: Order, amount: int | None) -> str | None:
         left = order.cash_due.amount - order.refunded.amount
         if order.state is not S.HELD and amount > left:
             return (
-                f"At most {Money(left, order.cash_due.currency)} of {name} can still be refunded."
+                f"At most {Money(left, order.cash_due.currency).format(locale)} of {name} "
+                "can still be refunded."
             )
     return None
 

@@ -97,11 +97,17 @@ class Decision:
 
 
 def decide(
-    facts: Iterable[MoneyFact], *, cash_due: int, currency: str, lifecycle: OrderState
+    facts: Iterable[MoneyFact],
+    *,
+    cash_due: int,
+    currency: str,
+    lifecycle: OrderState,
+    locale: str = "en_US",
 ) -> Decision:
     """Decide from the facts alone (their order does not matter; duplicates don't count).
 
     `lifecycle` is the state the order has without money (pending, or how it lapsed).
+    `locale` formats the amounts in the review text moderators read: the shop's own.
     """
     facts = set(facts)
     captures = [f for f in facts if f.kind is FactKind.CAPTURED]
@@ -111,7 +117,7 @@ def decide(
     paid = capture.amount if capture.amount is not None else cash_due
     refunded = _refunded(facts, paid)
     open_dispute, lost = _disputes(facts)
-    mismatch = money_mismatch(capture.amount, capture.currency, cash_due, currency)
+    mismatch = money_mismatch(capture.amount, capture.currency, cash_due, currency, locale)
     fully_refunded = refunded > 0 and refunded >= paid
     if mismatch and not any(f.kind is FactKind.ACCEPTED for f in facts):
         if lost:
@@ -127,14 +133,14 @@ def decide(
         review = "A payment dispute is open."
         return Decision(S.DISPUTED, True, capture.amount, refunded, review)
     if refunded:
-        money = Money(refunded, currency)
+        money = Money(refunded, currency).format(locale)
         review = f"Partial refund ({money} in all): decide whether to take anything back."
         return Decision(S.PARTIALLY_REFUNDED, True, capture.amount, refunded, review)
     return Decision(S.FULFILLED, True, capture.amount, refunded)
 
 
 def money_mismatch(
-    amount: int | None, paid_in: str | None, cash_due: int, currency: str
+    amount: int | None, paid_in: str | None, cash_due: int, currency: str, locale: str = "en_US"
 ) -> str | None:
     """Why a captured amount does not pay for the order, or None when it does."""
     if amount is None or paid_in is None:
@@ -142,7 +148,8 @@ def money_mismatch(
     if paid_in.upper() != currency:
         return f"Paid in {paid_in.upper()}, but the order is in {currency}."
     if amount != cash_due:
-        return f"Paid {Money(amount, currency)}, but the order was for {Money(cash_due, currency)}."
+        paid, due = Money(amount, currency).format(locale), Money(cash_due, currency).format(locale)
+        return f"Paid {paid}, but the order was for {due}."
     return None
 
 

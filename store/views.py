@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -22,6 +23,10 @@ class MembershipView:
     active: bool
 
 
+def _iso_date(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d")
+
+
 @dataclass(frozen=True)
 class LedgerEntry:
     id: int
@@ -39,10 +44,14 @@ class LedgerEntry:
     # reference, never the buyer's order number (see store.gift_reference).
     gift_ref: str | None = None
 
-    def explain(self, *, show_order: bool = False) -> str:
+    def explain(
+        self, *, show_order: bool = False, when: Callable[[datetime], str] = _iso_date
+    ) -> str:
         """One line a member can read: what changed and why.
 
         `show_order` is for moderators, who may see which order a gift came from.
+        `when` shows a moment: the bot passes Discord's timestamp markup, which every
+        reader sees in their own time zone and language; the store knows no Discord.
         """
         order = f"order #{self.order_id}"
         if self.gift_ref is not None:
@@ -60,7 +69,7 @@ class LedgerEntry:
             return f"{self.points_delta:+,} points — {why}"
         if self.permanent_after:
             return f"{self.tier.title()} became permanent — {why}"
-        after = self.expires_after.strftime("%Y-%m-%d") if self.expires_after else "now"
+        after = when(self.expires_after) if self.expires_after else "now"
         return f"{self.tier.title()} now ends {after} — {why}"
 
 

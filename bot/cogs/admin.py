@@ -18,6 +18,7 @@ from discord.ext import commands
 from bot.render import admin as render
 from bot.render import views
 from bot.replies import NO_MENTIONS, Refusal, Reply
+from store.money import Money
 
 if TYPE_CHECKING:
     from bot.app import StorefrontBot
@@ -175,7 +176,11 @@ class AdminCog(commands.Cog, name="ShopAdmin"):
             account = await self.shop.accounts.account(shop_id, member.id, recent=0)
             ledger = await self.shop.accounts.ledger(shop_id, member.id, limit=12)
             orders = await self.shop.orders.recent(shop_id, member.id, limit=10)
-            return Reply(render.member_account_embed(member.id, account, ledger, orders))
+            return Reply(
+                render.member_account_embed(
+                    member.id, account, ledger, orders, locale=self.shop.ctx.config.locale
+                )
+            )
 
         await self.replies.guard(interaction, show)
 
@@ -186,7 +191,7 @@ class AdminCog(commands.Cog, name="ShopAdmin"):
         async def show() -> Reply:
             self._require_moderator(interaction)
             found = await self.shop.orders.get(self._shop(interaction), order_id)
-            return Reply(render.order_embed(found))
+            return Reply(render.order_embed(found, locale=self.shop.ctx.config.locale))
 
         await self.replies.guard(interaction, show)
 
@@ -208,7 +213,12 @@ class AdminCog(commands.Cog, name="ShopAdmin"):
             # Same order state and amount give the same key: a double press refunds once.
             key = f"{amount or 'all'}-{found.refunded.amount}"
             await self.bot.flow.refund(found, amount, key)
-            what = f"refund of order #{order_id} ({'all' if amount is None else amount}) requested"
+            share = (
+                "all"
+                if amount is None
+                else Money(amount, found.cash_due.currency).format(self.shop.ctx.config.locale)
+            )
+            what = f"refund of order #{order_id} ({share}) requested"
             await self._audit(interaction, what, found.buyer_id, reason)
             return Reply(
                 render.done_embed(
@@ -224,7 +234,7 @@ class AdminCog(commands.Cog, name="ShopAdmin"):
         async def show() -> Reply:
             self._require_moderator(interaction)
             waiting = await self.shop.orders.needing_review(self._shop(interaction), limit=20)
-            return Reply(render.review_embed(waiting))
+            return Reply(render.review_embed(waiting, locale=self.shop.ctx.config.locale))
 
         await self.replies.guard(interaction, show)
 

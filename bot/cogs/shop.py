@@ -116,7 +116,7 @@ class ShopCog(commands.Cog, name="Shop"):
         summary = await self.shop.carts.view(interaction.guild_id, interaction.user.id)
         choices = []
         for index, line in enumerate(summary.lines, start=1):
-            name = f"{index}. {line.name} × {line.quantity} — {line.total}"
+            name = f"{index}. {line.name} × {line.quantity} — {line.total.format(self._locale)}"
             if current.lower() in name.lower():
                 choices.append(app_commands.Choice(name=name[:100], value=line.id))
         return choices[:25]
@@ -296,21 +296,29 @@ class ShopCog(commands.Cog, name="Shop"):
 
     # ---- the work behind commands and components ---------------------------
 
+    @property
+    def _locale(self) -> str:
+        """The shop's configured locale: every price a member sees is formatted in it."""
+        return self.shop.ctx.config.locale
+
     async def _browse(self) -> Reply:
         catalog = self.shop.catalog
         return Reply(
-            render.shop_embed(catalog, self.shop.ctx.config.name), views.shop_view(catalog)
+            render.shop_embed(catalog, self.shop.ctx.config.name, locale=self._locale),
+            views.shop_view(catalog, locale=self._locale),
         )
 
     async def _item(self, sku: str) -> Reply:
         item = self.shop.catalog.require(sku)
-        return Reply(render.item_embed(self.shop.catalog, item), views.item_view(item))
+        return Reply(
+            render.item_embed(self.shop.catalog, item, locale=self._locale), views.item_view(item)
+        )
 
     async def _cart(self, interaction: discord.Interaction[Any]) -> Reply:
         shop_id, member = _shop_id(interaction), interaction.user.id
         summary = await self.shop.carts.view(shop_id, member)
         return Reply(
-            render.cart_embed(summary),
+            render.cart_embed(summary, locale=self._locale),
             views.cart_view(summary, summary.points_available),
             summary=summary,
         )
@@ -342,7 +350,7 @@ class ShopCog(commands.Cog, name="Shop"):
     async def _remove(self, interaction: discord.Interaction[Any], line_id: int) -> Reply:
         summary = await self.shop.carts.remove(_shop_id(interaction), interaction.user.id, line_id)
         return Reply(
-            render.cart_embed(summary),
+            render.cart_embed(summary, locale=self._locale),
             views.cart_view(summary, summary.points_available),
             summary=summary,
         )
@@ -350,7 +358,7 @@ class ShopCog(commands.Cog, name="Shop"):
     async def _clear(self, interaction: discord.Interaction[Any]) -> Reply:
         summary = await self.shop.carts.clear(_shop_id(interaction), interaction.user.id)
         return Reply(
-            render.cart_embed(summary),
+            render.cart_embed(summary, locale=self._locale),
             views.cart_view(summary, summary.points_available),
             summary=summary,
         )
@@ -369,10 +377,18 @@ class ShopCog(commands.Cog, name="Shop"):
                 if outcome.paid_with_points:
                     return Reply(render.paid_with_points_embed(order), summary=cart)
                 return Reply(
-                    render.checkout_embed(order, None, test_payment=test_payment), summary=cart
+                    render.checkout_embed(
+                        order, None, locale=self._locale, test_payment=test_payment
+                    ),
+                    summary=cart,
                 )
             return Reply(
-                render.checkout_embed(order, outcome.session.expires_at, test_payment=test_payment),
+                render.checkout_embed(
+                    order,
+                    outcome.session.expires_at,
+                    locale=self._locale,
+                    test_payment=test_payment,
+                ),
                 views.pay_view(outcome.session.url),
                 summary=cart,
             )
@@ -384,7 +400,7 @@ class ShopCog(commands.Cog, name="Shop"):
         shop_id, member = _shop_id(interaction), interaction.user.id
         account = await self.shop.accounts.account(shop_id, member)
         orders = await self.shop.orders.recent(shop_id, member, limit=8)
-        return Reply(render.account_embed(account, orders))
+        return Reply(render.account_embed(account, orders, locale=self._locale))
 
     async def _not_yours(self) -> Reply:
         raise Refusal("That button belongs to another member's cart. Use /cart to see yours.")
@@ -394,7 +410,9 @@ class ShopCog(commands.Cog, name="Shop"):
     def _item_choices(self, current: str) -> list[app_commands.Choice[str]]:
         needle = current.lower()
         return [
-            app_commands.Choice(name=f"{item.name} — {item.price}"[:100], value=item.sku)
+            app_commands.Choice(
+                name=f"{item.name} — {item.price.format(self._locale)}"[:100], value=item.sku
+            )
             for item in self.shop.catalog
             if needle in item.name.lower() or needle in item.sku
         ][:25]

@@ -30,7 +30,12 @@ def done_embed(summary: str) -> discord.Embed:
 
 
 def member_account_embed(
-    member_id: int, account: AccountView, ledger: Sequence[LedgerEntry], orders: Sequence[Order]
+    member_id: int,
+    account: AccountView,
+    ledger: Sequence[LedgerEntry],
+    orders: Sequence[Order],
+    *,
+    locale: str,
 ) -> discord.Embed:
     embed = discord.Embed(title="Member account", description=f"<@{member_id}>", colour=COLOUR)
     embed.add_field(
@@ -42,25 +47,28 @@ def member_account_embed(
     ]
     embed.add_field(name="Memberships", value="\n".join(tiers) or "none", inline=False)
     lines = [
-        f"{entry.created_at:%Y-%m-%d} {entry.explain(show_order=True)}"
+        f"{when(entry.created_at, 'd')} {entry.explain(show_order=True, when=when)}"
         + (f" by <@{entry.actor_id}>" if entry.actor_id else "")
         + (f" ({safe(entry.memo, 80)})" if entry.memo else "")
         for entry in ledger[:12]
     ]
     embed.add_field(name="Ledger", value="\n".join(lines)[:1024] or "empty", inline=False)
-    recent = [f"#{o.id} {o.state} {o.subtotal}" for o in orders[:10]]
+    recent = [f"#{o.id} {o.state} {o.subtotal.format(locale)}" for o in orders[:10]]
     embed.add_field(name="Orders", value="\n".join(recent) or "none", inline=False)
     return embed
 
 
-def order_embed(order: Order) -> discord.Embed:
+def order_embed(order: Order, *, locale: str) -> discord.Embed:
     embed = discord.Embed(title=f"Order #{order.id}", colour=COLOUR)
     embed.add_field(name="Buyer", value=f"<@{order.buyer_id}>")
     embed.add_field(name="State", value=order.state.replace("_", " "))
     embed.add_field(name="Created", value=when(order.created_at))
-    embed.add_field(name="Subtotal", value=str(order.subtotal))
+    embed.add_field(name="Subtotal", value=order.subtotal.format(locale))
     embed.add_field(name="Points", value=f"{order.points_applied:,}")
-    embed.add_field(name="Cash", value=f"{order.cash_due} (refunded {order.refunded})")
+    embed.add_field(
+        name="Cash",
+        value=f"{order.cash_due.format(locale)} (refunded {order.refunded.format(locale)})",
+    )
     if order.gateway:
         embed.add_field(
             name="Gateway", value=f"{order.gateway} {order.gateway_session_id or ''}"[:1024]
@@ -86,14 +94,14 @@ def order_embed(order: Order) -> discord.Embed:
     return embed
 
 
-def review_embed(orders: Sequence[Order]) -> discord.Embed:
+def review_embed(orders: Sequence[Order], *, locale: str) -> discord.Embed:
     """Orders a moderator must resolve, each with why."""
     embed = discord.Embed(title="Orders needing review", colour=COLOUR)
     if not orders:
         embed.description = "Nothing is waiting."
     for order in orders[:20]:
         embed.add_field(
-            name=f"#{order.id} {order.state.replace('_', ' ')} — {order.cash_due}",
+            name=f"#{order.id} {order.state.replace('_', ' ')} — {order.cash_due.format(locale)}",
             value=f"<@{order.buyer_id}>: " + safe(order.review_reason or "—", 900),
             inline=False,
         )

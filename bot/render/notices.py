@@ -23,6 +23,7 @@ from store.effects import (
     ReviewAlert,
 )
 from store.gift_reference import gift_label
+from store.money import Money
 
 TITLE_LIMIT = 256
 DESCRIPTION_LIMIT = 4096
@@ -166,7 +167,11 @@ def receipt_embed(
         description=_bullets(effect.lines) or "No items.",
         colour=RECEIPT,
     )
-    embed.add_field(name="Paid", value=shop_text(effect.total, 100), inline=True)
+    if effect.paid is not None and effect.currency:
+        paid = Money(effect.paid, effect.currency).format(locale)
+    else:
+        paid = shop_text(effect.total or "—", 100)  # written before amounts travelled
+    embed.add_field(name="Paid", value=paid, inline=True)
     if effect.points_used:
         points = format_decimal(effect.points_used, locale=locale)
         embed.add_field(name="Points used", value=f"{points} points", inline=True)
@@ -179,12 +184,17 @@ def receipt_embed(
     return embed
 
 
-def refund_embed(effect: RefundNotice, *, server: str | None = None) -> discord.Embed:
+def refund_embed(
+    effect: RefundNotice, *, server: str | None = None, locale: str = "en_US"
+) -> discord.Embed:
+    what = shop_text(effect.description, 200)
+    if effect.amount is not None and effect.currency:
+        what = f"{Money(effect.amount, effect.currency).format(locale)} {what}"
     embed = discord.Embed(
-        title=cut(f"Order #{effect.order_id}: {shop_text(effect.description, 200)}", TITLE_LIMIT),
+        title=cut(f"Order #{effect.order_id}: {what}", TITLE_LIMIT),
         description=(
             f"Your order #{effect.order_id}{_where(server)} was "
-            f"**{shop_text(effect.description, 300)}**. What it gave may have been taken "
+            f"**{cut(what, 300)}**. What it gave may have been taken "
             "back, and points it used returned: /account shows your memberships and points "
             "as they stand now. Questions? Ask a moderator."
         ),
@@ -196,7 +206,12 @@ def refund_embed(effect: RefundNotice, *, server: str | None = None) -> discord.
 def reminder_embed(effect: ExpiryReminder, *, server: str | None = None) -> discord.Embed:
     tier = shop_text(effect.tier, 100)
     moment = parse_moment(effect.expires_at)
-    date = f"{timestamp(moment)} ({timestamp(moment, 'R')})" if moment else effect.expires_at
+    # Date and time: a membership ends at a moment, and the reader's clock shows which.
+    date = (
+        f"{timestamp(moment, 'f')} ({timestamp(moment, 'R')})"
+        if moment
+        else shop_text(effect.expires_at, 100)
+    )
     days = "day" if effect.days == 1 else "days"
     embed = discord.Embed(
         title=cut(f"⏰ Your {tier} membership ends soon", TITLE_LIMIT),

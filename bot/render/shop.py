@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import discord
+from babel.numbers import format_decimal
 
 from store.carts import CartSummary
 from store.catalog import Catalog, CatalogItem
@@ -29,46 +30,55 @@ def safe(text: str, limit: int = 1000) -> str:
     return escaped if len(escaped) <= limit else escaped[: limit - 1] + "…"
 
 
-def when(moment: datetime | None) -> str:
-    """A date every member sees in their own time zone (Discord timestamp markup)."""
+def when(moment: datetime | None, style: str = "f") -> str:
+    """A moment every member sees in their own time zone and language (Discord markup).
+
+    Styles: "f" date and time (membership ends), "t" time alone (a link lasting an
+    hour), "R" relative ("in 59 minutes"), "d" short date (ledger lines).
+    """
     if moment is None:
         return "never"
-    return f"<t:{int(moment.timestamp())}:D>"
+    return f"<t:{int(moment.timestamp())}:{style}>"
 
 
-def cart_line(summary: CartSummary) -> str:
+def until(moment: datetime) -> str:
+    """A deadline within the hour or so: its time and how long is left."""
+    return f"{when(moment, 't')} ({when(moment, 'R')})"
+
+
+def cart_line(summary: CartSummary, *, locale: str) -> str:
     if summary.is_empty:
         return "Empty — add something with /shop."
     count = summary.item_count
     return (
-        f"{count} item{'s' if count != 1 else ''} · {summary.total} — "
+        f"{count} item{'s' if count != 1 else ''} · {summary.total.format(locale)} — "
         "press **Checkout** or use /checkout"
     )
 
 
-def with_cart(embed: discord.Embed, summary: CartSummary) -> discord.Embed:
+def with_cart(embed: discord.Embed, summary: CartSummary, *, locale: str) -> discord.Embed:
     """Append the cart summary every reply shows."""
-    embed.add_field(name="🛒 Your cart", value=cart_line(summary), inline=False)
+    embed.add_field(name="🛒 Your cart", value=cart_line(summary, locale=locale), inline=False)
     return embed
 
 
-def shop_embed(catalog: Catalog, shop_name: str) -> discord.Embed:
+def shop_embed(catalog: Catalog, shop_name: str, *, locale: str) -> discord.Embed:
     embed = discord.Embed(
         title=shop_name,
         description="Pick an item below to see details, add it or gift it.",
         colour=COLOUR,
     )
     for kind, items in catalog.by_kind().items():
-        lines = [f"**{item.name}** — {item.price}" for item in items]
+        lines = [f"**{item.name}** — {item.price.format(locale)}" for item in items]
         embed.add_field(
             name=KIND_TITLES.get(kind, kind.title()), value="\n".join(lines)[:1024], inline=False
         )
     return embed
 
 
-def item_embed(catalog: Catalog, item: CatalogItem) -> discord.Embed:
+def item_embed(catalog: Catalog, item: CatalogItem, *, locale: str) -> discord.Embed:
     embed = discord.Embed(title=item.name, description=item.description or None, colour=COLOUR)
-    embed.add_field(name="Price", value=str(item.price))
+    embed.add_field(name="Price", value=item.price.format(locale))
     embed.add_field(name="You get", value=catalog.describe(item))
     gift = (
         "Give it to another member, by name or anonymously, with a note."
@@ -82,13 +92,13 @@ def item_embed(catalog: Catalog, item: CatalogItem) -> discord.Embed:
     return embed
 
 
-def cart_embed(summary: CartSummary) -> discord.Embed:
+def cart_embed(summary: CartSummary, *, locale: str) -> discord.Embed:
     embed = discord.Embed(title="Your cart", colour=COLOUR)
     if summary.is_empty:
         embed.description = "Nothing here yet. Browse with /shop."
         return embed
     for index, line in enumerate(summary.lines, start=1):
-        details = [f"{line.description} · {line.total}"]
+        details = [f"{line.description} · {line.total.format(locale)}"]
         if line.is_gift:
             who = f"<@{line.recipient_id}>"
             details.append(f"Gift for {who}{' (anonymous)' if line.anonymous else ''}")
@@ -99,7 +109,7 @@ def cart_embed(summary: CartSummary) -> discord.Embed:
             value="\n".join(details)[:1024],
             inline=False,
         )
-    embed.add_field(name="Total", value=str(summary.total), inline=False)
+    embed.add_field(name="Total", value=summary.total.format(locale), inline=False)
     return embed
 
 
@@ -117,7 +127,7 @@ TEST_PAYMENT = (
 
 
 def checkout_embed(
-    order: Order, url_expires: datetime | None, *, test_payment: bool = False
+    order: Order, url_expires: datetime | None, *, locale: str, test_payment: bool = False
 ) -> discord.Embed:
     """``test_payment``: the gateway takes no real money, and the member must know it."""
     embed = discord.Embed(title=f"Order #{order.id}", colour=COLOUR)
@@ -125,18 +135,20 @@ def checkout_embed(
         gift = f" (gift for <@{line.recipient_id}>)" if line.recipient_id != order.buyer_id else ""
         embed.add_field(
             name=f"{line.name} × {line.quantity}"[:256],
-            value=f"{line.total}{gift}"[:1024],
+            value=f"{line.total.format(locale)}{gift}"[:1024],
             inline=False,
         )
     if order.points_applied:
         embed.add_field(
-            name="Points applied", value=f"{order.points_applied:,} ({order.points_value})"
+            name="Points applied",
+            value=f"{format_decimal(order.points_applied, locale=locale)} "
+            f"({order.points_value.format(locale)})",
         )
-    embed.add_field(name="To pay", value=str(order.cash_due))
+    embed.add_field(name="To pay", value=order.cash_due.format(locale))
     if url_expires is not None:
         embed.description = (
             "Press **Pay** to pay on the secure checkout page. The link expires "
-            f"{when(url_expires)}; after that the items go back to your cart."
+            f"at {until(url_expires)}; after that the items go back to your cart."
         )
     if test_payment:
         embed.add_field(name="⚠️ Test payment", value=TEST_PAYMENT, inline=False)
@@ -153,7 +165,7 @@ def paid_with_points_embed(order: Order) -> discord.Embed:
     )
 
 
-def account_embed(account: AccountView, orders: Sequence[Order]) -> discord.Embed:
+def account_embed(account: AccountView, orders: Sequence[Order], *, locale: str) -> discord.Embed:
     embed = discord.Embed(title="Your account", colour=COLOUR)
     points = f"{account.points:,}"
     if account.points_reserved:
@@ -169,11 +181,13 @@ def account_embed(account: AccountView, orders: Sequence[Order]) -> discord.Embe
         for m in account.memberships
     ]
     embed.add_field(name="Memberships", value="\n".join(memberships) or "None yet.", inline=False)
-    history = [entry.explain() for entry in account.recent[:8]]
+    history = [entry.explain(when=when) for entry in account.recent[:8]]
     embed.add_field(
         name="Recent changes", value="\n".join(history)[:1024] or "None yet.", inline=False
     )
-    recent = [f"#{o.id} — {o.state.replace('_', ' ')} — {o.subtotal}" for o in orders[:8]]
+    recent = [
+        f"#{o.id} — {o.state.replace('_', ' ')} — {o.subtotal.format(locale)}" for o in orders[:8]
+    ]
     embed.add_field(name="Recent orders", value="\n".join(recent) or "None yet.", inline=False)
     return embed
 

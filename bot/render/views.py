@@ -15,9 +15,11 @@ SUCCESS = discord.ButtonStyle.success
 DANGER = discord.ButtonStyle.danger
 
 
-def shop_view(catalog: Catalog) -> discord.ui.View:
+def shop_view(catalog: Catalog, *, locale: str) -> discord.ui.View:
     options = [
-        discord.SelectOption(label=item.name[:100], value=item.sku, description=str(item.price))
+        discord.SelectOption(
+            label=item.name[:100], value=item.sku, description=item.price.format(locale)
+        )
         for item in catalog
     ]
     return view(

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+import pytest
 import pytest_asyncio
 
 from bot.app import StorefrontBot, create_bot
@@ -98,8 +99,10 @@ ShopfrontFactory = Callable[..., Awaitable[Shopfront]]
 
 @pytest_asyncio.fixture
 async def shopfront(
-    database: Database, database_url: str, clock: FakeClock
+    request: pytest.FixtureRequest, database: Database, database_url: str, clock: FakeClock
 ) -> AsyncIterator[Shopfront]:
+    """Parametrize indirectly with a dict to override [store] settings (locale, currency)."""
+    store_overrides: dict[str, Any] = getattr(request, "param", None) or {}
     world = FakeDiscord()
     guild = world.add_guild("Storefront Test")
     paid = guild.add_role("Paid")
@@ -117,6 +120,7 @@ async def shopfront(
     data["memberships"]["paid"]["role_id"] = paid.id
     data["memberships"]["premium"]["role_id"] = premium.id
     data["discord"]["token"] = "offline-token"
+    data["store"].update(store_overrides)
     settings = Settings(**data)
     bot = create_bot(settings, clock=clock)
     async with aiohttp.ClientSession() as http, offline(bot, world) as harness:

@@ -155,7 +155,7 @@ async def test_expired_membership_loses_its_role(database: Database, clock: Fake
 async def test_expiry_reminder_says_when_and_how_to_renew(
     database: Database, clock: FakeClock
 ) -> None:
-    """The reminder names the tier, the end date and /shop."""
+    """The reminder names the tier, the end as date and time with a countdown, and /shop."""
     async with open_scene(database, clock) as scene:
         await scene.grant_paid(scene.bob, days=10)
         await scene.deliver_all()
@@ -164,7 +164,7 @@ async def test_expiry_reminder_says_when_and_how_to_renew(
         [reminder] = scene.dm_embeds(scene.bob)
         text = _text(reminder)
         expires = int((clock() + timedelta(days=10)).timestamp())
-        assert "paid" in text and f"<t:{expires}:D>" in text and "/shop" in text
+        assert "paid" in text and f"<t:{expires}:f> (<t:{expires}:R>)" in text and "/shop" in text
 
 
 @pytest.mark.asyncio
