@@ -8,6 +8,7 @@ crash between commit and delivery loses nothing.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 
@@ -108,10 +109,22 @@ class RefundNotice(Effect):
 
 @dataclass(frozen=True)
 class ExpiryReminder(Effect):
+    """A membership ends within `days`; the bot shows `expires_at` in each reader's time.
+
+    Stored as ISO 8601 in the outbox; a value that does not read back as a moment
+    stays the text it was, and is shown as is.
+    """
+
     kind: ClassVar[str] = "expiry_reminder"
     tier: str
-    expires_at: str
+    expires_at: datetime | str
     days: int
+
+    def payload(self) -> dict[str, Any]:
+        data = super().payload()
+        if isinstance(self.expires_at, datetime):
+            data["expires_at"] = self.expires_at.isoformat()
+        return data
 
 
 @dataclass(frozen=True)
@@ -157,4 +170,15 @@ def effect_from_row(kind: str, member_id: int, payload: dict[str, Any]) -> Effec
         # Written before gifts had their own reference: deliver it without the order.
         payload = {**payload, "gift_ref": ""}
         del payload["order_id"]
+    if cls is ExpiryReminder and isinstance(payload.get("expires_at"), str):
+        payload = {**payload, "expires_at": _moment(payload["expires_at"])}
     return cls(member_id=member_id, **payload)
+
+
+def _moment(value: str) -> datetime | str:
+    """An ISO moment (naive ones are UTC, as the store writes them), or the text as is."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

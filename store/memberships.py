@@ -90,7 +90,7 @@ class MembershipWorkers:
                     reminder = ExpiryReminder(
                         member_id=int(row.member_id),
                         tier=row.tier,
-                        expires_at=row.expires_at.isoformat(),
+                        expires_at=row.expires_at,
                         days=step,
                     )
                     by_shop.setdefault(int(row.shop_id), []).append(reminder)

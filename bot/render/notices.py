@@ -205,12 +205,16 @@ def refund_embed(
 
 def reminder_embed(effect: ExpiryReminder, *, server: str | None = None) -> discord.Embed:
     tier = shop_text(effect.tier, 100)
-    moment = parse_moment(effect.expires_at)
+    moment = (
+        effect.expires_at
+        if isinstance(effect.expires_at, datetime)
+        else parse_moment(effect.expires_at)
+    )
     # Date and time: a membership ends at a moment, and the reader's clock shows which.
     date = (
         f"{timestamp(moment, 'f')} ({timestamp(moment, 'R')})"
         if moment
-        else shop_text(effect.expires_at, 100)
+        else shop_text(str(effect.expires_at), 100)
     )
     days = "day" if effect.days == 1 else "days"
     embed = discord.Embed(

@@ -8,14 +8,14 @@ is 3,00 € in euros and 300 yen in yen.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import pytest
 
-from bot.render.notices import receipt_embed, refund_embed
+from bot.render.notices import receipt_embed, refund_embed, reminder_embed
 from payments.fake import FakeGateway, FaultPlan
-from store.effects import Receipt, RefundNotice, effect_from_row
+from store.effects import ExpiryReminder, Receipt, RefundNotice, effect_from_row
 from tests.bot.conftest import Shopfront
 from tests.support import FakeClock
 
@@ -191,3 +191,21 @@ def test_refund_notice_written_before_amounts_travelled_shows_its_text_as_writte
         cast(RefundNotice, effect_from_row("refund_notice", 1, old)), locale="de_DE"
     )
     assert embed.title == "Order #3: $1.00 refunded"
+
+
+def test_reminder_round_trips_its_moment_through_the_outbox_and_shows_date_and_time() -> None:
+    """The store hands a datetime; stored as ISO, read back, shown as date, time, countdown."""
+    ends = datetime(2026, 3, 1, 18, 30, tzinfo=UTC)
+    payload = ExpiryReminder(1, "paid", ends, 3).payload()
+    assert payload["expires_at"] == ends.isoformat()
+    effect = cast(ExpiryReminder, effect_from_row("expiry_reminder", 1, payload))
+    assert effect.expires_at == ends
+    stamp = int(ends.timestamp())
+    assert f"ends on <t:{stamp}:f> (<t:{stamp}:R>)" in str(reminder_embed(effect).description)
+
+
+def test_reminder_written_as_a_naive_iso_date_before_the_upgrade_reads_as_utc() -> None:
+    """Old rows wrote expires_at as text: a naive one is UTC, as the store wrote it."""
+    old = {"tier": "paid", "expires_at": "2026-03-01T18:30:00", "days": 3}
+    effect = cast(ExpiryReminder, effect_from_row("expiry_reminder", 1, old))
+    assert effect.expires_at == datetime(2026, 3, 1, 18, 30, tzinfo=UTC)
