@@ -34,6 +34,7 @@ from bot.testing.records import (
     InteractionResult,
     RestCall,
 )
+from bot.testing.spec import DiscordSpec, UnknownRoute
 from bot.testing.state import (
     ADMINISTRATOR,
     CHANNEL_DM,
@@ -55,12 +56,22 @@ TOKEN_LIFETIME = 15 * 60.0
 class FakeHTTPError(Exception):
     """Raised by a route handler: the status and JSON error body Discord would answer with."""
 
-    def __init__(self, status: int, code: int, message: str, problems: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: int,
+        message: str,
+        problems: Iterable[str] = (),
+        *,
+        located: bool = False,
+    ) -> None:
         super().__init__(f"{status} (code {code}): {message}")
         self.status = status
         self.code = code
         self.message = message
         self.problems = list(problems)
+        #: The problems already name their route (schema problems name its template).
+        self.located = located
 
     def body(self) -> dict[str, Any]:
         body: dict[str, Any] = {"code": self.code, "message": self.message}
@@ -122,8 +133,12 @@ class FakeRest:
         *,
         ack_deadline: float | None = 3.0,
         keep_log: bool = True,
+        spec: DiscordSpec | None = None,
     ) -> None:
         self.world = world
+        #: Discord's OpenAPI description: every request body is checked against its route's
+        #: schema before the handler runs (None: only the harness's own limits).
+        self.spec = spec
         self.current = current
         self.ack_deadline = ack_deadline
         self.keep_log = keep_log
@@ -242,6 +257,8 @@ class FakeRest:
                 raise FakeHTTPError(
                     404, 0, f"harness: {via} route {route.method} {route.path} is not implemented"
                 )
+            if self.spec is not None:
+                self._check_schema(route.method, route.path, body)
             call.response = handler(call, interaction)
         except FakeHTTPError as error:
             call.status = error.status
@@ -249,7 +266,7 @@ class FakeRest:
             call.response = error.body()
             if error.status == 400 or error.code == 0:
                 for problem in error.problems or [error.message]:
-                    text = f"{call.method} {call.url}: {problem}"
+                    text = problem if error.located else f"{call.method} {call.url}: {problem}"
                     if activity is not None:
                         activity.problems.append(text)
                     self.unreported.append((activity, text))
@@ -294,6 +311,17 @@ class FakeRest:
     def _check(self, problems: list[str]) -> None:
         if problems:
             raise FakeHTTPError(400, 50035, "Invalid Form Body", problems)
+
+    def _check_schema(self, method: str, template: str, body: Any) -> None:
+        """Discord's schema for the route; a route it does not describe fails loudly."""
+        assert self.spec is not None
+        try:
+            problems = self.spec.check(method, template, body)
+        except UnknownRoute as error:
+            raise FakeHTTPError(404, 0, f"harness: {error}") from None
+        if problems:
+            located = [f"{method} {template}: {problem}" for problem in problems]
+            raise FakeHTTPError(400, 50035, "Invalid Form Body", located, located=True)
 
     def _payload(self, message: FakeMessage) -> dict[str, Any]:
         return payloads.message_payload(self.world, message)

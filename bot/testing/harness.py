@@ -18,7 +18,7 @@ from typing import Any
 import discord
 from discord.webhook.async_ import AsyncWebhookAdapter
 
-from bot.testing import payloads
+from bot.testing import payloads, spec
 from bot.testing.commands import CommandCatalog, RefusedByClient
 from bot.testing.fake_http import FakeRest
 from bot.testing.limits import DiscordLimitError
@@ -99,7 +99,9 @@ class DiscordHarness:
     """The offline Discord for one client: start it, send interactions, read what came back.
 
     Use as ``async with DiscordHarness(bot, world) as harness:``. ``strict`` makes every limit
-    violation, unimplemented route and unacknowledged interaction raise in the test.
+    violation, unimplemented route and unacknowledged interaction raise in the test. ``schema``
+    checks every request body against Discord's OpenAPI description (``spec.py``): None checks
+    when jsonschema is installed (the dev extras; the sandbox may run without), True insists.
     """
 
     def __init__(
@@ -112,6 +114,7 @@ class DiscordHarness:
         settle_timeout: float = 30.0,
         keep_log: bool = True,
         token: str = "offline-token",
+        schema: bool | None = None,
     ) -> None:
         self.client = client
         self.world = world if world is not None else FakeDiscord()
@@ -128,8 +131,11 @@ class DiscordHarness:
         self._current: ContextVar[weakref.ref[Activity] | None] = ContextVar(
             "harness_activity", default=None
         )
+        described = spec.load() if schema is not False else None
+        if schema and described is None:
+            raise RuntimeError("schema=True needs jsonschema and referencing (the dev extras)")
         self.rest = FakeRest(
-            self.world, self._current, ack_deadline=ack_deadline, keep_log=keep_log
+            self.world, self._current, ack_deadline=ack_deadline, keep_log=keep_log, spec=described
         )
         self.startup = Activity()
         self._catalog: CommandCatalog | None = None

@@ -35,7 +35,7 @@ async def test_invalid_sync_is_refused(harness: DiscordHarness) -> None:
     with pytest.raises(discord.HTTPException) as raised:
         await tree.sync()
     assert raised.value.status == 400
-    with pytest.raises(DiscordLimitError, match="at most 25 choices"):
+    with pytest.raises(DiscordLimitError, match=r"options\[0\]\.choices: 26 items, at most 25"):
         await harness.close()
 
 

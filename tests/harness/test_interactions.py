@@ -165,7 +165,7 @@ async def test_raising_command_is_recorded_unanswered(
 @pytest.mark.allow_discord_errors
 async def test_over_limit_reply_fails_the_test(harness: DiscordHarness, alice: FakeMember) -> None:
     """Content over 2000 characters is answered 400 and raised in the test."""
-    with pytest.raises(DiscordLimitError, match="content longer than 2000"):
+    with pytest.raises(DiscordLimitError, match=r"data\.content: 2001 characters, at most 2000"):
         await harness.slash(alice, "toolong")
     [call] = harness.calls("POST", CALLBACK)
     assert (call.status, call.error_code) == (400, 50035)
