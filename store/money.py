@@ -67,6 +67,8 @@ class Money:
         return _format(self.amount, self.currency, locale)
 
     def __str__(self) -> str:
+        """en_US, for logs and exception text: what members see goes through
+        `format` with the shop's configured locale (the bot's renderers do that)."""
         return self.format()
 
 

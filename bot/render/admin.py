@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import discord
 
-from bot.render.shop import COLOUR, safe, when
+from bot.render.shop import COLOUR, number, safe, when
 from store.orders import REVIEW_STATES, Order, OrderState
 from store.views import AccountView, LedgerEntry
 
@@ -39,7 +39,9 @@ def member_account_embed(
 ) -> discord.Embed:
     embed = discord.Embed(title="Member account", description=f"<@{member_id}>", colour=COLOUR)
     embed.add_field(
-        name="Points", value=f"{account.points:,} ({account.points_reserved:,} reserved)"
+        name="Points",
+        value=f"{number(account.points, locale)} "
+        f"({number(account.points_reserved, locale)} reserved)",
     )
     tiers = [
         f"{m.tier}: " + ("permanent" if m.permanent else when(m.expires_at))
@@ -64,7 +66,7 @@ def order_embed(order: Order, *, locale: str) -> discord.Embed:
     embed.add_field(name="State", value=order.state.replace("_", " "))
     embed.add_field(name="Created", value=when(order.created_at))
     embed.add_field(name="Subtotal", value=order.subtotal.format(locale))
-    embed.add_field(name="Points", value=f"{order.points_applied:,}")
+    embed.add_field(name="Points", value=number(order.points_applied, locale))
     embed.add_field(
         name="Cash",
         value=f"{order.cash_due.format(locale)} (refunded {order.refunded.format(locale)})",

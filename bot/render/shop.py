@@ -41,6 +41,11 @@ def when(moment: datetime | None, style: str = "f") -> str:
     return f"<t:{int(moment.timestamp())}:{style}>"
 
 
+def number(value: int, locale: str) -> str:
+    """A count (points) grouped as the shop's locale writes it: 1,000 or 1.000."""
+    return str(format_decimal(value, locale=locale))
+
+
 def until(moment: datetime) -> str:
     """A deadline within the hour or so: its time and how long is left."""
     return f"{when(moment, 't')} ({when(moment, 'R')})"
@@ -141,8 +146,7 @@ def checkout_embed(
     if order.points_applied:
         embed.add_field(
             name="Points applied",
-            value=f"{format_decimal(order.points_applied, locale=locale)} "
-            f"({order.points_value.format(locale)})",
+            value=f"{number(order.points_applied, locale)} ({order.points_value.format(locale)})",
         )
     embed.add_field(name="To pay", value=order.cash_due.format(locale))
     if url_expires is not None:
@@ -167,9 +171,9 @@ def paid_with_points_embed(order: Order) -> discord.Embed:
 
 def account_embed(account: AccountView, orders: Sequence[Order], *, locale: str) -> discord.Embed:
     embed = discord.Embed(title="Your account", colour=COLOUR)
-    points = f"{account.points:,}"
+    points = number(account.points, locale)
     if account.points_reserved:
-        points += f" ({account.points_reserved:,} held for a pending order)"
+        points += f" ({number(account.points_reserved, locale)} held for a pending order)"
     embed.add_field(name="Points", value=points, inline=False)
     memberships = [
         f"**{m.tier.title()}** — "

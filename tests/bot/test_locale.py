@@ -209,3 +209,15 @@ def test_reminder_written_as_a_naive_iso_date_before_the_upgrade_reads_as_utc() 
     old = {"tier": "paid", "expires_at": "2026-03-01T18:30:00", "days": 3}
     effect = cast(ExpiryReminder, effect_from_row("expiry_reminder", 1, old))
     assert effect.expires_at == datetime(2026, 3, 1, 18, 30, tzinfo=UTC)
+
+
+@ASYNC
+@GERMAN
+async def test_account_groups_points_as_the_shops_locale_writes_numbers(
+    shopfront: Shopfront,
+) -> None:
+    """/account in a de_DE shop writes 12.345 points, as amounts beside it are written."""
+    shop, guild = shopfront.bot.shop, shopfront.guild_id
+    await shop.grants.grant_points(guild, shopfront.mod.id, shopfront.alice.id, 12345, "seed")
+    result = await shopfront.harness.slash(shopfront.alice, "account")
+    assert _field(result.embed, "Points") == "12.345"
