@@ -69,6 +69,16 @@ def _reply(**data: Any) -> dict[str, Any]:
             "data.components[0].components[0].custom_id: 101 characters, at most 100",
         ),
         (CALLBACK, {"type": 99}, "body: "),
+        (
+            CALLBACK,
+            _reply(components=[{"type": 1, "components": [{"type": 99}]}]),
+            "data.components[0].components[0]: ",
+        ),
+        (
+            CALLBACK,
+            _reply(components=[_select([{"label": "no value"}])]),
+            "data.components[0].components[0].options[0]: 'value' is a required property",
+        ),
         (CREATE, {"embeds": [{"title": "t"}] * 11}, "embeds: 11 items, at most 10"),
         (
             "POST /users/@me/channels",
