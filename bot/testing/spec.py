@@ -6,9 +6,11 @@ a reply Discord would refuse with 400 before a member ever sees "This interactio
 
 The schema is ``data/discord-openapi.json``, copied unchanged from the public repository
 discord/discord-api-spec (``specs/openapi.json``, commit 74fda0f of 2026-07-18, MIT licence,
-Copyright Discord Inc.). It is 1 MB, so it is read on first use and each route's validator is
-built once and cached. ``jsonschema`` (with ``referencing`` for the ``$ref`` s) is a development
-dependency: without it ``load()`` returns None and the harness checks only its own limits.
+Copyright Discord Inc.); where it is stricter than the API itself, it is adjusted in memory,
+each change with its reason (``_as_discord_accepts``). It is 1 MB, so it is read on first use
+and each route's validator is built once and cached. ``jsonschema`` (with ``referencing`` for
+the ``$ref`` s) is a development dependency: without it ``load()`` returns None and the harness
+checks only its own limits.
 """
 
 from __future__ import annotations
@@ -77,7 +79,7 @@ class DiscordSpec:
             return ["body: this route takes no request body"]
         # Replies repeat (the same menu, the same refusal): validate each distinct body once.
         text = json.dumps(body, sort_keys=True, separators=(",", ":"))
-        digest = hashlib.blake2b(text.encode(), digest_size=16).digest()
+        digest = hashlib.blake2b(f"{method} {template} {text}".encode(), digest_size=16).digest()
         problems = self._seen.get(digest)
         if problems is None:
             problems = [

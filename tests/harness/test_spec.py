@@ -136,6 +136,14 @@ def test_a_refused_body_is_refused_again_from_the_memo() -> None:
     assert _problems(CALLBACK, body) == _problems(CALLBACK, body) != []
 
 
+def test_the_memo_tells_routes_apart() -> None:
+    """A body valid for one route is still refused on a route whose schema refuses it."""
+    body = {"content": "x" * 2001}
+    assert _problems(CREATE, body) == []  # the description allows 4,000 on channel messages
+    assert _problems(CALLBACK, {"type": 4, "data": body}) != []
+    assert _problems("PATCH /webhooks/{webhook_id}/{webhook_token}/messages/@original", body)
+
+
 def test_every_route_the_harness_answers_is_in_the_spec(world: FakeDiscord) -> None:
     """No route the bot can call escapes the schema: each one the fake answers is described."""
     from contextvars import ContextVar
