@@ -186,6 +186,16 @@ async def test_harness_checks_the_schema_by_default(world: FakeDiscord) -> None:
 
 @pytest.mark.asyncio
 @pytest.mark.allow_discord_errors
+async def test_schema_check_can_be_turned_off(world: FakeDiscord, alice: FakeMember) -> None:
+    """schema=False (a benchmark measuring the bot) sends the body on to the harness's limits."""
+    async with offline(_bot_with(longtitle), world, schema=False) as harness:
+        assert harness.rest.spec is None
+        with pytest.raises(DiscordLimitError, match="title longer than 256"):
+            await harness.slash(alice, "longtitle")
+
+
+@pytest.mark.asyncio
+@pytest.mark.allow_discord_errors
 async def test_reply_refused_by_schema_fails_the_test(
     world: FakeDiscord, alice: FakeMember
 ) -> None:
