@@ -239,3 +239,15 @@ async def test_bot_rest_body_refused_by_schema_is_reported(world: FakeDiscord) -
         [(_, text)] = harness.rest.unreported
         harness.rest.unreported.clear()
     assert text == f"{CREATE}: embeds: 11 items, at most 10"
+
+
+@pytest.mark.asyncio
+async def test_harness_route_missing_from_the_spec_is_a_problem(world: FakeDiscord) -> None:
+    """A route the fake answers but Discord does not describe fails; it is never let through."""
+    async with offline(ToyBot(), world) as harness:
+        harness.rest.bot_routes[("POST", "/made/{up}")] = lambda call, _: {}
+        with pytest.raises(discord.NotFound):
+            await harness.client.http.request(Route("POST", "/made/{up}", up=1), json={})
+        [(_, text)] = harness.rest.unreported
+        harness.rest.unreported.clear()
+    assert "POST /made/{up} is not in Discord's OpenAPI description" in text
