@@ -5,8 +5,8 @@ Discord's published schema knows every field, type and length it enforces. Toget
 a reply Discord would refuse with 400 before a member ever sees "This interaction failed".
 
 The schema is ``data/discord-openapi.json``, copied unchanged from the public repository
-discord/discord-api-spec (``specs/openapi.json``, commit 74fda0f of 2026-07-18, MIT licence,
-Copyright Discord Inc.); where it is stricter than the API itself, it is adjusted in memory,
+discord/discord-api-spec (``specs/openapi.json``, commit 74fda0f of 2026-07-18, by
+Discord Inc., MIT licence); where it is stricter than the API itself, it is adjusted in memory,
 each change with its reason (``_as_discord_accepts``). It is 1 MB, so it is read on first use
 and each route's validator is built once and cached. ``jsonschema`` (with ``referencing`` for
 the ``$ref`` s) is a development dependency: without it ``load()`` returns None and the harness
