@@ -58,7 +58,7 @@ async def real_bot(database: BenchDatabase) -> AsyncIterator[tuple[Running, Stor
     port = free_port()
     bot = create_bot(bench_settings(database.url, port))
     guild = Guild()
-    async with offline(bot, guild.world, strict=False, keep_log=False) as harness:
+    async with offline(bot, guild.world, strict=False, keep_log=False, schema=False) as harness:
         # The bot tunes its garbage collector when ready, and restores it when closed.
         panels = Panels(guild, bot.shop.catalog, bot.shop.ctx.config.locale)
         yield Running(harness, guild, panels, f"http://127.0.0.1:{port}"), bot
@@ -69,7 +69,7 @@ async def floor_bot(
     database: BenchDatabase, catalog: Catalog, client: discord.Client
 ) -> AsyncIterator[Running]:
     guild = Guild()
-    async with offline(client, guild.world, strict=False, keep_log=False) as harness:
+    async with offline(client, guild.world, strict=False, keep_log=False, schema=False) as harness:
         before = tune_garbage_collector()  # as the real bot does when it is ready
         try:
             yield Running(harness, guild, Panels(guild, catalog), "")
