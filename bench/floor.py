@@ -458,7 +458,7 @@ class FloorCog(commands.Cog, name="Floor"):
         member = interaction.user.id
         cart = await self.store.cart(interaction.guild_id, member, points=True)
         summary = self._summary(member, cart)
-        view = views.cart_view(summary, cart.points)
+        view = views.cart_view(summary, cart.points, locale=self.shop.ctx.config.locale)
         await self._send(
             interaction,
             render.cart_embed(summary, locale=self.shop.ctx.config.locale),
@@ -514,7 +514,12 @@ class FloorCog(commands.Cog, name="Floor"):
         cart = await self.store.add(interaction.guild_id, member, sku)
         summary = self._summary(member, cart)
         embed = render.added_embed(summary, sku, member)
-        await self._send(interaction, embed, views.cart_view(summary, cart.points), summary)
+        await self._send(
+            interaction,
+            embed,
+            views.cart_view(summary, cart.points, locale=self.shop.ctx.config.locale),
+            summary,
+        )
 
     async def _remove(
         self, interaction: discord.Interaction[Any], line: int, *, edit: bool
@@ -527,7 +532,7 @@ class FloorCog(commands.Cog, name="Floor"):
             await self._send(interaction, embed, None, await self._cart_summary(interaction))
             return
         summary = self._summary(member, cart)
-        view = views.cart_view(summary, cart.points)
+        view = views.cart_view(summary, cart.points, locale=self.shop.ctx.config.locale)
         await self._send(
             interaction,
             render.cart_embed(summary, locale=self.shop.ctx.config.locale),

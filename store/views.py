@@ -23,6 +23,10 @@ class MembershipView:
     active: bool
 
 
+def _signed(count: int) -> str:
+    return f"{count:+,}"
+
+
 def _iso_date(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d")
 
@@ -45,13 +49,18 @@ class LedgerEntry:
     gift_ref: str | None = None
 
     def explain(
-        self, *, show_order: bool = False, when: Callable[[datetime], str] = _iso_date
+        self,
+        *,
+        show_order: bool = False,
+        when: Callable[[datetime], str] = _iso_date,
+        points: Callable[[int], str] = _signed,
     ) -> str:
         """One line a member can read: what changed and why.
 
         `show_order` is for moderators, who may see which order a gift came from.
         `when` shows a moment: the bot passes Discord's timestamp markup, which every
         reader sees in their own time zone and language; the store knows no Discord.
+        `points` writes a signed count, as the shop's locale groups digits.
         """
         order = f"order #{self.order_id}"
         if self.gift_ref is not None:
@@ -66,7 +75,7 @@ class LedgerEntry:
                 "spend": f"spent on {order}",
             }.get(self.reason, self.reason)
         if self.tier is None:
-            return f"{self.points_delta:+,} points — {why}"
+            return f"{points(self.points_delta)} points — {why}"
         if self.permanent_after:
             return f"{self.tier.title()} became permanent — {why}"
         after = when(self.expires_after) if self.expires_after else "now"

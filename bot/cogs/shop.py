@@ -319,7 +319,7 @@ class ShopCog(commands.Cog, name="Shop"):
         summary = await self.shop.carts.view(shop_id, member)
         return Reply(
             render.cart_embed(summary, locale=self._locale),
-            views.cart_view(summary, summary.points_available),
+            views.cart_view(summary, summary.points_available, locale=self._locale),
             summary=summary,
         )
 
@@ -343,7 +343,7 @@ class ShopCog(commands.Cog, name="Shop"):
         )
         return Reply(
             render.added_embed(summary, sku, recipient_id),
-            views.cart_view(summary, summary.points_available),
+            views.cart_view(summary, summary.points_available, locale=self._locale),
             summary=summary,
         )
 
@@ -351,7 +351,7 @@ class ShopCog(commands.Cog, name="Shop"):
         summary = await self.shop.carts.remove(_shop_id(interaction), interaction.user.id, line_id)
         return Reply(
             render.cart_embed(summary, locale=self._locale),
-            views.cart_view(summary, summary.points_available),
+            views.cart_view(summary, summary.points_available, locale=self._locale),
             summary=summary,
         )
 
@@ -359,7 +359,7 @@ class ShopCog(commands.Cog, name="Shop"):
         summary = await self.shop.carts.clear(_shop_id(interaction), interaction.user.id)
         return Reply(
             render.cart_embed(summary, locale=self._locale),
-            views.cart_view(summary, summary.points_available),
+            views.cart_view(summary, summary.points_available, locale=self._locale),
             summary=summary,
         )
 
@@ -375,7 +375,9 @@ class ShopCog(commands.Cog, name="Shop"):
             test_payment = not self.bot.gateway.takes_real_money
             if outcome.session is None:
                 if outcome.paid_with_points:
-                    return Reply(render.paid_with_points_embed(order), summary=cart)
+                    return Reply(
+                        render.paid_with_points_embed(order, locale=self._locale), summary=cart
+                    )
                 return Reply(
                     render.checkout_embed(
                         order, None, locale=self._locale, test_payment=test_payment

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import discord
 
-from bot.render.shop import COLOUR, number, safe, when
+from bot.render.shop import COLOUR, number, safe, signed, when
 from store.orders import REVIEW_STATES, Order, OrderState
 from store.views import AccountView, LedgerEntry
 
@@ -48,8 +48,12 @@ def member_account_embed(
         for m in account.memberships
     ]
     embed.add_field(name="Memberships", value="\n".join(tiers) or "none", inline=False)
+
+    def points(count: int) -> str:
+        return signed(count, locale)
+
     lines = [
-        f"{when(entry.created_at, 'd')} {entry.explain(show_order=True, when=when)}"
+        f"{when(entry.created_at, 'd')} {entry.explain(show_order=True, when=when, points=points)}"
         + (f" by <@{entry.actor_id}>" if entry.actor_id else "")
         + (f" ({safe(entry.memo, 80)})" if entry.memo else "")
         for entry in ledger[:12]

@@ -46,6 +46,11 @@ def number(value: int, locale: str) -> str:
     return str(format_decimal(value, locale=locale))
 
 
+def signed(value: int, locale: str) -> str:
+    """A change in a count, with its sign: +1,000 or -50 (grouped as `number`)."""
+    return ("+" if value > 0 else "") + number(value, locale)
+
+
 def until(moment: datetime) -> str:
     """A deadline within the hour or so: its time and how long is left."""
     return f"{when(moment, 't')} ({when(moment, 'R')})"
@@ -159,11 +164,12 @@ def checkout_embed(
     return embed
 
 
-def paid_with_points_embed(order: Order) -> discord.Embed:
+def paid_with_points_embed(order: Order, *, locale: str) -> discord.Embed:
     return discord.Embed(
         title=f"Order #{order.id} paid with points",
         description=(
-            f"{order.points_applied:,} points spent. Everything has been delivered; see /account."
+            f"{number(order.points_applied, locale)} points spent. "
+            "Everything has been delivered; see /account."
         ),
         colour=SUCCESS,
     )
@@ -185,7 +191,9 @@ def account_embed(account: AccountView, orders: Sequence[Order], *, locale: str)
         for m in account.memberships
     ]
     embed.add_field(name="Memberships", value="\n".join(memberships) or "None yet.", inline=False)
-    history = [entry.explain(when=when) for entry in account.recent[:8]]
+    history = [
+        entry.explain(when=when, points=lambda n: signed(n, locale)) for entry in account.recent[:8]
+    ]
     embed.add_field(
         name="Recent changes", value="\n".join(history)[:1024] or "None yet.", inline=False
     )

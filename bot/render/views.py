@@ -7,6 +7,7 @@ from typing import Any
 import discord
 
 from bot.controls import button, finished, link, select, user_select, view
+from bot.render.shop import number
 from store.carts import CartSummary
 from store.catalog import Catalog, CatalogItem
 
@@ -38,7 +39,9 @@ def item_view(item: CatalogItem) -> discord.ui.View:
     return view(*items)
 
 
-def cart_view(summary: CartSummary, points_available: int) -> discord.ui.View | None:
+def cart_view(
+    summary: CartSummary, points_available: int, *, locale: str
+) -> discord.ui.View | None:
     if summary.is_empty:
         return view(button("panel:browse", "Browse the shop", style=PRIMARY))
     owner = summary.member_id
@@ -55,7 +58,9 @@ def cart_view(summary: CartSummary, points_available: int) -> discord.ui.View | 
         button(f"cart:checkout:{owner}", "Checkout", style=SUCCESS),
     ]
     if points_available > 0:
-        items.append(button(f"cart:points:{owner}", f"Use my {points_available:,} points"))
+        items.append(
+            button(f"cart:points:{owner}", f"Use my {number(points_available, locale)} points")
+        )
     items.append(button(f"cart:clear:{owner}", "Empty cart", style=DANGER))
     return view(*items)
 

@@ -221,3 +221,23 @@ async def test_account_groups_points_as_the_shops_locale_writes_numbers(
     await shop.grants.grant_points(guild, shopfront.mod.id, shopfront.alice.id, 12345, "seed")
     result = await shopfront.harness.slash(shopfront.alice, "account")
     assert _field(result.embed, "Points") == "12.345"
+
+
+@ASYNC
+@GERMAN
+async def test_points_changes_buttons_and_points_checkouts_group_as_the_locale_does(
+    shopfront: Shopfront,
+) -> None:
+    """de_DE: the account's history line, the points button and the paid-with-points
+    reply all write 12.345, never 12,345."""
+    shop, guild, alice = shopfront.bot.shop, shopfront.guild_id, shopfront.alice
+    await shop.grants.grant_points(guild, shopfront.mod.id, alice.id, 12345, "seed")
+    account = await shopfront.harness.slash(alice, "account")
+    assert "+12.345 points" in _field(account.embed, "Recent changes")
+    cart = await shopfront.harness.slash(alice, "cart", "add", options={"item": "paid-1m"})
+    labels = [c.get("label", "") for row in cart.components for c in row["components"]]
+    assert "Use my 12.345 points" in labels
+    await shopfront.harness.slash(alice, "cart", "clear")
+    await shopfront.harness.slash(alice, "cart", "add", options={"item": "paid-12m", "quantity": 4})
+    paid = await shopfront.harness.slash(alice, "checkout", options={"use_points": True})
+    assert paid.embed["description"].startswith("1.000 points spent")
