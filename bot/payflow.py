@@ -48,10 +48,23 @@ class CheckoutOutcome:
     effects: list[Effect]
     #: The cart after checkout when the store read it in the same transaction.
     cart: CartSummary | None = None
+    #: False when Checkout found the order an earlier press made (the cart is empty).
+    created: bool = True
 
     @property
     def paid_with_points(self) -> bool:
-        return self.session is None and self.order.state is OrderState.FULFILLED
+        """Just now, wholly with points: nothing went through a gateway."""
+        return (
+            self.created
+            and self.session is None
+            and self.order.state is OrderState.FULFILLED
+            and self.order.cash_due.amount == 0
+        )
+
+    @property
+    def already_paid(self) -> bool:
+        """Checkout pressed again after the order it made was paid (by card or points)."""
+        return not self.created and self.order.paid_at is not None
 
 
 class ReturnStatus(StrEnum):
@@ -114,7 +127,7 @@ class PaymentFlow:
         if result.effects:
             await self._wake()
         if not order.needs_payment:
-            return CheckoutOutcome(order, None, result.effects, result.cart)
+            return CheckoutOutcome(order, None, result.effects, result.cart, result.created)
         if order.checkout_url and order.gateway_session_id and order.checkout_expires_at:
             session = CheckoutSession(
                 gateway=order.gateway or self.gateway.name,

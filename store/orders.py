@@ -145,6 +145,7 @@ class Order:
     review_reason: str | None
     created_at: datetime
     lines: tuple[OrderLine, ...]
+    paid_at: datetime | None = None
 
     @property
     def needs_payment(self) -> bool:
@@ -601,6 +602,7 @@ async def _materialize(conn: Conn, ctx: StoreContext, row: Row[Any]) -> Order:
         checkout_expires_at=row.checkout_expires_at,
         review_reason=row.review_reason,
         created_at=row.created_at,
+        paid_at=row.paid_at,
         lines=tuple(
             OrderLine(
                 id=int(line.id),

@@ -374,6 +374,8 @@ class ShopCog(commands.Cog, name="Shop"):
             order, cart = outcome.order, outcome.cart
             test_payment = not self.bot.gateway.takes_real_money
             if outcome.session is None:
+                if outcome.already_paid:
+                    return Reply(render.already_paid_embed(order), summary=cart)
                 if outcome.paid_with_points:
                     return Reply(
                         render.paid_with_points_embed(order, locale=self._locale), summary=cart

@@ -175,6 +175,18 @@ def paid_with_points_embed(order: Order, *, locale: str) -> discord.Embed:
     )
 
 
+def already_paid_embed(order: Order) -> discord.Embed:
+    """Checkout pressed again after its order was paid: say so, whatever paid it."""
+    return discord.Embed(
+        title=f"Order #{order.id} is already paid",
+        description=(
+            f"Order #{order.id} was paid on {when(order.paid_at)}; your cart is empty. "
+            "See /account for what it gave you."
+        ),
+        colour=SUCCESS,
+    )
+
+
 def account_embed(account: AccountView, orders: Sequence[Order], *, locale: str) -> discord.Embed:
     embed = discord.Embed(title="Your account", colour=COLOUR)
     points = number(account.points, locale)
