@@ -1,7 +1,7 @@
 """A local stand-in for the parts of the Stripe API the adapter uses.
 
 Answers are built from Stripe's own published example objects
-(/work/shared/data/stripe-fixtures.json), so the adapter meets every field a real payload
+(data/stripe-fixtures.json beside this file; source in data/README.md), so the adapter meets every field a real payload
 carries. It records each request as the SDK sent it, and replays answers for a repeated
 Idempotency-Key the way Stripe does.
 """
@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl
 import stripe
 from aiohttp import web
 
-FIXTURES_PATH = Path("/work/shared/data/stripe-fixtures.json")
+FIXTURES_PATH = Path(__file__).with_name("data") / "stripe-fixtures.json"
 _KEY_PART = re.compile(r"\[([^\]]*)\]")
 
 
