@@ -41,6 +41,7 @@ from store.grants import SelfGrant
 from store.kinds.base import PaidLine
 from store.orders import (
     LAPSED_STATES,
+    SETTLED_STATES,
     Order,
     OrderRecord,
     OrderState,
@@ -50,7 +51,7 @@ from store.orders import (
     lock_record,
 )
 from store.outbox import store_effects
-from store.settlement import GOODS_STATES, Decision, FactKind, MoneyFact, decide, fact_ref
+from store.settlement import Decision, FactKind, MoneyFact, decide, fact_ref
 
 S = OrderState
 
@@ -465,7 +466,7 @@ async def _move(
 ) -> Settled:
     """From what the member holds now (the order's state) to what the decision says."""
     book = AccountBook(conn, order.shop_id, now, ctx.tiers)
-    holds = order.state in GOODS_STATES
+    holds = order.state in SETTLED_STATES
     target, review = decision.state, decision.review
     effects: list[Effect] = []
     values: dict[str, Any] = {}

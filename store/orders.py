@@ -51,6 +51,7 @@ class OrderState(StrEnum):
 
 S = OrderState
 OPEN_STATES = frozenset({S.PENDING})
+#: Paid and not given back: the member holds what the order bought.
 SETTLED_STATES = frozenset({S.PAID, S.FULFILLED, S.PARTIALLY_REFUNDED, S.DISPUTED})
 LAPSED_STATES = frozenset({S.EXPIRED, S.CANCELLED, S.FAILED})
 #: States a moderator should look at until they change: money that did not match, a

@@ -32,9 +32,6 @@ from store.orders import OrderState
 
 S = OrderState
 
-#: States in which the member holds what the order bought.
-GOODS_STATES = frozenset({S.PAID, S.FULFILLED, S.PARTIALLY_REFUNDED, S.DISPUTED})
-
 
 class FactKind(StrEnum):
     CAPTURED = "captured"
