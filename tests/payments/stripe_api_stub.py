@@ -1,8 +1,8 @@
 """A local stand-in for the parts of the Stripe API the adapter uses.
 
-Answers are built from Stripe's own published example objects
-(data/stripe-fixtures.json beside this file; source in data/README.md), so the adapter meets every field a real payload
-carries. It records each request as the SDK sent it, and replays answers for a repeated
+Answers are built from Stripe's own published example objects (data/stripe-fixtures.json
+beside this file; source in data/README.md), so the adapter meets every field a real
+payload carries. It records each request as the SDK sent it, and replays answers for a repeated
 Idempotency-Key the way Stripe does.
 """
 
