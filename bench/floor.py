@@ -20,8 +20,9 @@ from discord.ext import commands
 
 from bench.seed import BenchDatabase
 from bot.controls import ComponentRouter, Control
+from bot.render import checkout as checkout_render
 from bot.render import shop as render
-from bot.render import views
+from bot.render import text, views
 from bot.replies import NO_MENTIONS
 from payments.gateway import Gateway
 from payments.models import CheckoutLine, CheckoutRequest
@@ -372,7 +373,7 @@ class FloorBot(commands.Bot):
 
     async def _unknown(self, interaction: discord.Interaction[Any], custom_id: str) -> None:
         await interaction.response.send_message(
-            embed=render.refusal_embed("out of date"), ephemeral=True
+            embed=text.refusal_embed("out of date"), ephemeral=True
         )
 
 
@@ -444,7 +445,7 @@ class FloorCog(commands.Cog, name="Floor"):
     async def _item(self, interaction: discord.Interaction[Any], sku: str) -> None:
         found = self.catalog.get(sku)
         if found is None:
-            await self._send(interaction, render.refusal_embed("No such item."), None, None)
+            await self._send(interaction, text.refusal_embed("No such item."), None, None)
             return
         summary = await self._cart_summary(interaction)
         embed = render.item_embed(self.catalog, found, locale=self.shop.ctx.config.locale)
@@ -476,7 +477,7 @@ class FloorCog(commands.Cog, name="Floor"):
 
     @cart.command(name="clear", description="Empty your cart")
     async def cart_clear(self, interaction: discord.Interaction[Any]) -> None:
-        await self._send(interaction, render.refusal_embed("Not in the floor."), None, None)
+        await self._send(interaction, text.refusal_embed("Not in the floor."), None, None)
 
     @app_commands.command(name="checkout", description="Pay for your cart")
     @app_commands.guild_only()
@@ -508,7 +509,7 @@ class FloorCog(commands.Cog, name="Floor"):
     async def _add(self, interaction: discord.Interaction[Any], sku: str) -> None:
         assert interaction.guild_id is not None
         if self.catalog.get(sku) is None:
-            await self._send(interaction, render.refusal_embed("No such item."), None, None)
+            await self._send(interaction, text.refusal_embed("No such item."), None, None)
             return
         member = interaction.user.id
         cart = await self.store.add(interaction.guild_id, member, sku)
@@ -528,7 +529,7 @@ class FloorCog(commands.Cog, name="Floor"):
         member = interaction.user.id
         cart = await self.store.remove(interaction.guild_id, member, line)
         if cart is None:
-            embed = render.refusal_embed("That line is not in your cart.")
+            embed = text.refusal_embed("That line is not in your cart.")
             await self._send(interaction, embed, None, await self._cart_summary(interaction))
             return
         summary = self._summary(member, cart)
@@ -547,7 +548,7 @@ class FloorCog(commands.Cog, name="Floor"):
         member = interaction.user.id
         made = await self.store.checkout(interaction.guild_id, member, self.prices)
         if made is None:
-            embed = render.refusal_embed("Your cart is empty. Add something first.")
+            embed = text.refusal_embed("Your cart is empty. Add something first.")
             await self._send(interaction, embed, None, await self._cart_summary(interaction))
             return
         order_id, rows = made
@@ -555,8 +556,10 @@ class FloorCog(commands.Cog, name="Floor"):
         session = await self.bot.gateway.create_checkout(self._request(order))
         await self.store.attach(order_id, session.session_id, session.url)
         empty = self._summary(member, FloorCart([], 0, 0))
-        embed = render.checkout_embed(order, session.expires_at, locale=self.shop.ctx.config.locale)
-        await self._send(interaction, embed, views.pay_view(session.url), empty)
+        embed = checkout_render.checkout_embed(
+            order, session.expires_at, locale=self.shop.ctx.config.locale
+        )
+        await self._send(interaction, embed, checkout_render.pay_view(session.url), empty)
 
     def _order(self, order_id: int, shop_id: int, member: int, rows: Rows) -> Order:
         money = self.shop.ctx.money

@@ -25,7 +25,7 @@ from bot.effects import EffectDeliverer
 from bot.gc_tuning import restore_garbage_collector, tune_garbage_collector
 from bot.guild_gate import GuildGate
 from bot.payflow import PaymentFlow
-from bot.render.shop import refusal_embed
+from bot.render.text import refusal_embed
 from bot.replies import NO_MENTIONS, Refusal, Replies, Reply
 from bot.settings import Settings
 from bot.web import create_web_app
@@ -120,11 +120,15 @@ class StorefrontBot(commands.Bot):
         flow.on_effects(self.kick_effects)
 
     async def setup_hook(self) -> None:
+        from bot.cogs.account import AccountCog
         from bot.cogs.admin import AdminCog
+        from bot.cogs.checkout import CheckoutCog
         from bot.cogs.shop import ShopCog
 
         await ensure_schema(self.database.engine, migrate=self.database.is_sqlite)
         await self.add_cog(ShopCog(self))
+        await self.add_cog(CheckoutCog(self))
+        await self.add_cog(AccountCog(self))
         await self.add_cog(AdminCog(self))
         self.add_dynamic_items(Control)
         if not self.serve:

@@ -22,7 +22,7 @@ from typing import Any
 import discord
 from discord.ext import commands
 
-from bot.render.shop import refusal_embed
+from bot.render.text import refusal_embed
 
 log = logging.getLogger("bot.guilds")
 

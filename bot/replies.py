@@ -19,7 +19,8 @@ import discord
 
 from bot.cooldown import Cooldown
 from bot.payflow import PaymentUnavailable
-from bot.render.shop import failure_embed, refusal_embed, with_cart
+from bot.render.shop import with_cart
+from bot.render.text import failure_embed, refusal_embed
 from store.carts import CartSummary
 from store.errors import StoreError
 from store.shop import Shop

@@ -1,4 +1,4 @@
-"""Member commands and components: browse, item info, cart, gifts, checkout, account.
+"""Member commands and components: browse, item info, cart and gifts.
 
 Each handler reads the Discord input, calls one store or payment service and hands
 the result to a renderer; rules live in the store.
@@ -39,11 +39,8 @@ class ShopCog(commands.Cog, name="Shop"):
         router.route("gift:note", self._on_gift_note, args=3)
         router.route("cart:remove", self._on_remove, args=1)
         router.route("cart:clear", self._on_clear, args=1)
-        router.route("cart:checkout", self._on_checkout, args=1)
-        router.route("cart:points", self._on_checkout_points, args=1)
         router.route("panel:browse", self._on_pick_browse)
         router.route("panel:cart", self._on_cart)
-        router.route("panel:checkout", self._on_panel_checkout)
 
     # ---- slash commands ----------------------------------------------------
 
@@ -124,19 +121,6 @@ class ShopCog(commands.Cog, name="Shop"):
     @cart.command(name="clear", description="Empty your cart")
     async def cart_clear(self, interaction: discord.Interaction[Any]) -> None:
         await self.replies.guard(interaction, lambda: self._clear(interaction), mutating=True)
-
-    @app_commands.command(name="checkout", description="Pay for your cart")
-    @app_commands.describe(use_points="Pay with your points as far as they go")
-    @app_commands.guild_only()
-    async def checkout_command(
-        self, interaction: discord.Interaction[Any], use_points: bool = False
-    ) -> None:
-        await self._checkout_guarded(interaction, use_points)
-
-    @app_commands.command(name="account", description="Your points, memberships and orders")
-    @app_commands.guild_only()
-    async def account_command(self, interaction: discord.Interaction[Any]) -> None:
-        await self.replies.guard(interaction, lambda: self._account(interaction))
 
     # ---- components --------------------------------------------------------
 
@@ -265,27 +249,6 @@ class ShopCog(commands.Cog, name="Shop"):
 
         await self.replies.guard(interaction, clear, mutating=True)
 
-    async def _on_checkout(
-        self, interaction: discord.Interaction[Any], args: list[str], item: Any
-    ) -> None:
-        if self._owner_mismatch(interaction, args[0]):
-            await self.replies.guard(interaction, self._not_yours)
-            return
-        await self._checkout_guarded(interaction, False)
-
-    async def _on_checkout_points(
-        self, interaction: discord.Interaction[Any], args: list[str], item: Any
-    ) -> None:
-        if self._owner_mismatch(interaction, args[0]):
-            await self.replies.guard(interaction, self._not_yours)
-            return
-        await self._checkout_guarded(interaction, True)
-
-    async def _on_panel_checkout(
-        self, interaction: discord.Interaction[Any], args: list[str], item: Any
-    ) -> None:
-        await self._checkout_guarded(interaction, False)
-
     async def _stale(self, interaction: discord.Interaction[Any], custom_id: str) -> None:
         async def explain() -> Reply:
             raise Refusal(
@@ -362,49 +325,6 @@ class ShopCog(commands.Cog, name="Shop"):
             views.cart_view(summary, summary.points_available, locale=self._locale),
             summary=summary,
         )
-
-    async def _checkout_guarded(
-        self, interaction: discord.Interaction[Any], use_points: bool
-    ) -> None:
-        async def checkout() -> Reply:
-            points = 10**12 if use_points else 0
-            outcome = await self.bot.flow.checkout(
-                _shop_id(interaction), interaction.user.id, points=points
-            )
-            order, cart = outcome.order, outcome.cart
-            test_payment = not self.bot.gateway.takes_real_money
-            if outcome.session is None:
-                if outcome.already_paid:
-                    return Reply(render.already_paid_embed(order), summary=cart)
-                if outcome.paid_with_points:
-                    return Reply(
-                        render.paid_with_points_embed(order, locale=self._locale), summary=cart
-                    )
-                return Reply(
-                    render.checkout_embed(
-                        order, None, locale=self._locale, test_payment=test_payment
-                    ),
-                    summary=cart,
-                )
-            return Reply(
-                render.checkout_embed(
-                    order,
-                    outcome.session.expires_at,
-                    locale=self._locale,
-                    test_payment=test_payment,
-                ),
-                views.pay_view(outcome.session.url),
-                summary=cart,
-            )
-
-        # The gateway call can take a while: acknowledge first, answer in a followup.
-        await self.replies.guard(interaction, checkout, mutating=True, defer=True)
-
-    async def _account(self, interaction: discord.Interaction[Any]) -> Reply:
-        shop_id, member = _shop_id(interaction), interaction.user.id
-        account = await self.shop.accounts.account(shop_id, member)
-        orders = await self.shop.orders.recent(shop_id, member, limit=8)
-        return Reply(render.account_embed(account, orders, locale=self._locale))
 
     async def _not_yours(self) -> Reply:
         raise Refusal("That button belongs to another member's cart. Use /cart to see yours.")

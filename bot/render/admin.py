@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import discord
 
-from bot.render.shop import COLOUR, number, safe, signed, when
+from bot.render.text import COLOUR, number, safe, signed, when
 from store.orders import REVIEW_STATES, Order, OrderState
 from store.views import AccountView, LedgerEntry
 

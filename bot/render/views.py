@@ -6,8 +6,8 @@ from typing import Any
 
 import discord
 
-from bot.controls import button, finished, link, select, user_select, view
-from bot.render.shop import number
+from bot.controls import button, select, user_select, view
+from bot.render.text import number
 from store.carts import CartSummary
 from store.catalog import Catalog, CatalogItem
 
@@ -74,12 +74,6 @@ def gift_options_view(sku: str, recipient_id: int) -> discord.ui.View:
         button(f"gift:note:{sku}:{recipient_id}:0", "Add gift (signed)", style=SUCCESS),
         button(f"gift:note:{sku}:{recipient_id}:1", "Add gift anonymously"),
     )
-
-
-def pay_view(url: str) -> discord.ui.View:
-    result = discord.ui.View(timeout=None)
-    result.add_item(link(url, "Pay"))
-    return finished(result)
 
 
 def panel_view() -> discord.ui.View:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from bot.render.shop import TEST_PAYMENT
+from bot.render.checkout import TEST_PAYMENT
 from store.db.engine import Database
 from tests.bot.conftest import Shopfront
 from tests.payments.stripe_api_stub import StripeStub
