@@ -68,8 +68,13 @@ def button(
     *,
     style: discord.ButtonStyle = discord.ButtonStyle.secondary,
     emoji: str | None = None,
+    disabled: bool = False,
 ) -> Control:
-    return Control(discord.ui.Button(custom_id=custom_id, label=label, style=style, emoji=emoji))
+    return Control(
+        discord.ui.Button(
+            custom_id=custom_id, label=label, style=style, emoji=emoji, disabled=disabled
+        )
+    )
 
 
 def select(custom_id: str, placeholder: str, options: Sequence[discord.SelectOption]) -> Control:

@@ -115,6 +115,10 @@ class PaymentFlow:
         self.deployment = deployment or Deployment(shop.ctx)
         self._return_checks = Throttle(return_check_seconds)
 
+    def gateway_for(self, order: Order) -> Gateway:
+        """The gateway that holds this order's session (the one configured by default)."""
+        return self.gateway
+
     def on_effects(self, callback: EffectsReady) -> None:
         """Who to wake when new effects wait in the outbox (the bot's deliverer)."""
         self._on_effects = callback
