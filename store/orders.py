@@ -65,6 +65,28 @@ def check_lapse(current: OrderState, target: OrderState) -> None:
         raise IllegalTransition(f"An order that is {current} cannot become {target}.")
 
 
+def cancel_problem(order_id: int, state: OrderState) -> str | None:
+    """Why a member can't cancel this order now, or None when it waits for payment.
+
+    Only a pending order is cancelled; anything else already has its outcome, and
+    the member is told which (a second press of Cancel says it is already cancelled).
+    """
+    name = f"Order #{order_id}"
+    if state is S.PENDING:
+        return None
+    if state is S.CANCELLED:
+        return f"{name} is already cancelled; its items are back in your cart."
+    if state is S.EXPIRED:
+        return f"{name} has expired; its items are back in your cart."
+    if state is S.FAILED:
+        return f"{name}'s payment failed; its items are back in your cart."
+    if state is S.HELD:
+        return f"{name} has been paid and waits for a moderator: it can't be cancelled."
+    if state in SETTLED_STATES:
+        return f"{name} is already paid, so it can't be cancelled. See /account for it."
+    return f"{name} was paid and its money has gone back: there is nothing to cancel."
+
+
 def check_held(order_id: int, state: OrderState) -> None:
     """Only a held order is resolved by a moderator; anything else has nothing to resolve."""
     if state is not S.HELD:
@@ -361,6 +383,40 @@ class OrderService:
             return await load_order(conn, self.ctx, order_id)
 
         return await self.ctx.db.write(lapse)
+
+    async def cancellable(self, shop_id: int, member_id: int, order_id: int) -> Order:
+        """The member's own order, if they may cancel it now; else refused, saying why.
+
+        Checked before the gateway is asked to kill the link, so a stale or forged
+        press never reaches the gateway; `cancel` checks again under the order's lock.
+        """
+        order = await self.get(shop_id, order_id, buyer_id=member_id)
+        problem = cancel_problem(order.id, order.state)
+        if problem is not None:
+            raise InvalidInput(problem)
+        return order
+
+    async def cancel(self, shop_id: int, member_id: int, order_id: int) -> Order:
+        """The member cancels their pending order: lines back to the cart, points released.
+
+        Once: a second cancel, or one after the order was paid or lapsed meanwhile, is
+        refused and changes nothing. A payment that arrives after the cancel still wins
+        (`store.fulfilment` takes the lines back out of the cart), as after an expiry.
+        """
+
+        async def cancel(conn: Conn) -> Order:
+            row = await lock_record(conn, order_id)
+            if row is None or row.shop_id != shop_id or row.buyer_id != member_id:
+                raise NotFound("No such order.")
+            problem = cancel_problem(row.id, row.state)
+            if problem is not None:
+                raise InvalidInput(problem)
+            await lapse_order(self.ctx, conn, order_id, S.CANCELLED, self.ctx.now())
+            return await load_order(conn, self.ctx, order_id)
+
+        if not isinstance(order_id, int) or not 0 < order_id < 2**63:
+            raise NotFound("No such order.")
+        return await self.ctx.db.write(cancel)
 
     async def needing_review(self, shop_id: int, limit: int = 20) -> list[Order]:
         """Held, disputed and partially refunded orders, each with its reason: what a

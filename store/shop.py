@@ -14,6 +14,7 @@ from store.fulfilment import Fulfilment
 from store.grants import GrantService
 from store.kinds.registry import load_kinds
 from store.memberships import MembershipWorkers
+from store.order_history import OrderHistory
 from store.orders import OrderService
 from store.outbox import Outbox
 from store.views import AccountViews
@@ -27,6 +28,7 @@ class Shop:
         self.catalog = ctx.catalog
         self.carts = CartService(ctx)
         self.orders = OrderService(ctx, self.carts)
+        self.history = OrderHistory(ctx)
         self.fulfilment = Fulfilment(ctx)
         self.grants = GrantService(ctx)
         self.accounts = AccountViews(ctx)
