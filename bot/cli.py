@@ -347,13 +347,21 @@ def _describe_run(settings: Settings, *, sandbox: bool, revision: str | None) ->
         f"environment: {settings.environment}",
         f"configuration: {settings.source}",
         f"database: {settings.database.masked_url()} (migrated to {revision})",
-        f"payment gateway: {settings.payments.gateway}",
+        _gateways_line(settings),
         f"web: {settings.web.host}:{settings.web.port}, public address {settings.web.public_url}",
         f"shop: {settings.store.name!r} in {settings.store.currency}, "
         f"{len(settings.catalog)} items, tiers: {tiers}",
         f"mode: {mode}",
         ("starting: the local sandbox" if sandbox else "starting: connecting to Discord"),
     ]
+
+
+def _gateways_line(settings: Settings) -> str:
+    enabled = settings.payments.enabled
+    if len(enabled) == 1:
+        return f"payment gateway: {enabled[0]}"
+    names = ", ".join(f"{name} (default)" if i == 0 else name for i, name in enumerate(enabled))
+    return f"payment gateways: {names}; members choose at checkout"
 
 
 def _version() -> str:

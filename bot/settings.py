@@ -145,17 +145,21 @@ class WebSettings(_Section):
 
 
 class PaymentsSettings(BaseModel):
-    """``gateway`` names the plugin; every other key is a gateway's own table.
+    """``gateways`` (or the older single ``gateway``) name the enabled plugins; every
+    other key is a gateway's own table.
 
-    The tables stay free-form here because only the plugin knows its options; it
-    validates the chosen one (see ``load_settings``). Secret-named options are held as
-    ``SecretStr`` so no dump, repr or log of the settings can show them; only
-    ``gateway_options`` reveals them, for building the gateway.
+    With several gateways the member picks one at checkout; the first is the default
+    (what a caller gets without choosing), and after validation ``gateway`` is always
+    that default. The tables stay free-form here because only the plugin knows its
+    options; each enabled one validates its own (see ``load_settings``). Secret-named
+    options are held as ``SecretStr`` so no dump, repr or log of the settings can show
+    them; only ``gateway_options`` reveals them, for building the gateway.
     """
 
     model_config = ConfigDict(extra="allow")
 
     gateway: str = Field(default="fake", pattern=_NAME)
+    gateways: list[str] | None = None
     #: Who this deployment is to the gateway; unset, the database's own generated id.
     instance_id: str | None = None
 
@@ -165,6 +169,49 @@ class PaymentsSettings(BaseModel):
         if value is not None and not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", value):
             raise ValueError("1 to 64 letters, digits, '.', '_' or '-'")
         return value
+
+    @field_validator("gateways")
+    @classmethod
+    def _gateway_names(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        if not value:
+            raise ConfigError("payments.gateways: name at least one gateway")
+        seen: set[str] = set()
+        for name in value:
+            if not re.match(_NAME, name):
+                raise ConfigError(
+                    f"payments.gateways: {name[:40]!r} is not a gateway name "
+                    "(lower case letters, digits, '-' or '_')"
+                )
+            if name in seen:
+                raise ConfigError(f"payments.gateways: {name!r} is listed twice")
+            seen.add(name)
+        return value
+
+    @model_validator(mode="after")
+    def _default_gateway(self) -> PaymentsSettings:
+        """``gateways`` wins; a ``gateway`` given beside it must be one of them."""
+        if self.gateways is None:
+            return self
+        if "gateway" in self.model_fields_set and self.gateway not in self.gateways:
+            raise ConfigError(
+                f"payments.gateway: {self.gateway!r} is not one of payments.gateways "
+                f"({', '.join(self.gateways)}); remove payments.gateway (the first of "
+                "payments.gateways is the default) or add it to the list"
+            )
+        self.gateway = self.gateways[0]
+        return self
+
+    @property
+    def enabled(self) -> tuple[str, ...]:
+        """Every gateway members may pay with, the default first."""
+        return tuple(self.gateways) if self.gateways is not None else (self.gateway,)
+
+    @property
+    def key(self) -> str:
+        """The setting that enabled the gateways, for messages to the operator."""
+        return "payments.gateways" if self.gateways is not None else "payments.gateway"
 
     @model_validator(mode="after")
     def _tables(self) -> PaymentsSettings:
@@ -309,10 +356,10 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _cross_section(self) -> Settings:
         if self.environment == "production":
-            if self.payments.gateway == "fake":
+            if "fake" in self.payments.enabled:
                 raise ConfigError(
-                    'payments.gateway: the fake gateway takes no money; environment = "production" '
-                    "needs a real gateway"
+                    f"{self.payments.key}: the fake gateway takes no money; "
+                    'environment = "production" needs a real gateway'
                 )
             if self.discord.token is None:
                 raise ConfigError(
@@ -436,6 +483,7 @@ def load_settings(path: str | Path | None = None) -> Settings:
     """
     source, data = _read_file(path)
     _refuse_file_secrets(source, data)
+    _environment_names_gateways(data)
     try:
         settings = Settings(**data)
     except ValidationError as error:
@@ -447,6 +495,24 @@ def load_settings(path: str | Path | None = None) -> Settings:
     settings._source = source
     _check_gateway(settings)
     return settings
+
+
+def _environment_names_gateways(data: dict[str, Any]) -> None:
+    """The environment beats the file for which gateways run, in either form.
+
+    ``STOREFRONT_PAYMENTS__GATEWAYS`` over a file's ``gateway = "fake"`` (the shipped
+    defaults) means those gateways, not a conflict; likewise the single form over a
+    file's list. Both from one source still follow the rule of ``PaymentsSettings``.
+    """
+    payments = data.get("payments")
+    if not isinstance(payments, dict):
+        return
+    single = bool(os.environ.get(env_name("payments.gateway")))
+    several = bool(os.environ.get(env_name("payments.gateways")))
+    if several and not single:
+        payments.pop("gateway", None)
+    elif single and not several:
+        payments.pop("gateways", None)
 
 
 def defaults_text() -> str:
@@ -515,16 +581,21 @@ def _refuse_file_secrets(source: str, data: Mapping[str, Any]) -> None:
 
 
 def _check_gateway(settings: Settings) -> None:
-    """Let the chosen gateway validate its own table now rather than at the first sale."""
-    name = settings.payments.gateway
-    gateway = _gateway_class(name)
+    """Let each enabled gateway validate its own table now rather than at the first sale."""
+    for name in settings.payments.enabled:
+        _check_one_gateway(settings, name)
+
+
+def _check_one_gateway(settings: Settings, name: str) -> None:
+    key = settings.payments.key
+    gateway = _gateway_class(name, key)
     if settings.environment == "production" and not gateway.takes_real_money:
         raise SettingsError(
-            f"payments.gateway: the {name!r} gateway takes no money; "
+            f"{key}: the {name!r} gateway takes no money; "
             'environment = "production" needs a real gateway'
         )
     options_model = gateway.Options
-    table = _decode_env_lists(settings.payments.options(), options_model, name)
+    table = _decode_env_lists(settings.payments.options(name), options_model, name)
     settings.payments._replace(name, table)
     try:
         options_model.model_validate(_reveal(table))
@@ -532,17 +603,17 @@ def _check_gateway(settings: Settings) -> None:
         raise SettingsError(list(_describe(error, ("payments", name)))) from None
 
 
-def _gateway_class(name: str) -> type[Gateway]:
+def _gateway_class(name: str, key: str = "payments.gateway") -> type[Gateway]:
     from payments.errors import PaymentsError
     from payments.registry import gateway_class
 
     try:
         return gateway_class(name)
     except PaymentsError as error:
-        raise SettingsError(f"payments.gateway: {error}") from None
+        raise SettingsError(f"{key}: {error}") from None
     except Exception as error:  # a broken plugin must not look like a crash in the shop
         raise SettingsError(
-            f"payments.gateway: the {name!r} gateway plugin failed to load "
+            f"{key}: the {name!r} gateway plugin failed to load "
             f"({error.__class__.__name__}: {error})"
         ) from None
 
@@ -593,15 +664,18 @@ def _is_union(annotation: Any) -> bool:
 # -- what may run with Discord ------------------------------------------------------
 
 
-def gateway_takes_real_money(settings: Settings) -> bool:
-    return _gateway_class(settings.payments.gateway).takes_real_money
+def gateway_takes_real_money(settings: Settings, name: str | None = None) -> bool:
+    """Whether the gateway ``name`` (every enabled one by default) takes real money."""
+    names = (name,) if name is not None else settings.payments.enabled
+    key = settings.payments.key
+    return all(_gateway_class(each, key).takes_real_money for each in names)
 
 
-def opted_into_test_payments(settings: Settings) -> bool:
+def opted_into_test_payments(settings: Settings, name: str | None = None) -> bool:
     """Whether the operator allowed a gateway that takes no money to serve real Discord."""
-    gateway = _gateway_class(settings.payments.gateway)
+    gateway = _gateway_class(name or settings.payments.gateway, settings.payments.key)
     try:
-        options = gateway.Options.model_validate(settings.payments.gateway_options())
+        options = gateway.Options.model_validate(settings.payments.gateway_options(gateway.name))
     except ValidationError as error:
         raise SettingsError(list(_describe(error, ("payments", gateway.name)))) from None
     return bool(getattr(options, "allow_with_discord", False))
@@ -610,22 +684,29 @@ def opted_into_test_payments(settings: Settings) -> bool:
 def check_discord_gateway(settings: Settings) -> str | None:
     """Refuse a gateway that takes no money with a real Discord token, unless opted in.
 
-    Real members would otherwise get checkout links where anyone can "pay" for free.
-    Returns the line to show the operator when the opt-in is in force, else None.
+    Each enabled gateway is checked on its own: real members would otherwise get
+    checkout links where anyone can "pay" for free. Returns the line to show the
+    operator when an opt-in is in force, else None.
     """
-    if settings.sandbox_mode or gateway_takes_real_money(settings):
+    if settings.sandbox_mode:
         return None
-    name = settings.payments.gateway
-    if not opted_into_test_payments(settings):
-        raise SettingsError(
-            f"payments.gateway: the {name!r} gateway takes no money and a Discord token is "
-            f"set; choose a real gateway, or for a test server set "
-            f"[payments.{name}] allow_with_discord = true"
+    key = settings.payments.key
+    notes = []
+    for name in settings.payments.enabled:
+        if gateway_takes_real_money(settings, name):
+            continue
+        if not opted_into_test_payments(settings, name):
+            raise SettingsError(
+                f"{key}: the {name!r} gateway takes no money and a Discord token is "
+                f"set; choose a real gateway, or for a test server set "
+                f"[payments.{name}] allow_with_discord = true"
+            )
+        notes.append(
+            f"test payments: the {name!r} gateway takes no money and serves real Discord "
+            f"members ([payments.{name}] allow_with_discord = true); every checkout "
+            f"{'with it ' if len(settings.payments.enabled) > 1 else ''}says so"
         )
-    return (
-        f"test payments: the {name!r} gateway takes no money and serves real Discord "
-        f"members ([payments.{name}] allow_with_discord = true); every checkout says so"
-    )
+    return "; ".join(notes) or None
 
 
 def env_name(key: str) -> str:
