@@ -300,6 +300,57 @@ class PaymentFlow:
             for gateway, event_id in await self.shop.fulfilment.unapplied()
         ]
 
+    async def cancel(self, shop_id: int, member_id: int, order_id: int) -> Order:
+        """The member cancels their pending order; returns the order as it ends up.
+
+        The store decides who may cancel what (`cancellable`, then `cancel` under the
+        order's lock); here the gateway's link is killed first, outside any transaction,
+        so no working link outlives its order. When the gateway says the session was
+        paid meanwhile, that payment is applied (paid wins) and the order comes back
+        settled, not cancelled. A gateway that can't be reached changes nothing.
+        """
+        order = await self.shop.orders.cancellable(shop_id, member_id, order_id)
+        session_id = order.gateway_session_id
+        if session_id is not None:
+            gateway = self.gateway_for(order)
+            try:
+                await gateway.expire_session(session_id)
+            except GatewayError as exc:
+                if exc.transient:
+                    log.warning("cancelling order %s: %s", order.id, exc)
+                    raise PaymentUnavailable(
+                        f"Order #{order.id} could not be cancelled: the payment provider is "
+                        "not reachable right now. Nothing changed; please try again in a minute."
+                    ) from exc
+                # Refused for good: the session completed (paid wins) or failed. Ask it.
+                try:
+                    state = await gateway.fetch_session(session_id)
+                except GatewayError as again:
+                    raise PaymentUnavailable(again.member_message) from again
+                event = state.as_event(gateway.name, self.shop.ctx.now())
+                if event is None or await self._foreign(state.instance_id, f"cancel:{session_id}"):
+                    log.warning("cancelling order %s refused: %s", order.id, exc)
+                    raise PaymentUnavailable(exc.member_message) from exc
+                applied = await self.shop.fulfilment.apply(to_outcome(event))
+                if applied.effects:
+                    await self._wake()
+                order = await self.shop.orders.get(shop_id, order_id, buyer_id=member_id)
+                if order.state is OrderState.PENDING:
+                    raise PaymentUnavailable(
+                        f"The payment for order #{order.id} is being processed, so it can't "
+                        "be cancelled now. Nothing changed; see /account in a while."
+                    ) from exc
+                return order
+        try:
+            return await self.shop.orders.cancel(shop_id, member_id, order_id)
+        except StoreError:
+            # Between the two steps a webhook moved the order (the killed link's own
+            # expiry notice, or a payment that beat it): what it is now is the answer.
+            order = await self.shop.orders.get(shop_id, order_id, buyer_id=member_id)
+            if order.state in {OrderState.PENDING, OrderState.CANCELLED}:
+                raise
+            return order
+
     async def refund(self, order: Order, amount: int | None, reason_key: str) -> None:
         """Ask the gateway to refund; the store changes when the refund event arrives."""
         if order.gateway_session_id is None:
