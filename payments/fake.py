@@ -234,6 +234,7 @@ class FakeGateway(Gateway):
     name: ClassVar[str] = "fake"
     Options: ClassVar[type[GatewayOptions]] = FakeOptions
     takes_real_money: ClassVar[bool] = False
+    display_name: ClassVar[str] = "Test payment (no money)"
 
     def __init__(self, options: FakeOptions, context: GatewayContext) -> None:
         if context.environment == "production":

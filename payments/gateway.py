@@ -84,6 +84,9 @@ class Gateway(ABC):
     #: members their payment is a test, and refuses to run it with real members unless
     #: the operator opts in, and in production at all.
     takes_real_money: ClassVar[bool] = True
+    #: What members see on the button that picks this gateway when a shop offers
+    #: several ("Card", "PayPal"); empty means the name, capitalised.
+    display_name: ClassVar[str] = ""
 
     def __init__(self, options: GatewayOptions, context: GatewayContext) -> None:
         self.context = context
@@ -116,6 +119,11 @@ class Gateway(ABC):
 
         Raises a permanent ``GatewayError`` when the session completed: paid wins.
         """
+
+    @classmethod
+    def label(cls) -> str:
+        """The display name, or the plugin's name when it sets none."""
+        return cls.display_name or cls.name.replace("_", " ").replace("-", " ").capitalize()
 
     async def resolve_event(self, event: GatewayEvent) -> GatewayEvent:
         """Fill in a session and order id the webhook itself did not carry.

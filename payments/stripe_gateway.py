@@ -78,6 +78,7 @@ def gateway_error(error: stripe.StripeError) -> GatewayError:
 class StripeGateway(Gateway):
     name: ClassVar[str] = "stripe"
     Options: ClassVar[type[GatewayOptions]] = StripeOptions
+    display_name: ClassVar[str] = "Card (Stripe)"
 
     def __init__(self, options: StripeOptions, context: GatewayContext) -> None:
         super().__init__(options, context)
