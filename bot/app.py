@@ -1,9 +1,9 @@
 """Building and running the storefront bot: one place assembles everything.
 
-`create_bot(settings)` makes the engine, the store, the payment gateway, the
-payment flow and the web application and passes them into `StorefrontBot`.
+`create_bot(settings)` makes the engine, the store, every enabled payment gateway,
+the payment flow and the web application and passes them into `StorefrontBot`.
 `setup_hook` prepares the database, loads the cogs, registers the one persistent
-`Control` item, starts the gateway, the web server and the workers; `close()` stops
+`Control` item, starts the gateways, the web server and the workers; `close()` stops
 them in reverse order.
 """
 
@@ -99,7 +99,9 @@ class StorefrontBot(commands.Bot):
         self.settings = settings
         self.database = database
         self.shop = shop
+        #: The default gateway; `gateways` holds every enabled one, by name.
         self.gateway = gateway
+        self.gateways = dict(flow.gateways)
         self.flow = flow
         self.web_app = web_app
         self.serve = serve
@@ -133,7 +135,8 @@ class StorefrontBot(commands.Bot):
         self.add_dynamic_items(Control)
         if not self.serve:
             return
-        await self.gateway.start()
+        for gateway in self.gateways.values():
+            await gateway.start()
         self._runner = web.AppRunner(self.web_app)
         await self._runner.setup()
         web_settings = self.settings.web
@@ -217,7 +220,8 @@ class StorefrontBot(commands.Bot):
             await self._runner.cleanup()
             self._runner = None
         if self.serve:
-            await self.gateway.close()
+            for gateway in reversed(self.gateways.values()):
+                await gateway.close()
         for name in list(self.cogs):
             await self.remove_cog(name)
         await super().close()
@@ -243,10 +247,13 @@ def create_bot(settings: Settings, *, clock: Clock = utcnow, serve: bool = True)
         environment=settings.environment,
         clock=clock,
     )
-    gateway = load_gateway(settings.payments.gateway, settings.payments.gateway_options(), context)
+    gateways = [
+        load_gateway(name, settings.payments.gateway_options(name), context)
+        for name in settings.payments.enabled
+    ]
     flow = PaymentFlow(
         shop,
-        gateway,
+        gateways,
         public_url=settings.web.public_url,
         deployment=Deployment(shop.ctx, configured=settings.payments.instance_id),
     )
@@ -254,7 +261,7 @@ def create_bot(settings: Settings, *, clock: Clock = utcnow, serve: bool = True)
         settings=settings,
         database=database,
         shop=shop,
-        gateway=gateway,
+        gateway=flow.gateway,
         flow=flow,
         web_app=create_web_app(flow),
         serve=serve,

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -27,7 +27,7 @@ from store.deployment import Deployment
 from store.effects import Effect
 from store.errors import StoreError
 from store.fulfilment import Applied, PaymentOutcome
-from store.orders import LAPSED_STATES, SETTLED_STATES, Order, OrderState
+from store.orders import LAPSED_STATES, SETTLED_STATES, CheckoutResult, Order, OrderState
 from store.shop import Shop
 
 log = logging.getLogger(__name__)
@@ -50,6 +50,8 @@ class CheckoutOutcome:
     cart: CartSummary | None = None
     #: False when Checkout found the order an earlier press made (the cart is empty).
     created: bool = True
+    #: The session's gateway takes no real money: the member must be told.
+    test_payment: bool = False
 
     @property
     def paid_with_points(self) -> bool:
@@ -65,6 +67,30 @@ class CheckoutOutcome:
     def already_paid(self) -> bool:
         """Checkout pressed again after the order it made was paid (by card or points)."""
         return not self.created and self.order.paid_at is not None
+
+
+@dataclass(frozen=True)
+class GatewayOption:
+    """One way of paying the member may pick."""
+
+    name: str
+    label: str
+    test_payment: bool
+
+
+@dataclass(frozen=True)
+class PaymentChoice:
+    """Several gateways are enabled and nothing has a session yet: the member picks one.
+
+    ``order`` is None when no order was made (the cart is still the cart), else the
+    pending order that waits for a gateway (points paid part, or a gateway failed).
+    """
+
+    order: Order | None
+    options: tuple[GatewayOption, ...]
+    #: Points the member could still put towards the cart (0 once an order exists).
+    points: int
+    cart: CartSummary | None = None
 
 
 class ReturnStatus(StrEnum):
@@ -101,23 +127,67 @@ class PaymentFlow:
     def __init__(
         self,
         shop: Shop,
-        gateway: Gateway,
+        gateways: Gateway | Sequence[Gateway],
         *,
         public_url: str,
         on_effects: EffectsReady | None = None,
         deployment: Deployment | None = None,
         return_check_seconds: float = RETURN_CHECK_SECONDS,
     ) -> None:
+        listed = [gateways] if isinstance(gateways, Gateway) else list(gateways)
+        if not listed:
+            raise ValueError("a payment flow needs at least one gateway")
         self.shop = shop
-        self.gateway = gateway
+        #: Every enabled gateway by name, the default first.
+        self.gateways: dict[str, Gateway] = {}
+        for gateway in listed:
+            if gateway.name in self.gateways:
+                raise ValueError(f"gateway {gateway.name!r} given twice")
+            self.gateways[gateway.name] = gateway
+        #: The default: what a checkout uses when nobody chose.
+        self.gateway = listed[0]
         self.public_url = public_url.rstrip("/")
         self._on_effects = on_effects
         self.deployment = deployment or Deployment(shop.ctx)
         self._return_checks = Throttle(return_check_seconds)
 
+    @property
+    def choosing(self) -> bool:
+        """Whether members choose how to pay (more than one gateway is enabled)."""
+        return len(self.gateways) > 1
+
+    @property
+    def options(self) -> tuple[GatewayOption, ...]:
+        return tuple(
+            GatewayOption(name, gateway.label(), not gateway.takes_real_money)
+            for name, gateway in self.gateways.items()
+        )
+
+    def gateway_named(self, name: str) -> Gateway:
+        """An enabled gateway; a stale or forged choice is refused, not guessed at."""
+        gateway = self.gateways.get(name)
+        if gateway is None:
+            raise PaymentUnavailable(
+                "That way of paying is not offered here (any more). "
+                "Press Checkout again to see how you can pay."
+            )
+        return gateway
+
     def gateway_for(self, order: Order) -> Gateway:
-        """The gateway that holds this order's session (the one configured by default)."""
-        return self.gateway
+        """The gateway that holds this order's session (the default before it has one).
+
+        An order whose gateway the operator has since disabled cannot be acted on
+        here: refused rather than sent to a gateway that never saw it.
+        """
+        if order.gateway is None:
+            return self.gateway
+        gateway = self.gateways.get(order.gateway)
+        if gateway is None:
+            raise PaymentUnavailable(
+                f"Order #{order.id} went through the {order.gateway!r} payment gateway, "
+                "which this shop no longer has enabled; ask a moderator."
+            )
+        return gateway
 
     def on_effects(self, callback: EffectsReady) -> None:
         """Who to wake when new effects wait in the outbox (the bot's deliverer)."""
@@ -125,44 +195,87 @@ class PaymentFlow:
 
     # ---- checkout -----------------------------------------------------------
 
-    async def checkout(self, shop_id: int, member_id: int, *, points: int = 0) -> CheckoutOutcome:
+    async def begin_checkout(
+        self, shop_id: int, member_id: int, *, points: int = 0, gateway: str | None = None
+    ) -> CheckoutOutcome | PaymentChoice:
+        """What pressing Checkout leads to: the checkout, or first the member's choice.
+
+        With one gateway, or a gateway chosen, this is `checkout`. With several and
+        none chosen, nothing that has no session yet is sent to a gateway: a cart is
+        not even made an order (asked first, so a member who walks away leaves no
+        order behind), unless points were asked for, which are applied first.
+        """
+        if gateway is not None or not self.choosing:
+            return await self.checkout(shop_id, member_id, points=points, gateway=gateway)
+        if points == 0:
+            cart = await self.shop.carts.view(shop_id, member_id)
+            if not cart.is_empty:
+                return PaymentChoice(None, self.options, cart.points_available, cart)
+        # Points wanted, or an empty cart (its earlier order, if any, comes back).
         result = await self.shop.orders.checkout(shop_id, member_id, points=points)
+        return await self._proceed(result, None)
+
+    async def checkout(
+        self, shop_id: int, member_id: int, *, points: int = 0, gateway: str | None = None
+    ) -> CheckoutOutcome:
+        """Check the cart out and pay through ``gateway`` (the default when None).
+
+        A pending order that already has a session keeps it, whatever was chosen: one
+        order is one session.
+        """
+        chosen = self.gateway_named(gateway) if gateway is not None else self.gateway
+        result = await self.shop.orders.checkout(shop_id, member_id, points=points)
+        outcome = await self._proceed(result, chosen)
+        assert isinstance(outcome, CheckoutOutcome)  # a chosen gateway never asks
+        return outcome
+
+    async def _proceed(
+        self, result: CheckoutResult, chosen: Gateway | None
+    ) -> CheckoutOutcome | PaymentChoice:
         order = result.order
         if result.effects:
             await self._wake()
         if not order.needs_payment:
             return CheckoutOutcome(order, None, result.effects, result.cart, result.created)
         if order.checkout_url and order.gateway_session_id and order.checkout_expires_at:
+            holder = self.gateways.get(order.gateway or self.gateway.name)
             session = CheckoutSession(
                 gateway=order.gateway or self.gateway.name,
                 session_id=order.gateway_session_id,
                 url=order.checkout_url,
                 expires_at=order.checkout_expires_at,
             )
-            return CheckoutOutcome(order, session, [], result.cart)
-        order, session = await self._open_session(order)
-        return CheckoutOutcome(order, session, [], result.cart)
+            test = holder is not None and not holder.takes_real_money
+            return CheckoutOutcome(order, session, [], result.cart, test_payment=test)
+        if chosen is None:
+            return PaymentChoice(order, self.options, 0, result.cart)
+        order, session = await self._open_session(order, chosen)
+        return CheckoutOutcome(
+            order, session, [], result.cart, test_payment=not chosen.takes_real_money
+        )
 
-    async def session_for(self, order: Order) -> CheckoutSession:
-        request = self._request(order, await self.deployment.instance_id())
+    async def session_for(self, order: Order, gateway: Gateway | None = None) -> CheckoutSession:
+        """Open (or, for the same order, find again) the session on ``gateway``."""
+        gateway = gateway or self.gateway_for(order)
+        request = self._request(order, await self.deployment.instance_id(), gateway.name)
         try:
-            return await self.gateway.create_checkout(request)
+            return await gateway.create_checkout(request)
         except GatewayError as exc:
             log.warning("checkout for order %s failed: %s", order.id, exc)
             raise PaymentUnavailable(exc.member_message) from exc
 
-    async def _open_session(self, order: Order) -> tuple[Order, CheckoutSession]:
-        session = await self.session_for(order)
+    async def _open_session(self, order: Order, gateway: Gateway) -> tuple[Order, CheckoutSession]:
+        session = await self.session_for(order, gateway)
         order = await self.shop.orders.attach_session(
             order.id,
-            gateway=self.gateway.name,
+            gateway=gateway.name,
             session_id=session.session_id,
             url=session.url,
             expires_at=session.expires_at,
         )
         return order, session
 
-    def _request(self, order: Order, instance_id: str) -> CheckoutRequest:
+    def _request(self, order: Order, instance_id: str, gateway: str) -> CheckoutRequest:
         ttl = timedelta(minutes=self.shop.ctx.config.checkout_ttl_minutes)
         if order.points_applied:
             # Points paid part: one line for what is left, so the lines sum to the charge.
@@ -188,8 +301,9 @@ class PaymentFlow:
             lines=lines,
             total=order.cash_due.amount,
             currency=order.cash_due.currency,
-            success_url=f"{self.public_url}/checkout/return?order={order.id}",
-            cancel_url=f"{self.public_url}/checkout/cancel?order={order.id}",
+            # The gateway named, so the return page asks the one that holds the session.
+            success_url=f"{self.public_url}/checkout/return?order={order.id}&gateway={gateway}",
+            cancel_url=f"{self.public_url}/checkout/cancel?order={order.id}&gateway={gateway}",
             # From the order, not from now: a retry must send the very same request.
             expires_at=order.created_at + ttl,
             description=f"{self.shop.ctx.config.name} order #{order.id}",
@@ -199,17 +313,22 @@ class PaymentFlow:
 
     # ---- events -------------------------------------------------------------
 
-    async def receive_webhook(self, body: bytes, headers: Mapping[str, str]) -> int:
+    async def receive_webhook(
+        self, body: bytes, headers: Mapping[str, str], gateway: str | None = None
+    ) -> int:
         """Verify, record, acknowledge; then apply. Returns how many events were new.
 
+        ``gateway`` names the enabled gateway the webhook came to (the default when
+        None); the web app answers 404 for any other name before calling this.
         Raises payments.errors.WebhookVerificationError (answer 400; nothing stored). Once recorded
         an event is never lost: if applying fails, `apply_unapplied` retries it.
         """
-        events = self.gateway.verify_webhook(body, headers)
+        source = self.gateways[gateway] if gateway is not None else self.gateway
+        events = source.verify_webhook(body, headers)
         fresh = []
         for event in events:
-            resolved = await self.gateway.resolve_event(event)
-            if await self._foreign(resolved.instance_id, resolved.event_id):
+            resolved = await source.resolve_event(event)
+            if await self._foreign(resolved.instance_id, resolved.event_id, source.name):
                 continue  # the other deployment's endpoint gets its own copy
             outcome = to_outcome(resolved)
             if await self.shop.fulfilment.record(outcome):
@@ -225,26 +344,28 @@ class PaymentFlow:
             await self._wake()
         return len(fresh)
 
-    async def confirm_return(self, session_id: str) -> ReturnStatus:
+    async def confirm_return(self, session_id: str, gateway: str | None = None) -> ReturnStatus:
         """The success redirect: ask the gateway, and fulfil if it says paid.
 
         Anyone can load the return page with any session id, so the gateway is asked
         only about sessions of our own orders that still wait for money, and about
         each at most once per `return_check_seconds`; the webhook and the reconciler
-        deliver the payment anyway.
+        deliver the payment anyway. The order is looked up under the gateway the
+        return URL names, or under each enabled one when it names none we know.
         """
-        order = await self.shop.orders.by_session(self.gateway.name, session_id)
+        order = await self._order_by_session(session_id, gateway)
         if order is None:
             return ReturnStatus.UNKNOWN
+        source = self.gateway_for(order)
         if order.state in SETTLED_STATES:
             return ReturnStatus.PAID
         waiting = order.state is OrderState.PENDING or order.state in LAPSED_STATES
         if not waiting or not self._return_checks.allow(session_id):
             return ReturnStatus.CONFIRMING
-        state = await self.gateway.fetch_session(session_id)
-        if await self._foreign(state.instance_id, f"return:{session_id}"):
+        state = await source.fetch_session(session_id)
+        if await self._foreign(state.instance_id, f"return:{session_id}", source.name):
             return ReturnStatus.UNKNOWN
-        event = state.as_event(self.gateway.name, self.shop.ctx.now())
+        event = state.as_event(source.name, self.shop.ctx.now())
         if event is None:
             return ReturnStatus.CONFIRMING
         applied = await self.shop.fulfilment.apply(to_outcome(event))
@@ -253,31 +374,42 @@ class PaymentFlow:
         order = await self.shop.orders.get(order.shop_id, order.id)
         return ReturnStatus.PAID if order.state in SETTLED_STATES else ReturnStatus.CONFIRMING
 
+    async def _order_by_session(self, session_id: str, gateway: str | None) -> Order | None:
+        names = [gateway] if gateway in self.gateways else list(self.gateways)
+        for name in names:
+            order = await self.shop.orders.by_session(name, session_id)
+            if order is not None:
+                return order
+        return None
+
     async def reconcile(self, older_than: timedelta, limit: int = 100) -> list[Applied]:
         """Ask the gateway about stale pending orders and apply what it says.
 
         Recovers dropped webhooks and lapses expired sessions. Safe to run in several
-        processes at once: each result is applied under the event's unique id.
+        processes at once: each result is applied under the event's unique id. Each
+        order is asked about at the gateway that holds its session.
         """
         results = []
         for order in await self.shop.orders.stale_pending(older_than, limit):
             assert order.gateway_session_id is not None
             try:
-                state = await self.gateway.fetch_session(order.gateway_session_id)
-            except GatewayError as exc:
+                source = self.gateway_for(order)
+                state = await source.fetch_session(order.gateway_session_id)
+            except (GatewayError, PaymentUnavailable) as exc:
                 log.warning("reconciling order %s: %s", order.id, exc)
                 continue
-            if await self._foreign(state.instance_id, f"reconcile:{order.gateway_session_id}"):
+            marker = f"reconcile:{order.gateway_session_id}"
+            if await self._foreign(state.instance_id, marker, source.name):
                 continue
-            event = state.as_event(self.gateway.name, self.shop.ctx.now())
+            event = state.as_event(source.name, self.shop.ctx.now())
             if event is None and _past(order.checkout_expires_at, self.shop.ctx.now()):
                 try:
-                    await self.gateway.expire_session(order.gateway_session_id)
+                    await source.expire_session(order.gateway_session_id)
                 except GatewayError as exc:
                     log.warning("expiring session of order %s: %s", order.id, exc)
                     continue
-                state = await self.gateway.fetch_session(order.gateway_session_id)
-                event = state.as_event(self.gateway.name, self.shop.ctx.now())
+                state = await source.fetch_session(order.gateway_session_id)
+                event = state.as_event(source.name, self.shop.ctx.now())
             if event is not None:
                 results.append(await self.shop.fulfilment.apply(to_outcome(event)))
         # Orders that never got a session can't be paid: once their checkout would
@@ -328,7 +460,8 @@ class PaymentFlow:
                 except GatewayError as again:
                     raise PaymentUnavailable(again.member_message) from again
                 event = state.as_event(gateway.name, self.shop.ctx.now())
-                if event is None or await self._foreign(state.instance_id, f"cancel:{session_id}"):
+                marker = f"cancel:{session_id}"
+                if event is None or await self._foreign(state.instance_id, marker, gateway.name):
                     log.warning("cancelling order %s refused: %s", order.id, exc)
                     raise PaymentUnavailable(exc.member_message) from exc
                 applied = await self.shop.fulfilment.apply(to_outcome(event))
@@ -355,13 +488,16 @@ class PaymentFlow:
         """Ask the gateway to refund; the store changes when the refund event arrives."""
         if order.gateway_session_id is None:
             raise PaymentUnavailable("This order was not paid through a payment gateway.")
+        gateway = self.gateway_for(order)
         key = f"{await self.deployment.instance_id()}-refund-{order.id}-{reason_key}"
         try:
-            await self.gateway.refund(order.gateway_session_id, amount, idempotency_key=key)
+            await gateway.refund(order.gateway_session_id, amount, idempotency_key=key)
         except GatewayError as exc:
             raise PaymentUnavailable(exc.member_message) from exc
 
-    async def _foreign(self, instance_id: str | None, event_id: str) -> bool:
+    async def _foreign(
+        self, instance_id: str | None, event_id: str, gateway: str | None = None
+    ) -> bool:
         """Whether another deployment marked this event; no mark goes on to the store,
         which accepts an event only for the order's own session."""
         if instance_id is None:
@@ -371,7 +507,7 @@ class PaymentFlow:
             return False
         log.info(
             "ignored %s event %s: it belongs to deployment %r, this is %r",
-            self.gateway.name,
+            gateway or "a gateway",
             event_id,
             instance_id,
             own,

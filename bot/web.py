@@ -1,7 +1,8 @@
 """The storefront's web application: webhooks, the checkout return page, health.
 
-One aiohttp application per process; the gateway mounts its own pages (the fake
-gateway's hosted checkout) on it. Handlers translate HTTP to `PaymentFlow` calls.
+One aiohttp application per process; each enabled gateway mounts its own pages (the
+fake gateway's hosted checkout) on it and gets ``/webhooks/{its name}``. Handlers
+translate HTTP to `PaymentFlow` calls.
 Endpoints a browser can reach and that change state refuse other sites' pages
 (`payments.web_guard`, applied where each is declared: the fake gateway's routes,
 the sandbox API); webhooks are server to server and trust only their signature.
@@ -14,7 +15,7 @@ import logging
 
 from aiohttp import web
 
-from bot.payflow import PaymentFlow, ReturnStatus
+from bot.payflow import PaymentFlow, PaymentUnavailable, ReturnStatus
 from payments.errors import GatewayError, WebhookVerificationError
 from store.db.engine import StoreUnavailable
 
@@ -31,17 +32,19 @@ def create_web_app(flow: PaymentFlow) -> web.Application:
     app.router.add_get("/checkout/return", _checkout_return)
     app.router.add_get("/checkout/cancel", _checkout_cancel)
     app.router.add_get("/healthz", _healthz)
-    flow.gateway.add_routes(app)
+    for gateway in flow.gateways.values():
+        gateway.add_routes(app)
     return app
 
 
 async def _webhook(request: web.Request) -> web.Response:
     flow = request.app[FLOW_KEY]
-    if request.match_info["gateway"] != flow.gateway.name:
+    name = request.match_info["gateway"]
+    if name not in flow.gateways:
         return web.json_response({"error": "no such gateway"}, status=404)
     body = await request.read()
     try:
-        fresh = await flow.receive_webhook(body, request.headers)
+        fresh = await flow.receive_webhook(body, request.headers, name)
     except WebhookVerificationError as exc:
         log.warning("webhook refused: %s", exc)
         return web.json_response({"error": "invalid signature or payload"}, status=400)
@@ -74,8 +77,8 @@ async def _checkout_return(request: web.Request) -> web.Response:
     status = ReturnStatus.UNKNOWN
     if session_id:
         try:
-            status = await flow.confirm_return(session_id)
-        except (GatewayError, StoreUnavailable):
+            status = await flow.confirm_return(session_id, request.query.get("gateway"))
+        except (GatewayError, PaymentUnavailable, StoreUnavailable):
             status = ReturnStatus.CONFIRMING  # the webhook and the reconciler deliver it
     return _page("Back to Discord", _RETURN_MESSAGES[status])
 
