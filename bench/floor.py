@@ -388,7 +388,7 @@ class FloorCog(commands.Cog, name="Floor"):
         router = bot.router
         router.route("shop:pick", self._on_pick)
         router.route("shop:add", self._on_add, args=1)
-        router.route("cart:remove", self._on_remove, args=1)
+        router.route("cart:remove", self._on_remove, args=2)  # owner, page
         router.route("cart:checkout", self._on_checkout, args=1)
 
     def _summary(self, member: int, cart: FloorCart) -> CartSummary:
@@ -514,13 +514,8 @@ class FloorCog(commands.Cog, name="Floor"):
         member = interaction.user.id
         cart = await self.store.add(interaction.guild_id, member, sku)
         summary = self._summary(member, cart)
-        embed = render.added_embed(summary, sku, member)
-        await self._send(
-            interaction,
-            embed,
-            views.cart_view(summary, cart.points, locale=self.shop.ctx.config.locale),
-            summary,
-        )
+        embed = render.added_embed(summary, sku, member, locale=self.shop.ctx.config.locale)
+        await self._send(interaction, embed, views.added_view(summary), summary)
 
     async def _remove(
         self, interaction: discord.Interaction[Any], line: int, *, edit: bool

@@ -16,6 +16,7 @@ import discord
 
 from bench.seed import SHOP_ID, member_id
 from bot.render import views
+from bot.render.shop import shop_pages
 from bot.settings import Settings, defaults_text
 from bot.testing import FakeChannel, FakeDiscord, FakeGuild, FakeMember, FakeMessage, FakeUser
 from store.catalog import Catalog
@@ -137,7 +138,16 @@ class Panels:
         self.post()
 
     def post(self) -> None:
-        self.shop = self.guild.post(views.shop_view(self.catalog, locale=self.locale))
+        """One shop message per page (a menu offers at most 25 items, of one kind)."""
+        self.shop_pages = [
+            self.guild.post(views.shop_view(self.catalog, locale=self.locale, page=index))
+            for index in range(len(shop_pages(self.catalog)))
+        ]
+        self.shop_by_sku = {
+            item.sku: message
+            for page, message in zip(shop_pages(self.catalog), self.shop_pages, strict=True)
+            for item in page.items
+        }
         self.items = {item.sku: self.guild.post(views.item_view(item)) for item in self.catalog}
 
     def cart_message(self, owner: int, line_ids: list[int]) -> FakeMessage:
@@ -147,21 +157,27 @@ class Panels:
         ]
         rows: list[dict[str, Any]] = []
         if options:
-            select = {"type": 3, "custom_id": f"cart:remove:{owner}", "options": options[:25]}
+            select = {"type": 3, "custom_id": remove_id(owner), "options": options[:25]}
             rows.append({"type": 1, "components": [select]})
         button = {"type": 2, "style": 3, "label": "Checkout", "custom_id": f"cart:checkout:{owner}"}
         rows.append({"type": 1, "components": [button]})
         return self.guild.world.post_message(self.guild.channel, components=rows)
 
 
+def remove_id(owner: int, page: int = 0) -> str:
+    """The custom_id of the remove select on page `page` of `owner`'s cart."""
+    return f"cart:remove:{owner}:{page}"
+
+
 def remove_options(message: FakeMessage | None, owner: int) -> list[int] | None:
-    """Line ids offered by a cart reply's remove select; None when it shows no cart."""
+    """Line ids offered by a cart reply's remove select (its page's lines); None when the
+    reply does not show the cart (an add's reply, an item), [] for an empty cart."""
     if message is None:
         return None
-    custom = f"cart:remove:{owner}"
-    found = message.find_component(custom)
-    if found is not None:
-        return [int(option["value"]) for option in found.get("options", [])]
-    if message.find_component("panel:browse") is not None:
+    prefix = f"cart:remove:{owner}:"
+    for component in message.iter_components():
+        if str(component.get("custom_id", "")).startswith(prefix):
+            return [int(option["value"]) for option in component.get("options", [])]
+    if any(embed.get("title") == "Your cart" for embed in message.embeds):
         return []
     return None

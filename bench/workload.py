@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from bench.config import MIX
 from bench.seed import LINES_PER_CART, member_id
-from bench.shopfront import Guild, Panels, remove_options
+from bench.shopfront import Guild, Panels, remove_id, remove_options
 from bot.testing import DiscordHarness, FakeMember, InteractionResult
 
 FAILURE_TITLE = "Something went wrong"
@@ -153,7 +153,8 @@ class Driver:
         if op == "browse":
             result = await h.slash(member, "shop", strict=False)
         elif op == "item":
-            result = await h.select(member, panels.shop, "shop:pick", [sku], strict=False)
+            menu = panels.shop_by_sku[sku]
+            result = await h.select(member, menu, "shop:pick", [sku], strict=False)
         elif op == "add":
             result = await h.press(member, panels.items[sku], f"shop:add:{sku}", strict=False)
         elif op == "view":
@@ -162,9 +163,7 @@ class Driver:
             lines = self.known_lines(index)
             posted = panels.cart_message(member.id, lines)
             line = lines.pop(0)
-            result = await h.select(
-                member, posted, f"cart:remove:{member.id}", [str(line)], strict=False
-            )
+            result = await h.select(member, posted, remove_id(member.id), [str(line)], strict=False)
         elif op == "checkout":
             posted = panels.cart_message(member.id, [])
             result = await h.press(member, posted, f"cart:checkout:{member.id}", strict=False)

@@ -21,6 +21,7 @@ from bot.cooldown import Cooldown
 from bot.payflow import PaymentUnavailable
 from bot.render.shop import with_cart
 from bot.render.text import failure_embed, refusal_embed
+from bot.render.views import with_cart_row
 from store.carts import CartSummary
 from store.errors import StoreError
 from store.shop import Shop
@@ -90,7 +91,9 @@ class Replies:
         await self._send(interaction, reply)
 
     async def _with_cart(self, shop_id: int, member_id: int, action: Action) -> Reply:
-        """The action's reply with the member's cart summary (read here if it has none)."""
+        """The action's reply with the member's cart summary (read here if it has none),
+        and, while the cart has lines, a Checkout and a View cart button under it: the
+        checkout is one press away from every reply, refusals included."""
         reply = await self._run(action)
         if reply.summary is None:
             try:
@@ -98,7 +101,16 @@ class Replies:
             except StoreError:
                 reply.summary = None
         if reply.summary is not None:
-            with_cart(reply.embed, reply.summary, locale=self.shop.ctx.config.locale)
+            has_checkout = False
+            # The buttons act on the presser's own cart: never on a message others see.
+            if reply.ephemeral and reply.summary.member_id == member_id:
+                reply.view, has_checkout = with_cart_row(reply.view, reply.summary)
+            with_cart(
+                reply.embed,
+                reply.summary,
+                locale=self.shop.ctx.config.locale,
+                checkout_button=has_checkout,
+            )
         return reply
 
     async def _within_deadline(self, interaction: discord.Interaction[Any], work: Action) -> Reply:

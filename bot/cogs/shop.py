@@ -14,15 +14,37 @@ from discord.ext import commands
 
 from bot.render import shop as render
 from bot.render import views
+from bot.render.pages import clamp
 from bot.replies import Refusal, Reply
+from store.carts import CartSummary
 
 if TYPE_CHECKING:
     from bot.app import StorefrontBot
 
 
+#: Autocomplete choices Discord shows at most.
+CHOICES = 25
+
+
 def _shop_id(interaction: discord.Interaction[Any]) -> int:
     assert interaction.guild_id is not None  # Replies.guard refuses DMs first
     return interaction.guild_id
+
+
+def _in_place(interaction: discord.Interaction[Any]) -> bool:
+    """Paging edits the member's own private reply; a public message is left for others."""
+    message = interaction.message
+    return message is not None and message.flags.ephemeral
+
+
+def _page_number(text: str) -> int:
+    """A page from a custom_id; the renderers keep it in range (a forged one shows an end)."""
+    return int(text) if text.lstrip("-").isdigit() else 0
+
+
+def _picked(item: Any) -> str:
+    values = list(getattr(item, "values", []) or [])
+    return str(values[0]) if values else ""
 
 
 class ShopCog(commands.Cog, name="Shop"):
@@ -32,12 +54,15 @@ class ShopCog(commands.Cog, name="Shop"):
         self.replies = bot.replies
         router = bot.router
         router.route("shop:pick", self._on_pick)
+        router.route("shop:kind", self._on_kind)
+        router.route("shop:page", self._on_shop_page, args=1)
         router.route("shop:cart", self._on_cart)
         router.route("shop:add", self._on_add, args=1)
         router.route("shop:gift", self._on_gift, args=1)
         router.route("gift:to", self._on_gift_to, args=1)
         router.route("gift:note", self._on_gift_note, args=3)
-        router.route("cart:remove", self._on_remove, args=1)
+        router.route("cart:page", self._on_cart_page, args=2)
+        router.route("cart:remove", self._on_remove, args=2)
         router.route("cart:clear", self._on_clear, args=1)
         router.route("panel:browse", self._on_pick_browse)
         router.route("panel:cart", self._on_cart)
@@ -47,7 +72,7 @@ class ShopCog(commands.Cog, name="Shop"):
     @app_commands.command(name="shop", description="Browse what the shop sells")
     @app_commands.guild_only()
     async def shop_command(self, interaction: discord.Interaction[Any]) -> None:
-        await self.replies.guard(interaction, self._browse)
+        await self.replies.guard(interaction, lambda: self._browse())
 
     @app_commands.command(name="item", description="See an item's details")
     @app_commands.describe(item="The item to look at")
@@ -127,14 +152,34 @@ class ShopCog(commands.Cog, name="Shop"):
     async def _on_pick(
         self, interaction: discord.Interaction[Any], args: list[str], item: Any
     ) -> None:
-        values = list(getattr(item, "values", []) or [])
-        sku = str(values[0]) if values else ""
+        sku = _picked(item)
         await self.replies.guard(interaction, lambda: self._item(sku))
+
+    async def _on_kind(
+        self, interaction: discord.Interaction[Any], args: list[str], item: Any
+    ) -> None:
+        kind = _picked(item)
+
+        async def show() -> Reply:
+            page = render.first_page_of(render.shop_pages(self.shop.catalog), kind)
+            if page is None:
+                raise Refusal("The shop sells nothing of that kind now. Use /shop to look again.")
+            return await self._browse(page, edit=_in_place(interaction))
+
+        await self.replies.guard(interaction, show)
+
+    async def _on_shop_page(
+        self, interaction: discord.Interaction[Any], args: list[str], item: Any
+    ) -> None:
+        page = clamp(args[0], max(1, len(render.shop_pages(self.shop.catalog))))
+        await self.replies.guard(
+            interaction, lambda: self._browse(page, edit=_in_place(interaction))
+        )
 
     async def _on_pick_browse(
         self, interaction: discord.Interaction[Any], args: list[str], item: Any
     ) -> None:
-        await self.replies.guard(interaction, self._browse)
+        await self.replies.guard(interaction, lambda: self._browse())
 
     async def _on_cart(
         self, interaction: discord.Interaction[Any], args: list[str], item: Any
@@ -224,15 +269,31 @@ class ShopCog(commands.Cog, name="Shop"):
             mutating=True,
         )
 
+    async def _on_cart_page(
+        self, interaction: discord.Interaction[Any], args: list[str], item: Any
+    ) -> None:
+        owner, page = args
+
+        async def turn() -> Reply:
+            self._own(interaction, owner)
+            reply = await self._cart(interaction, page=_page_number(page))
+            reply.edit = _in_place(interaction)
+            return reply
+
+        await self.replies.guard(interaction, turn)
+
     async def _on_remove(
         self, interaction: discord.Interaction[Any], args: list[str], item: Any
     ) -> None:
+        owner, page = args
+
         async def remove() -> Reply:
-            self._own(interaction, args[0])
-            values = list(getattr(item, "values", []) or [])
-            if not values or not str(values[0]).isdigit():
+            self._own(interaction, owner)
+            picked = _picked(item)
+            if not picked.isdigit():
                 raise Refusal("Choose a line to remove.")
-            reply = await self._remove(interaction, int(values[0]))
+            # The same page again, or the last one if the removal emptied it.
+            reply = await self._remove(interaction, int(picked), page=_page_number(page))
             reply.edit = True
             return reply
 
@@ -264,11 +325,12 @@ class ShopCog(commands.Cog, name="Shop"):
         """The shop's configured locale: every price a member sees is formatted in it."""
         return self.shop.ctx.config.locale
 
-    async def _browse(self) -> Reply:
+    async def _browse(self, page: int = 0, *, edit: bool = False) -> Reply:
         catalog = self.shop.catalog
         return Reply(
-            render.shop_embed(catalog, self.shop.ctx.config.name, locale=self._locale),
-            views.shop_view(catalog, locale=self._locale),
+            render.shop_embed(catalog, self.shop.ctx.config.name, locale=self._locale, page=page),
+            views.shop_view(catalog, locale=self._locale, page=page),
+            edit=edit,
         )
 
     async def _item(self, sku: str) -> Reply:
@@ -277,12 +339,16 @@ class ShopCog(commands.Cog, name="Shop"):
             render.item_embed(self.shop.catalog, item, locale=self._locale), views.item_view(item)
         )
 
-    async def _cart(self, interaction: discord.Interaction[Any]) -> Reply:
+    async def _cart(self, interaction: discord.Interaction[Any], *, page: int = 0) -> Reply:
         shop_id, member = _shop_id(interaction), interaction.user.id
         summary = await self.shop.carts.view(shop_id, member)
+        return self._cart_reply(summary, page)
+
+    def _cart_reply(self, summary: CartSummary, page: int = 0) -> Reply:
+        """The cart at `page` (kept in range): embed and components cut from one page."""
         return Reply(
-            render.cart_embed(summary, locale=self._locale),
-            views.cart_view(summary, summary.points_available, locale=self._locale),
+            render.cart_embed(summary, locale=self._locale, page=page),
+            views.cart_view(summary, summary.points_available, locale=self._locale, page=page),
             summary=summary,
         )
 
@@ -305,26 +371,22 @@ class ShopCog(commands.Cog, name="Shop"):
             note=note,
         )
         return Reply(
-            render.added_embed(summary, sku, recipient_id),
-            views.cart_view(summary, summary.points_available, locale=self._locale),
+            render.added_embed(
+                summary, sku, recipient_id, locale=self._locale, anonymous=anonymous
+            ),
+            views.added_view(summary),
             summary=summary,
         )
 
-    async def _remove(self, interaction: discord.Interaction[Any], line_id: int) -> Reply:
+    async def _remove(
+        self, interaction: discord.Interaction[Any], line_id: int, *, page: int = 0
+    ) -> Reply:
         summary = await self.shop.carts.remove(_shop_id(interaction), interaction.user.id, line_id)
-        return Reply(
-            render.cart_embed(summary, locale=self._locale),
-            views.cart_view(summary, summary.points_available, locale=self._locale),
-            summary=summary,
-        )
+        return self._cart_reply(summary, page)
 
     async def _clear(self, interaction: discord.Interaction[Any]) -> Reply:
         summary = await self.shop.carts.clear(_shop_id(interaction), interaction.user.id)
-        return Reply(
-            render.cart_embed(summary, locale=self._locale),
-            views.cart_view(summary, summary.points_available, locale=self._locale),
-            summary=summary,
-        )
+        return self._cart_reply(summary)
 
     async def _not_yours(self) -> Reply:
         raise Refusal("That button belongs to another member's cart. Use /cart to see yours.")
@@ -332,14 +394,22 @@ class ShopCog(commands.Cog, name="Shop"):
     # ---- small translations ------------------------------------------------
 
     def _item_choices(self, current: str) -> list[app_commands.Choice[str]]:
-        needle = current.lower()
+        """Items whose name or code holds what was typed (any case); those that start
+        with it first, each group in catalog order; at most what Discord shows."""
+        needle = current.strip().casefold()
+        starts, holds = [], []
+        for item in self.shop.catalog:
+            name, sku = item.name.casefold(), item.sku.casefold()
+            if name.startswith(needle) or sku.startswith(needle):
+                starts.append(item)
+            elif needle in name or needle in sku:
+                holds.append(item)
         return [
             app_commands.Choice(
                 name=f"{item.name} — {item.price.format(self._locale)}"[:100], value=item.sku
             )
-            for item in self.shop.catalog
-            if needle in item.name.lower() or needle in item.sku
-        ][:25]
+            for item in (starts + holds)[:CHOICES]
+        ]
 
     def _recipient(
         self, interaction: discord.Interaction[Any], recipient: discord.abc.User | None

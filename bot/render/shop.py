@@ -2,46 +2,97 @@
 
 Every reply carries the member's cart summary, built by `with_cart` alone, so the
 summary looks the same everywhere. Text members wrote is escaped before display.
+
+A cart of 25 gift lines with long notes, and a catalog of any size, do not fit one
+embed: both are shown a page at a time (`cart_page`, `shop_pages`), and the page
+travels in the custom_id of the ◀ ▶ buttons (see `views`), so the embed and the
+components of one reply are always cut from the same page.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 import discord
 
+from bot.render.pages import Line, clamp, page_label, paginate
 from bot.render.text import COLOUR, SUCCESS, safe
-from store.carts import CartSummary
+from store.carts import CartLine, CartSummary
 from store.catalog import Catalog, CatalogItem
 
 KIND_TITLES = {"membership": "Memberships", "points": "Points"}
+#: Items one shop page lists: what one select menu can offer.
+SHOP_PAGE_ITEMS = 25
+#: Characters of a gift note the cart shows (the whole note goes with the gift).
+NOTE_PREVIEW = 300
 
 
-def cart_line(summary: CartSummary, *, locale: str) -> str:
+def kind_title(kind: str) -> str:
+    return KIND_TITLES.get(kind, kind.replace("_", " ").title())
+
+
+def cart_line(summary: CartSummary, *, locale: str, checkout_button: bool = False) -> str:
+    """The one-line summary; it names the Checkout button only when the reply has one."""
     if summary.is_empty:
         return "Empty — add something with /shop."
     count = summary.item_count
-    return (
-        f"{count} item{'s' if count != 1 else ''} · {summary.total.format(locale)} — "
-        "press **Checkout** or use /checkout"
-    )
+    how = "press **Checkout** below or use /checkout" if checkout_button else "use /checkout"
+    return f"{count} item{'s' if count != 1 else ''} · {summary.total.format(locale)} — {how}"
 
 
-def with_cart(embed: discord.Embed, summary: CartSummary, *, locale: str) -> discord.Embed:
+def with_cart(
+    embed: discord.Embed, summary: CartSummary, *, locale: str, checkout_button: bool = False
+) -> discord.Embed:
     """Append the cart summary every reply shows."""
-    embed.add_field(name="🛒 Your cart", value=cart_line(summary, locale=locale), inline=False)
+    embed.add_field(
+        name="🛒 Your cart",
+        value=cart_line(summary, locale=locale, checkout_button=checkout_button),
+        inline=False,
+    )
     return embed
 
 
-def shop_embed(catalog: Catalog, shop_name: str, *, locale: str) -> discord.Embed:
-    embed = discord.Embed(
-        title=shop_name,
-        description="Pick an item below to see details, add it or gift it.",
-        colour=COLOUR,
-    )
+# ---- the shop --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ShopPage:
+    """At most 25 items of one kind: what one item menu can offer."""
+
+    kind: str
+    items: tuple[CatalogItem, ...]
+
+
+def shop_pages(catalog: Catalog) -> list[ShopPage]:
+    """The catalog in pages that never mix kinds, kinds in catalog order; [] when empty."""
+    pages = []
     for kind, items in catalog.by_kind().items():
-        lines = [f"**{item.name}** — {item.price.format(locale)}" for item in items]
-        embed.add_field(
-            name=KIND_TITLES.get(kind, kind.title()), value="\n".join(lines)[:1024], inline=False
-        )
+        for start in range(0, len(items), SHOP_PAGE_ITEMS):
+            pages.append(ShopPage(kind, tuple(items[start : start + SHOP_PAGE_ITEMS])))
+    return pages
+
+
+def first_page_of(pages: Sequence[ShopPage], kind: str) -> int | None:
+    return next((index for index, page in enumerate(pages) if page.kind == kind), None)
+
+
+def shop_embed(catalog: Catalog, shop_name: str, *, locale: str, page: int = 0) -> discord.Embed:
+    pages = shop_pages(catalog)
+    embed = discord.Embed(title=shop_name[:256], colour=COLOUR)
+    if not pages:
+        embed.description = "Nothing for sale yet. Check back soon."
+        return embed
+    index = clamp(page, len(pages))
+    shown = pages[index]
+    listing = "\n".join(
+        f"**{safe(item.name, 100)}** — {item.price.format(locale)}" for item in shown.items
+    )
+    embed.description = f"Pick an item below to see details, add it or gift it.\n\n{listing}"[:4096]
+    footer = kind_title(shown.kind)
+    if len(pages) > 1:
+        footer += f" · {page_label(index, len(pages)).lower()}"
+    embed.set_footer(text=footer)
     return embed
 
 
@@ -61,29 +112,95 @@ def item_embed(catalog: Catalog, item: CatalogItem, *, locale: str) -> discord.E
     return embed
 
 
-def cart_embed(summary: CartSummary, *, locale: str) -> discord.Embed:
+# ---- the cart --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CartPage:
+    """One page of the cart: its lines, their fields, and where it sits."""
+
+    lines: tuple[CartLine, ...]
+    fields: tuple[Line, ...]
+    #: Position in the cart of this page's first line (0-based), for the line numbers.
+    first: int
+    page: int
+    pages: int
+
+
+def _gift(line: CartLine) -> str:
+    return f"Gift for <@{line.recipient_id}>{' (anonymous)' if line.anonymous else ''}"
+
+
+def _cart_field(number: int, line: CartLine, locale: str) -> Line:
+    details = [f"{line.description} · {line.total.format(locale)}"]
+    if line.is_gift:
+        details.append(_gift(line))
+        if line.note:
+            details.append(f"Note: {safe(line.note, NOTE_PREVIEW)}")
+    return Line(f"{number}. {line.name} × {line.quantity}", "\n".join(details))
+
+
+def cart_page(summary: CartSummary, *, locale: str, page: int = 0) -> CartPage:
+    """Page `page` (kept in range) of the cart; packing depends on the lines alone."""
+    fields = [
+        _cart_field(number, line, locale) for number, line in enumerate(summary.lines, start=1)
+    ]
+    pages = paginate(fields)
+    index = clamp(page, len(pages))
+    first = sum(len(earlier) for earlier in pages[:index])
+    shown = pages[index]
+    return CartPage(
+        lines=summary.lines[first : first + len(shown)],
+        fields=tuple(shown),
+        first=first,
+        page=index,
+        pages=len(pages),
+    )
+
+
+def cart_embed(summary: CartSummary, *, locale: str, page: int = 0) -> discord.Embed:
     embed = discord.Embed(title="Your cart", colour=COLOUR)
     if summary.is_empty:
         embed.description = "Nothing here yet. Browse with /shop."
         return embed
-    for index, line in enumerate(summary.lines, start=1):
-        details = [f"{line.description} · {line.total.format(locale)}"]
-        if line.is_gift:
-            who = f"<@{line.recipient_id}>"
-            details.append(f"Gift for {who}{' (anonymous)' if line.anonymous else ''}")
-            if line.note:
-                details.append(f"Note: {safe(line.note, 300)}")
-        embed.add_field(
-            name=f"{index}. {line.name} × {line.quantity}"[:256],
-            value="\n".join(details)[:1024],
-            inline=False,
-        )
+    shown = cart_page(summary, locale=locale, page=page)
+    for field in shown.fields:
+        embed.add_field(name=field.name, value=field.value, inline=False)
     embed.add_field(name="Total", value=summary.total.format(locale), inline=False)
+    if shown.pages > 1:
+        embed.set_footer(text=page_label(shown.page, shown.pages))
     return embed
 
 
-def added_embed(summary: CartSummary, sku: str, recipient_id: int) -> discord.Embed:
-    line = next((ln for ln in reversed(summary.lines) if ln.sku == sku), None)
-    name = line.name if line else sku
-    gift = f" as a gift for <@{recipient_id}>" if recipient_id != summary.member_id else ""
-    return discord.Embed(title="Added to your cart", description=f"{name}{gift}.", colour=SUCCESS)
+# ---- after an add ----------------------------------------------------------------
+
+
+def added_line(
+    summary: CartSummary, sku: str, recipient_id: int, anonymous: bool = False
+) -> CartLine | None:
+    """The cart line the add went into (the newest with that item, recipient and mode)."""
+    matching = [ln for ln in summary.lines if ln.sku == sku and ln.recipient_id == recipient_id]
+    exact = [ln for ln in matching if ln.anonymous == anonymous]
+    found = exact or matching
+    return found[-1] if found else None
+
+
+def added_embed(
+    summary: CartSummary,
+    sku: str,
+    recipient_id: int,
+    *,
+    locale: str,
+    anonymous: bool = False,
+) -> discord.Embed:
+    """What was added, as the cart line now stands: quantity, line price, the gift."""
+    line = added_line(summary, sku, recipient_id, anonymous)
+    embed = discord.Embed(title="Added to your cart", colour=SUCCESS)
+    if line is None:
+        embed.description = f"{sku}."
+        return embed
+    text = f"**{safe(line.name, 100)}** × {line.quantity} — {line.total.format(locale)}"
+    if line.is_gift:
+        text += f"\n{_gift(line)}"
+    embed.description = text
+    return embed

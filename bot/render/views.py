@@ -1,4 +1,9 @@
-"""The components under each reply; custom ids are `family:action[:args]` (see controls)."""
+"""The components under each reply; custom ids are `family:action[:args]` (see controls).
+
+Paged replies (the shop, the cart) take their components from the same page as their
+embed (`render.shop.shop_pages`, `render.shop.cart_page`), so a menu never offers what
+the embed above it does not show, and no menu holds more than 25 options.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,8 @@ from typing import Any
 import discord
 
 from bot.controls import button, select, user_select, view
+from bot.render.pages import clamp, page_buttons
+from bot.render.shop import cart_page, kind_title, shop_pages
 from bot.render.text import number
 from store.carts import CartSummary
 from store.catalog import Catalog, CatalogItem
@@ -16,17 +23,53 @@ SUCCESS = discord.ButtonStyle.success
 DANGER = discord.ButtonStyle.danger
 
 
-def shop_view(catalog: Catalog, *, locale: str) -> discord.ui.View:
+def shop_view(catalog: Catalog, *, locale: str, page: int = 0) -> discord.ui.View:
+    """A kind picker (with several kinds), the page's item menu, ◀ ▶ and View cart.
+
+    An empty catalog gets no menu at all: Discord refuses a select without options.
+    """
+    pages = shop_pages(catalog)
+    if not pages:
+        return view(view_cart_button())
+    index = clamp(page, len(pages))
+    shown = pages[index]
+    items: list[discord.ui.Item[Any]] = []
+    kinds = list(dict.fromkeys(p.kind for p in pages))
+    if len(kinds) > 1:
+        counts = {kind: sum(len(p.items) for p in pages if p.kind == kind) for kind in kinds}
+        items.append(
+            select(
+                "shop:kind",
+                "Choose what kind of item…",
+                [
+                    discord.SelectOption(
+                        label=kind_title(kind)[:100],
+                        value=kind[:100],
+                        description=f"{counts[kind]} item{'s' if counts[kind] != 1 else ''}",
+                        default=kind == shown.kind,
+                    )
+                    for kind in kinds[:25]
+                ],
+            )
+        )
     options = [
         discord.SelectOption(
-            label=item.name[:100], value=item.sku, description=item.price.format(locale)
+            label=item.name[:100], value=item.sku, description=item.price.format(locale)[:100]
         )
-        for item in catalog
+        for item in shown.items
     ]
-    return view(
-        select("shop:pick", "Choose an item…", options),
-        button("shop:cart", "View cart", emoji="🛒"),
-    )
+    items.append(select("shop:pick", "Choose an item…", options))
+    items.extend(page_buttons("shop:page", index, len(pages)))
+    items.append(view_cart_button())
+    return view(*items)
+
+
+def view_cart_button() -> discord.ui.Item[Any]:
+    return button("shop:cart", "View cart", emoji="🛒")
+
+
+def checkout_button(owner: int) -> discord.ui.Item[Any]:
+    return button(f"cart:checkout:{owner}", "Checkout", style=SUCCESS)
 
 
 def item_view(item: CatalogItem) -> discord.ui.View:
@@ -40,29 +83,82 @@ def item_view(item: CatalogItem) -> discord.ui.View:
 
 
 def cart_view(
-    summary: CartSummary, points_available: int, *, locale: str
-) -> discord.ui.View | None:
+    summary: CartSummary, points_available: int, *, locale: str, page: int = 0
+) -> discord.ui.View:
+    """Remove (this page's lines), Checkout, points, Empty cart, and ◀ ▶ over the pages."""
     if summary.is_empty:
         return view(button("panel:browse", "Browse the shop", style=PRIMARY))
     owner = summary.member_id
+    shown = cart_page(summary, locale=locale, page=page)
     options = [
         discord.SelectOption(
-            label=f"{index}. {line.name} × {line.quantity}"[:100],
+            label=f"{position}. {line.name} × {line.quantity}"[:100],
             value=str(line.id),
             description=("gift for a member" if line.is_gift else line.description)[:100],
         )
-        for index, line in enumerate(summary.lines, start=1)
+        for position, line in enumerate(shown.lines, start=shown.first + 1)
     ]
     items: list[discord.ui.Item[Any]] = [
-        select(f"cart:remove:{owner}", "Remove a line…", options),
-        button(f"cart:checkout:{owner}", "Checkout", style=SUCCESS),
+        select(f"cart:remove:{owner}:{shown.page}", "Remove a line…", options),
+        checkout_button(owner),
     ]
     if points_available > 0:
         items.append(
             button(f"cart:points:{owner}", f"Use my {number(points_available, locale)} points")
         )
     items.append(button(f"cart:clear:{owner}", "Empty cart", style=DANGER))
+    items.extend(page_buttons(f"cart:page:{owner}", shown.page, shown.pages))
     return view(*items)
+
+
+def added_view(summary: CartSummary) -> discord.ui.View:
+    """After an add: carry on shopping, or go to the cart or the checkout."""
+    return view(
+        button("panel:browse", "Keep shopping", style=PRIMARY, emoji="🛍️"),
+        checkout_button(summary.member_id),
+        view_cart_button(),
+    )
+
+
+#: Custom ids (or their `family:action:` prefixes) that already do what the cart row does.
+_CHECKOUT_IDS = ("cart:checkout:", "panel:checkout")
+_CART_IDS = ("shop:cart", "panel:cart", "cart:remove:", "cart:clear:", "cart:page:")
+
+
+def with_cart_row(
+    built: discord.ui.View | None, summary: CartSummary
+) -> tuple[discord.ui.View | None, bool]:
+    """`built` with Checkout and View cart added when the cart has lines; and whether the
+    reply now has a Checkout button.
+
+    A button the view already has (or a cart view, for View cart) is not added twice;
+    a view with no room left (five full rows) stays as it is rather than break.
+    """
+    present = _custom_ids(built)
+    has_checkout = any(c.startswith(_CHECKOUT_IDS) for c in present)
+    if summary.is_empty:
+        return built, has_checkout
+    wanted: list[discord.ui.Item[Any]] = []
+    if not has_checkout:
+        wanted.append(checkout_button(summary.member_id))
+    if not any(c.startswith(_CART_IDS) for c in present):
+        wanted.append(view_cart_button())
+    if not wanted:
+        return built, has_checkout
+    result = built if built is not None else view()
+    for item in wanted:
+        try:
+            result.add_item(item)
+        except ValueError:  # 25 components already, or no row has room for a button
+            break
+        has_checkout = has_checkout or str(getattr(item, "custom_id", "")).startswith(_CHECKOUT_IDS)
+    return result, has_checkout
+
+
+def _custom_ids(built: discord.ui.View | None) -> list[str]:
+    if built is None:
+        return []
+    return [str(getattr(item, "custom_id", "") or "") for item in built.children]
 
 
 def gift_recipient_view(sku: str) -> discord.ui.View:

@@ -26,7 +26,7 @@ async def test_browse_gift_remove_checkout_pay_and_receive(shopfront: Shopfront)
     cart = await h.slash(alice, "cart", "view")
     summary = await shopfront.bot.shop.carts.view(shopfront.guild_id, alice.id)
     extra = next(line for line in summary.lines if line.sku == "paid-12m")
-    await h.select(alice, cart, f"cart:remove:{alice.id}", [str(extra.id)])
+    await h.select(alice, cart, f"cart:remove:{alice.id}:0", [str(extra.id)])
 
     checkout = await h.press(alice, cart, f"cart:checkout:{alice.id}")
     [pay] = [c for row in checkout.components for c in row["components"]]

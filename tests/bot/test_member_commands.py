@@ -35,13 +35,21 @@ async def test_command_payloads_pass_discords_checks(shopfront: Shopfront) -> No
 
 
 async def test_shop_lists_items_by_kind_with_the_cart_summary(shopfront: Shopfront) -> None:
-    """/shop answers privately with the catalog, a picker and the cart line."""
+    """/shop answers privately with the first kind's items, a kind picker, an item picker
+    and the cart line."""
     result = await shopfront.harness.slash(shopfront.alice, "shop")
     assert result.callback_type == 4 and result.ephemeral
-    assert [f["name"] for f in result.embed["fields"]] == ["Memberships", "Points", "🛒 Your cart"]
-    assert "Paid account, 1 month" in _field(result.embed, "Memberships")
+    assert [f["name"] for f in result.embed["fields"]] == ["🛒 Your cart"]
+    assert "Paid account, 1 month" in result.embed["description"]
+    assert result.embed["footer"]["text"] == "Memberships · page 1 of 2"
     assert _field(result.embed, "🛒 Your cart").startswith("Empty")
-    assert _custom_ids(result) == ["shop:pick", "shop:cart"]
+    assert _custom_ids(result) == [
+        "shop:kind",
+        "shop:pick",
+        "shop:page:-1",
+        "shop:page:1",
+        "shop:cart",
+    ]
 
 
 async def test_picking_an_item_shows_its_details(shopfront: Shopfront) -> None:
@@ -132,7 +140,7 @@ async def test_removing_a_line_edits_the_cart_message(shopfront: Shopfront) -> N
     cart = await shopfront.harness.slash(shopfront.alice, "cart", "view")
     summary = await shopfront.bot.shop.carts.view(shopfront.guild_id, shopfront.alice.id)
     result = await shopfront.harness.select(
-        shopfront.alice, cart, f"cart:remove:{shopfront.alice.id}", [str(summary.lines[0].id)]
+        shopfront.alice, cart, f"cart:remove:{shopfront.alice.id}:0", [str(summary.lines[0].id)]
     )
     assert result.callback_type == 7
     assert _field(result.embed, "🛒 Your cart").startswith("1 item · $10.00")
