@@ -254,6 +254,20 @@ class PaymentFlow:
             order, session, [], result.cart, test_payment=not chosen.takes_real_money
         )
 
+    def stored_link(self, order: Order) -> str | None:
+        """The order's Pay link while it can still be paid: pending, session unexpired."""
+        expires = order.checkout_expires_at
+        if order.state is not OrderState.PENDING or order.checkout_url is None:
+            return None
+        if expires is None or _past(expires, self.shop.ctx.now()):
+            return None
+        return order.checkout_url
+
+    def test_payment(self, order: Order) -> bool:
+        """Whether the gateway holding the order's session takes no real money."""
+        holder = self.gateways.get(order.gateway or self.gateway.name)
+        return holder is not None and not holder.takes_real_money
+
     async def session_for(self, order: Order, gateway: Gateway | None = None) -> CheckoutSession:
         """Open (or, for the same order, find again) the session on ``gateway``."""
         gateway = gateway or self.gateway_for(order)

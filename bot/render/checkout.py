@@ -1,15 +1,22 @@
-"""Embeds and components for checkout: the order to pay, its Pay link, and what a press
-found when the order was paid already."""
+"""Embeds and components for checkout: the order to pay (in pages), its Pay link, the
+choice of how to pay when a shop offers several ways, and what a press found when the
+order was paid already."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 import discord
 
-from bot.controls import finished, link
-from bot.render.text import COLOUR, SUCCESS, number, until, when
-from store.orders import Order
+from bot.controls import button, finished, link
+from bot.payflow import GatewayOption, PaymentChoice
+from bot.render.pages import Line, clamp, page_buttons, page_label, paginate
+from bot.render.text import COLOUR, SUCCESS, number, safe, until, when
+from store.orders import Order, OrderLine
+
+#: Characters of a gift note the order shows (the whole note goes with the gift).
+NOTE_PREVIEW = 300
 
 TEST_PAYMENT = (
     "This shop takes test payments only: paying here is a test, no money is taken, "
@@ -17,18 +24,38 @@ TEST_PAYMENT = (
 )
 
 
+def _order_field(order: Order, line: OrderLine, locale: str) -> Line:
+    details = [line.total.format(locale)]
+    if line.recipient_id != order.buyer_id:
+        details.append(f"Gift for <@{line.recipient_id}>{' (anonymous)' if line.anonymous else ''}")
+        if line.note:
+            details.append(f"Note: {safe(line.note, NOTE_PREVIEW)}")
+    return Line(f"{line.name} × {line.quantity}", "\n".join(details))
+
+
+def order_pages(order: Order, *, locale: str) -> list[list[Line]]:
+    """The order's lines in pages; packing depends on the lines alone, so page N is the
+    same page on every press."""
+    return paginate([_order_field(order, line, locale) for line in order.lines])
+
+
 def checkout_embed(
-    order: Order, url_expires: datetime | None, *, locale: str, test_payment: bool = False
+    order: Order,
+    url_expires: datetime | None,
+    *,
+    locale: str,
+    test_payment: bool = False,
+    page: int = 0,
 ) -> discord.Embed:
-    """``test_payment``: the gateway takes no real money, and the member must know it."""
+    """Page ``page`` (kept in range) of the order; the totals and notices on every page.
+
+    ``test_payment``: the gateway takes no real money, and the member must know it.
+    """
     embed = discord.Embed(title=f"Order #{order.id}", colour=COLOUR)
-    for line in order.lines:
-        gift = f" (gift for <@{line.recipient_id}>)" if line.recipient_id != order.buyer_id else ""
-        embed.add_field(
-            name=f"{line.name} × {line.quantity}"[:256],
-            value=f"{line.total.format(locale)}{gift}"[:1024],
-            inline=False,
-        )
+    pages = order_pages(order, locale=locale)
+    index = clamp(page, len(pages))
+    for field in pages[index]:
+        embed.add_field(name=field.name, value=field.value, inline=False)
     if order.points_applied:
         embed.add_field(
             name="Points applied",
@@ -42,7 +69,83 @@ def checkout_embed(
         )
     if test_payment:
         embed.add_field(name="⚠️ Test payment", value=TEST_PAYMENT, inline=False)
+    if len(pages) > 1:
+        embed.set_footer(text=page_label(index, len(pages)))
     return embed
+
+
+def checkout_view(
+    order: Order, owner: int, url: str | None, *, locale: str, page: int = 0
+) -> discord.ui.View | None:
+    """The Pay link (while the order has one) and ◀ ▶ when the order spans pages."""
+    pages = len(order_pages(order, locale=locale))
+    index = clamp(page, pages)
+    items: list[discord.ui.Item[discord.ui.View]] = []
+    if url is not None:
+        items.append(link(url, "Pay"))
+    items.extend(page_buttons(f"checkout:page:{owner}:{order.id}", index, pages))
+    if not items:
+        return None
+    result = discord.ui.View(timeout=None)
+    for item in items:
+        result.add_item(item)
+    return finished(result)
+
+
+def choice_embed(choice: PaymentChoice, *, locale: str) -> discord.Embed:
+    """How would you like to pay? Asked before any gateway is involved."""
+    embed = discord.Embed(title="How would you like to pay?", colour=COLOUR)
+    order = choice.order
+    if order is None:
+        embed.description = "Choose how to pay below; nothing is ordered until you do." + (
+            f" You can also put your {number(choice.points, locale)} points towards it."
+            if choice.points
+            else ""
+        )
+        if choice.cart is not None:
+            embed.add_field(name="To pay", value=choice.cart.total.format(locale))
+        return embed
+    embed.title = f"Order #{order.id}: how would you like to pay?"
+    embed.description = "Your order waits for payment. Choose how to pay below."
+    if order.points_applied:
+        embed.add_field(
+            name="Points applied",
+            value=f"{number(order.points_applied, locale)} ({order.points_value.format(locale)})",
+        )
+    embed.add_field(name="To pay", value=order.cash_due.format(locale))
+    return embed
+
+
+def choice_view(
+    owner: int, options: Sequence[GatewayOption], points: int, *, locale: str
+) -> discord.ui.View:
+    """One button per gateway (its display name), then "Use my N points" when there are.
+
+    The points button is the cart's own (``cart:points``), so it behaves exactly as
+    everywhere else; the gateway buttons carry the member and the gateway's name.
+    """
+    result = discord.ui.View(timeout=None)
+    for option in options[:20]:
+        result.add_item(
+            button(
+                f"checkout:via:{owner}:{option.name}"[:100],
+                option.label[:80],
+                style=(
+                    discord.ButtonStyle.secondary
+                    if option.test_payment
+                    else discord.ButtonStyle.primary
+                ),
+            )
+        )
+    if points:
+        result.add_item(
+            button(
+                f"cart:points:{owner}",
+                f"Use my {number(points, locale)} points",
+                style=discord.ButtonStyle.success,
+            )
+        )
+    return finished(result)
 
 
 def paid_with_points_embed(order: Order, *, locale: str) -> discord.Embed:
