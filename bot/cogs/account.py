@@ -1,4 +1,11 @@
-"""The member's account: points, memberships, recent changes and orders."""
+"""The member's account: points, memberships, recent changes, orders and gifts — and
+what they can do from there: pay or cancel a pending order, open any recent order, have
+its receipt sent again.
+
+The payment flow and the store decide (who may cancel what, what a receipt says); this
+cog translates presses and answers. Every custom id names its owner, and a press by
+anyone else is refused before anything is read or changed.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +16,14 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.render import account as render
-from bot.replies import Reply
+from bot.render.notices import receipt_embed
+from bot.replies import Refusal, Reply
 
 if TYPE_CHECKING:
     from bot.app import StorefrontBot
+
+#: Discord's code for "Cannot send messages to this user" (DMs closed, bot blocked).
+CANNOT_DM = 50007
 
 
 def _shop_id(interaction: discord.Interaction[Any]) -> int:
@@ -20,11 +31,29 @@ def _shop_id(interaction: discord.Interaction[Any]) -> int:
     return interaction.guild_id
 
 
+def _order_id(text: str) -> int:
+    """An order id from a custom id or a select; 0 (no such order) when it isn't one."""
+    try:
+        return int(text)
+    except ValueError:
+        return 0
+
+
+def _picked(item: Any) -> str:
+    values = list(getattr(item, "values", []) or [])
+    return str(values[0]) if values else ""
+
+
 class AccountCog(commands.Cog, name="Account"):
     def __init__(self, bot: StorefrontBot) -> None:
         self.bot = bot
         self.shop = bot.shop
         self.replies = bot.replies
+        router = bot.router
+        router.route("account:cancel", self._on_cancel, args=2)
+        router.route("account:order", self._on_order, args=1)
+        router.route("account:lines", self._on_lines, args=3)
+        router.route("account:receipt", self._on_receipt, args=2)
 
     @app_commands.command(name="account", description="Your points, memberships and orders")
     @app_commands.guild_only()
@@ -38,5 +67,101 @@ class AccountCog(commands.Cog, name="Account"):
     async def _account(self, interaction: discord.Interaction[Any]) -> Reply:
         shop_id, member = _shop_id(interaction), interaction.user.id
         account = await self.shop.accounts.account(shop_id, member)
-        orders = await self.shop.orders.recent(shop_id, member, limit=8)
-        return Reply(render.account_embed(account, orders, locale=self._locale))
+        orders = await self.shop.history.recent(shop_id, member)
+        gifts = await self.shop.history.gifts_received(shop_id, member)
+        now = self.shop.ctx.now()
+        return Reply(
+            render.account_embed(account, orders, gifts, locale=self._locale, now=now),
+            render.account_view(member, orders, locale=self._locale, now=now),
+        )
+
+    # ---- components ---------------------------------------------------------------
+
+    async def _on_cancel(
+        self, interaction: discord.Interaction[Any], args: list[str], item: Any
+    ) -> None:
+        owner, order_id = args
+
+        async def cancel() -> Reply:
+            self._check_owner(interaction, owner)
+            order = await self.bot.flow.cancel(
+                _shop_id(interaction), interaction.user.id, _order_id(order_id)
+            )
+            return Reply(render.cancelled_embed(order, locale=self._locale))
+
+        # The gateway call can take a while: acknowledge first, answer in a followup.
+        await self.replies.guard(interaction, cancel, mutating=True, defer=True)
+
+    async def _on_order(
+        self, interaction: discord.Interaction[Any], args: list[str], item: Any
+    ) -> None:
+        async def open_order() -> Reply:
+            self._check_owner(interaction, args[0])
+            return await self._order_reply(interaction, _order_id(_picked(item)), 0)
+
+        await self.replies.guard(interaction, open_order)
+
+    async def _on_lines(
+        self, interaction: discord.Interaction[Any], args: list[str], item: Any
+    ) -> None:
+        owner, order_id, page = args
+
+        async def turn() -> Reply:
+            self._check_owner(interaction, owner)
+            reply = await self._order_reply(interaction, _order_id(order_id), _order_id(page))
+            reply.edit = True
+            return reply
+
+        await self.replies.guard(interaction, turn)
+
+    async def _on_receipt(
+        self, interaction: discord.Interaction[Any], args: list[str], item: Any
+    ) -> None:
+        owner, order_id = args
+
+        async def resend() -> Reply:
+            self._check_owner(interaction, owner)
+            order = await self.shop.orders.get(
+                _shop_id(interaction), _order_id(order_id), buyer_id=interaction.user.id
+            )
+            receipt = self.shop.history.receipt(order)
+            server = interaction.guild.name if interaction.guild is not None else None
+            embed = receipt_embed(receipt, server=server, locale=self._locale)
+            if await self._dm(interaction.user.id, embed):
+                return Reply(render.receipt_sent_embed(order.id))
+            embed.insert_field_at(0, name="Not sent by DM", value=render.DMS_CLOSED, inline=False)
+            return Reply(embed)
+
+        await self.replies.guard(interaction, resend, mutating=True)
+
+    # ---- small translations ---------------------------------------------------------
+
+    async def _order_reply(
+        self, interaction: discord.Interaction[Any], order_id: int, page: int
+    ) -> Reply:
+        order = await self.shop.orders.get(
+            _shop_id(interaction), order_id, buyer_id=interaction.user.id
+        )
+        detail = await self.shop.history.detail(order)
+        owner = interaction.user.id
+        return Reply(
+            render.order_embed(detail, locale=self._locale, page=page),
+            render.order_view(owner, detail, locale=self._locale, page=page),
+        )
+
+    async def _dm(self, user_id: int, embed: discord.Embed) -> bool:
+        """Send by DM; False when the member's DMs are closed to the bot (Discord 50007)."""
+        try:
+            channel = await self.bot.create_dm(discord.Object(user_id))
+            await channel.send(embed=embed, allowed_mentions=discord.AllowedMentions.none())
+        except discord.Forbidden as error:
+            if error.code == CANNOT_DM:
+                return False
+            raise
+        return True
+
+    def _check_owner(self, interaction: discord.Interaction[Any], owner: str) -> None:
+        if owner != str(interaction.user.id):
+            raise Refusal(
+                "That button belongs to another member's account. Use /account to see yours."
+            )
