@@ -144,8 +144,10 @@ class AccountCog(commands.Cog, name="Account"):
         )
         detail = await self.shop.history.detail(order)
         owner = interaction.user.id
+        gateway = self.bot.flow.gateways.get(order.gateway or "")
+        label = gateway.label() if gateway is not None else order.gateway
         return Reply(
-            render.order_embed(detail, locale=self._locale, page=page),
+            render.order_embed(detail, locale=self._locale, page=page, gateway=label),
             render.order_view(owner, detail, locale=self._locale, page=page),
         )
 

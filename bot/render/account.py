@@ -170,9 +170,12 @@ def order_pages(order: Order, locale: str) -> list[list[Line]]:
     return paginate(_order_lines(order, locale))
 
 
-def order_embed(detail: OrderDetail, *, locale: str, page: int = 0) -> discord.Embed:
+def order_embed(
+    detail: OrderDetail, *, locale: str, page: int = 0, gateway: str | None = None
+) -> discord.Embed:
     """The order in full: state, what was paid and refunded, points, gateway, one page of
-    lines (any order fits: 25 lines with the longest notes page)."""
+    lines (any order fits: 25 lines with the longest notes page). `gateway` is the
+    name members know the order's gateway by (its display name)."""
     order = detail.order
     pages = order_pages(order, locale)
     index = clamp(page, len(pages))
@@ -193,7 +196,7 @@ def order_embed(detail: OrderDetail, *, locale: str, page: int = 0) -> discord.E
     if detail.refunded.amount:
         facts.append(f"**Refunded:** {detail.refunded.format(locale)}")
     if order.gateway:
-        facts.append(f"**Paid through:** {safe(order.gateway, 40)}")
+        facts.append(f"**Gateway:** {safe(gateway or order.gateway, 80)}")
     if order.state in LAPSED_STATES:
         facts.append("Its items went back to your cart.")
     embed = discord.Embed(title=f"Order #{order.id}", description="\n".join(facts), colour=COLOUR)

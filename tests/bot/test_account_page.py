@@ -281,7 +281,7 @@ async def test_opening_an_order_shows_its_lines_state_and_money(shopfront: Shopf
     text = opened.embed["description"]
     assert "**State:** partially refunded" in text
     assert "**Paid:** $25.00 on <t:" in text and "**Refunded:** $5.00" in text
-    assert "**Paid through:** fake" in text
+    assert "**Gateway:** Test payment (no money)" in text
     assert _field(opened.embed, "Paid account, 12 months × 1") == "$25.00"
     assert _custom_ids(opened) == [f"account:receipt:{alice.id}:{order_id}"]
 
