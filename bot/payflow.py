@@ -271,7 +271,7 @@ class PaymentFlow:
     async def session_for(self, order: Order, gateway: Gateway | None = None) -> CheckoutSession:
         """Open (or, for the same order, find again) the session on ``gateway``."""
         gateway = gateway or self.gateway_for(order)
-        request = self._request(order, await self.deployment.instance_id(), gateway.name)
+        request = self._request(order, await self.deployment.instance_id())
         try:
             return await gateway.create_checkout(request)
         except GatewayError as exc:
@@ -289,7 +289,7 @@ class PaymentFlow:
         )
         return order, session
 
-    def _request(self, order: Order, instance_id: str, gateway: str) -> CheckoutRequest:
+    def _request(self, order: Order, instance_id: str) -> CheckoutRequest:
         ttl = timedelta(minutes=self.shop.ctx.config.checkout_ttl_minutes)
         if order.points_applied:
             # Points paid part: one line for what is left, so the lines sum to the charge.
@@ -315,9 +315,11 @@ class PaymentFlow:
             lines=lines,
             total=order.cash_due.amount,
             currency=order.cash_due.currency,
-            # The gateway named, so the return page asks the one that holds the session.
-            success_url=f"{self.public_url}/checkout/return?order={order.id}&gateway={gateway}",
-            cancel_url=f"{self.public_url}/checkout/cancel?order={order.id}&gateway={gateway}",
+            # The same URLs whichever gateways are enabled: a retry after the operator
+            # enables another must send the very same request (its idempotency key).
+            # The return page finds the session's gateway by looking under each.
+            success_url=f"{self.public_url}/checkout/return?order={order.id}",
+            cancel_url=f"{self.public_url}/checkout/cancel?order={order.id}",
             # From the order, not from now: a retry must send the very same request.
             expires_at=order.created_at + ttl,
             description=f"{self.shop.ctx.config.name} order #{order.id}",
