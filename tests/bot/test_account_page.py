@@ -10,10 +10,12 @@ from typing import Any
 import pytest
 
 from bot.testing import FakeMember
-from payments.errors import GatewayError
+from store.db.engine import Database
 from store.orders import OrderState
 from tests.bot.conftest import Shopfront
+from tests.bot.two_gateways import two_gateway_front
 from tests.store.helpers import snapshot
+from tests.support import FakeClock
 
 pytestmark = pytest.mark.asyncio
 
@@ -196,24 +198,23 @@ async def _late_payment(shopfront: Shopfront, order_id: int, session_id: str, ev
 
 
 async def test_an_unreachable_gateway_leaves_the_order_as_it_was(
-    shopfront: Shopfront, monkeypatch: pytest.MonkeyPatch
+    database: Database, database_url: str, clock: FakeClock
 ) -> None:
-    """The gateway's outage: "try again", the link still works, nothing changes."""
-    order_id, _ = await _pending(shopfront)
-    alice = shopfront.alice
-    account = await shopfront.harness.slash(alice, "account")
-
-    async def unreachable(session_id: str) -> None:
-        raise GatewayError("connection refused", transient=True)
-
-    monkeypatch.setattr(shopfront.bot.gateway, "expire_session", unreachable)
-    before = await snapshot(shopfront.bot.shop.ctx.db)
-    result = await shopfront.harness.press(alice, account, f"account:cancel:{alice.id}:{order_id}")
-    assert (
-        "try again" in result.embed["description"]
-        and "Nothing changed" in (result.embed["description"])
-    )
-    assert await snapshot(shopfront.bot.shop.ctx.db) == before
+    """The gateway's outage (Stripe's API answering 500): "try again", nothing changes."""
+    async with two_gateway_front(database_url, clock) as (front, stub):
+        alice = front.alice
+        await front.harness.slash(alice, "cart", "add", options={"item": "paid-12m"})
+        asked = await front.harness.slash(alice, "checkout")
+        await front.harness.press(alice, asked, f"checkout:via:{alice.id}:stripe")
+        [order] = await front.bot.shop.orders.recent(front.guild_id, alice.id, limit=1)
+        account = await front.harness.slash(alice, "account")
+        stub.failures.extend([500] * 5)
+        before = await snapshot(front.bot.shop.ctx.db)
+        result = await front.harness.press(alice, account, f"account:cancel:{alice.id}:{order.id}")
+        assert "try again" in result.embed["description"]
+        assert "Nothing changed" in result.embed["description"]
+        assert await snapshot(front.bot.shop.ctx.db) == before
+        assert (await _order(front, order.id)).state is OrderState.PENDING
 
 
 def _row(component: dict[str, Any]) -> list[dict[str, Any]]:
