@@ -28,6 +28,10 @@ class ComponentRouter:
     def route(self, key: str, handler: Handler, *, args: int = 0) -> None:
         self._routes[key] = (handler, args)
 
+    def keys(self) -> frozenset[str]:
+        """Every `family:action` routed (what a fuzzer must cover)."""
+        return frozenset(self._routes)
+
     async def dispatch(
         self, interaction: discord.Interaction[Any], item: discord.ui.Item[Any]
     ) -> None:
