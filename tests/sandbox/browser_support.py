@@ -6,6 +6,7 @@ Debian's Chromium (`apt-get install chromium`) is used; Playwright never downloa
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
@@ -91,6 +92,21 @@ class SandboxPage:
     def message(self, text: str) -> Locator:
         """The newest message that shows this text."""
         return self.messages.locator("li.message").filter(has_text=text).last
+
+    async def pinned(self, text: str) -> Locator:
+        """The newest message showing this text, followed by its id from then on (paging
+        edits a message in place, so its text changes under the test)."""
+        found = self.message(text)
+        await expect(found).to_be_visible()
+        message_id = await found.get_attribute("data-id")
+        return self.messages.locator(f'li.message[data-id="{message_id}"]')
+
+    async def page_of(self, message: Locator) -> tuple[int, int]:
+        """(page, pages) from a paged message's footer, "Page 2 of 3"."""
+        footer = message.locator(".embed-footer")
+        await expect(footer).to_have_text(re.compile(r"Page \d+ of \d+"))
+        numbers = re.findall(r"\d+", await footer.inner_text())
+        return int(numbers[0]), int(numbers[1])
 
     def artifact(self, step: str) -> Path:
         ARTIFACTS.mkdir(exist_ok=True)

@@ -7,31 +7,14 @@ and drives /sandbox through labels and roles. Screenshots go to test-artifacts/.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 
 import pytest
-import pytest_asyncio
-from playwright.async_api import BrowserContext, async_playwright, expect
+from playwright.async_api import BrowserContext, expect
 
-from tests.sandbox.browser_support import TIMEOUT_MS, SandboxPage, chromium_path
+from tests.sandbox.browser_support import SandboxPage
 from tests.sandbox.conftest import Sandbox
 
 pytestmark = pytest.mark.asyncio
-
-
-@pytest_asyncio.fixture
-async def browser() -> AsyncIterator[BrowserContext]:
-    executable = chromium_path()
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(executable_path=executable, headless=True)
-        context = await chromium.new_context(viewport={"width": 1280, "height": 860})
-        context.set_default_timeout(TIMEOUT_MS)
-        expect.set_options(timeout=TIMEOUT_MS)
-        try:
-            yield context
-        finally:
-            await context.close()
-            await chromium.close()
 
 
 async def test_alice_shops_gifts_pays_and_bob_gets_the_gift(

@@ -410,12 +410,17 @@
       disabled: Boolean(component.disabled),
       dataset: { customId: component.custom_id || "" },
     });
-    select.append(el("option", { value: "", disabled: true, selected: true, text: placeholder }));
+    // An option marked default shows as chosen (the kind picker's current kind), as in Discord.
+    const chosen = component.type === 3 ? (component.options || []).find((o) => o.default) : null;
+    select.dataset.defaultValue = chosen ? chosen.value : "";
+    select.append(el("option", { value: "", disabled: true, selected: !chosen, text: placeholder }));
     if (component.type === 3) {
       for (const option of component.options || []) {
         const text = [option.emoji && option.emoji.name, option.label].filter(Boolean).join(" ");
         const extra = option.description ? ` — ${option.description}` : "";
-        select.append(el("option", { value: option.value, text: text + extra }));
+        select.append(
+          el("option", { value: option.value, selected: option === chosen, text: text + extra })
+        );
       }
     } else {
       for (const member of members()) {
@@ -423,7 +428,7 @@
       }
     }
     select.addEventListener("change", () => {
-      if (!select.value) return;
+      if (!select.value || select.value === select.dataset.defaultValue) return;
       pressComponent(message, component, [select.value], select);
     });
     return select;
@@ -547,18 +552,59 @@
     if (added && nearBottom) ui.messages.scrollTop = ui.messages.scrollHeight;
   }
 
+  const CONTROLS = ".components button, .components select, .components a";
+
+  function controlSpot(control) {
+    // Where a control sits in its message: its custom_id, and its place among the controls,
+    // since a ◀ ▶ press changes the very custom_id that was pressed.
+    const node = control && control.closest("li.message");
+    if (!node) return null;
+    return {
+      messageId: node.dataset.id,
+      customId: control.dataset.customId || "",
+      index: [...node.querySelectorAll(CONTROLS)].indexOf(control),
+    };
+  }
+
+  function focusSpot(node, spot) {
+    // The same control if it is still there, else the one in its place, else the nearest
+    // enabled control in its row (Next ▶ is disabled on the last page: focus ◀ Previous).
+    if (!node || !spot) return;
+    const controls = [...node.querySelectorAll(CONTROLS)];
+    const usable = (c) => c && !c.disabled && c.getAttribute("aria-disabled") !== "true";
+    let target = spot.customId
+      ? controls.find((c) => c.dataset.customId === spot.customId && usable(c))
+      : null;
+    const inPlace = controls[spot.index];
+    if (!target && usable(inPlace)) target = inPlace;
+    if (!target && inPlace) {
+      const row = [...inPlace.closest(".component-row").querySelectorAll("button, select, a")];
+      const at = row.indexOf(inPlace);
+      const byDistance = row
+        .map((c, i) => [Math.abs(i - at), c])
+        .filter(([, c]) => usable(c))
+        .sort((a, b) => a[0] - b[0]);
+      if (byDistance.length) target = byDistance[0][1];
+    }
+    if (target) target.focus();
+  }
+
   function replaceKeepingFocus(old, fresh) {
     const focused = document.activeElement;
-    const hadFocus = focused && old.contains(focused) && focused.dataset.customId;
+    const spot = focused && old.contains(focused) ? controlSpot(focused) : null;
     old.replaceWith(fresh);
-    if (hadFocus) {
-      const again = fresh.querySelector(`[data-custom-id="${CSS.escape(focused.dataset.customId)}"]`);
-      if (again && !again.disabled) again.focus();
-    }
+    if (spot) focusSpot(fresh, spot);
+  }
+
+  function focusLost() {
+    const active = document.activeElement;
+    return !active || active === document.body || !active.isConnected;
   }
 
   async function pressComponent(message, component, values, control) {
     clearError();
+    // Disabling the pressed control drops its focus; it comes back to the same spot after.
+    const spot = control && document.activeElement === control ? controlSpot(control) : null;
     if (control) control.disabled = true;
     try {
       const body = { member: app.member, message_id: message.id, custom_id: component.custom_id };
@@ -570,7 +616,11 @@
     } finally {
       if (control && control.isConnected) {
         control.disabled = Boolean(component.disabled);
-        if (control.tagName === "SELECT") control.value = "";
+        if (control.tagName === "SELECT") control.value = control.dataset.defaultValue || "";
+      }
+      if (spot && focusLost()) {
+        const node = [...ui.list.children].find((n) => n.dataset.id === spot.messageId);
+        focusSpot(node, spot);
       }
     }
   }

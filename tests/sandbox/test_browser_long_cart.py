@@ -1,0 +1,135 @@
+"""The sandbox page with the fullest cart there is, several ways to pay, and an account
+that acts: paging buttons, the gateway choice and account actions, in headless Chromium.
+
+Most of a 25-line cart is put in through the sandbox API (what the page itself calls);
+the last lines, and every step after, go through the page as a person would.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.async_api import BrowserContext, Locator, expect
+
+from tests.sandbox.browser_support import SandboxPage
+from tests.sandbox.conftest import Sandbox
+
+pytestmark = pytest.mark.asyncio
+
+LINE_LIMIT = 25
+NOTE_MAX = 1000
+LONG_NOTES = pytest.mark.parametrize(
+    "sandbox", [{"gift_note_max": NOTE_MAX, "cart_line_limit": LINE_LIMIT}], indirect=True
+)
+
+
+def _note(index: int) -> str:
+    """A note of the longest length allowed, with markdown the page must show as text."""
+    return (f"{index:02d} " + "thanks *so* much <3 for _everything_ " * 40)[:NOTE_MAX]
+
+
+async def _gift_lines(sandbox: Sandbox, count: int) -> None:
+    skus = ["points-100", "points-500", "paid-1m"]
+    for index in range(count):
+        await sandbox.slash(
+            "alice",
+            "cart",
+            "add",
+            item=skus[index % len(skus)],
+            anonymous=index % 2 == 1,
+            note=_note(index),
+            **{"for": str(sandbox.members["bob"])},
+        )
+
+
+async def _line_numbers(message: Locator) -> set[int]:
+    names = await message.locator("dt.embed-field-name").all_inner_texts()
+    return {int(m.group(1)) for name in names if (m := re.match(r"(\d+)\. ", name))}
+
+
+async def _walk(page: SandboxPage, message: Locator, *, always: str) -> set[int]:
+    """▶ to the last page and ◀ back to the first, in place, `always` shown on every page;
+    the line numbers seen on the way."""
+    count = await page.messages.locator("li.message").count()
+    previous = message.get_by_role("button", name="◀ Previous")
+    following = message.get_by_role("button", name="Next ▶")
+    footer = message.locator(".embed-footer")
+    first, pages = await page.page_of(message)
+    assert first == 1 and pages > 1
+    await expect(previous).to_be_disabled()
+    seen = await _line_numbers(message)
+    for number in [*range(2, pages + 1), *range(pages - 1, 0, -1)]:
+        await (following if number > first else previous).click()
+        await expect(footer).to_have_text(f"Page {number} of {pages}")
+        await expect(message).to_contain_text(always)
+        seen |= await _line_numbers(message)
+        if number == pages:
+            await expect(following).to_be_disabled()
+            await expect(previous).to_be_enabled()
+        first = number
+    await expect(previous).to_be_disabled()
+    await expect(page.messages.locator("li.message")).to_have_count(count)  # edited, not sent
+    return seen
+
+
+@LONG_NOTES
+async def test_a_25_line_cart_with_the_longest_notes_pages_and_checks_out_in_the_page(
+    sandbox: Sandbox, browser: BrowserContext
+) -> None:
+    """22 gift lines by API, 3 by hand (one through the gift dialog); /cart view pages both
+    ways with every line once; Checkout's summary pages; Pay at the gateway; receipt DM."""
+    await _gift_lines(sandbox, LINE_LIMIT - 3)
+    page = SandboxPage(await browser.new_page(), "long-cart", sandbox.members)
+    await page.open(sandbox.url, "alice")
+
+    await page.choose("/cart add")
+    await page.autocomplete("item", "1 mon", "Paid account, 1 month")
+    await page.send()
+    await expect(page.message("Added to your cart")).to_contain_text("23 items")
+
+    await page.choose("/cart add")
+    await page.autocomplete("item", "500", "500 points")
+    await page.fill("/cart add", {"for": "bob", "note": _note(23)})
+    await page.send()
+    await expect(page.message("Added to your cart")).to_contain_text("24 items")
+
+    await page.slash("/item", {"item": "points-100"})
+    await page.message("Item code: points-100").get_by_role("button", name="Gift…").click()
+    await (
+        page.message("Choose who receives it")
+        .get_by_label("Who is the gift for?")
+        .select_option(label="bob")
+    )
+    await (
+        page.message("signed or anonymously")
+        .get_by_role("button", name="Add gift (signed)")
+        .click()
+    )
+    dialog = page.page.get_by_role("dialog", name="Gift note")
+    await dialog.get_by_label("Note for the recipient (optional)").fill(_note(24))
+    await expect(dialog).to_contain_text(f"{NOTE_MAX} / {NOTE_MAX}")
+    await dialog.get_by_role("button", name="Submit").click()
+    await expect(dialog).to_be_hidden()
+    await expect(page.message("Added to your cart")).to_contain_text(f"{LINE_LIMIT} items")
+
+    await page.slash("/cart view")
+    cart = await page.pinned("Page 1 of")
+    assert await _walk(page, cart, always="Total") == set(range(1, LINE_LIMIT + 1))
+    await page.shot("1-cart")
+
+    await cart.get_by_role("button", name="Checkout").click()
+    summary = await page.pinned("Press Pay")
+    await _walk(page, summary, always="To pay")
+    await page.shot("2-checkout-summary")
+    async with browser.expect_page() as opened:
+        await summary.get_by_role("link", name="Pay").click()
+    gateway = await opened.value
+    await gateway.get_by_role("button", name="Pay", exact=True).click()
+    await gateway.wait_for_load_state()
+    await gateway.close()
+
+    await expect(page.roles.get_by_role("listitem").filter(has_text="Paid")).to_be_visible()
+    await page.open_dms()
+    await expect(page.message("Receipt for order")).to_be_visible()
+    await page.shot("3-receipt")
