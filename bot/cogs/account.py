@@ -15,33 +15,16 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.cogs.common import NOT_YOUR_ACCOUNT, check_owner, picked, shop_id, whole
 from bot.render import account as render
 from bot.render.notices import receipt_embed
-from bot.replies import Refusal, Reply
+from bot.replies import Reply
 
 if TYPE_CHECKING:
     from bot.app import StorefrontBot
 
 #: Discord's code for "Cannot send messages to this user" (DMs closed, bot blocked).
 CANNOT_DM = 50007
-
-
-def _shop_id(interaction: discord.Interaction[Any]) -> int:
-    assert interaction.guild_id is not None  # Replies.guard refuses DMs first
-    return interaction.guild_id
-
-
-def _order_id(text: str) -> int:
-    """An order id from a custom id or a select; 0 (no such order) when it isn't one."""
-    try:
-        return int(text)
-    except ValueError:
-        return 0
-
-
-def _picked(item: Any) -> str:
-    values = list(getattr(item, "values", []) or [])
-    return str(values[0]) if values else ""
 
 
 class AccountCog(commands.Cog, name="Account"):
@@ -65,10 +48,10 @@ class AccountCog(commands.Cog, name="Account"):
         return self.shop.ctx.config.locale
 
     async def _account(self, interaction: discord.Interaction[Any]) -> Reply:
-        shop_id, member = _shop_id(interaction), interaction.user.id
-        account = await self.shop.accounts.account(shop_id, member)
-        orders = await self.shop.history.recent(shop_id, member)
-        gifts = await self.shop.history.gifts_received(shop_id, member)
+        shop, member = shop_id(interaction), interaction.user.id
+        account = await self.shop.accounts.account(shop, member)
+        orders = await self.shop.history.recent(shop, member)
+        gifts = await self.shop.history.gifts_received(shop, member)
         now = self.shop.ctx.now()
         return Reply(
             render.account_embed(account, orders, gifts, locale=self._locale, now=now),
@@ -83,9 +66,9 @@ class AccountCog(commands.Cog, name="Account"):
         owner, order_id = args
 
         async def cancel() -> Reply:
-            self._check_owner(interaction, owner)
+            check_owner(interaction, owner, NOT_YOUR_ACCOUNT)
             order = await self.bot.flow.cancel(
-                _shop_id(interaction), interaction.user.id, _order_id(order_id)
+                shop_id(interaction), interaction.user.id, whole(order_id)
             )
             return Reply(render.cancelled_embed(order, locale=self._locale))
 
@@ -96,8 +79,8 @@ class AccountCog(commands.Cog, name="Account"):
         self, interaction: discord.Interaction[Any], args: list[str], item: Any
     ) -> None:
         async def open_order() -> Reply:
-            self._check_owner(interaction, args[0])
-            return await self._order_reply(interaction, _order_id(_picked(item)), 0)
+            check_owner(interaction, args[0], NOT_YOUR_ACCOUNT)
+            return await self._order_reply(interaction, whole(picked(item)), 0)
 
         await self.replies.guard(interaction, open_order)
 
@@ -107,8 +90,8 @@ class AccountCog(commands.Cog, name="Account"):
         owner, order_id, page = args
 
         async def turn() -> Reply:
-            self._check_owner(interaction, owner)
-            reply = await self._order_reply(interaction, _order_id(order_id), _order_id(page))
+            check_owner(interaction, owner, NOT_YOUR_ACCOUNT)
+            reply = await self._order_reply(interaction, whole(order_id), whole(page))
             reply.edit = True
             return reply
 
@@ -120,9 +103,9 @@ class AccountCog(commands.Cog, name="Account"):
         owner, order_id = args
 
         async def resend() -> Reply:
-            self._check_owner(interaction, owner)
+            check_owner(interaction, owner, NOT_YOUR_ACCOUNT)
             order = await self.shop.orders.get(
-                _shop_id(interaction), _order_id(order_id), buyer_id=interaction.user.id
+                shop_id(interaction), whole(order_id), buyer_id=interaction.user.id
             )
             receipt = self.shop.history.receipt(order)
             server = interaction.guild.name if interaction.guild is not None else None
@@ -140,7 +123,7 @@ class AccountCog(commands.Cog, name="Account"):
         self, interaction: discord.Interaction[Any], order_id: int, page: int
     ) -> Reply:
         order = await self.shop.orders.get(
-            _shop_id(interaction), order_id, buyer_id=interaction.user.id
+            shop_id(interaction), order_id, buyer_id=interaction.user.id
         )
         detail = await self.shop.history.detail(order)
         owner = interaction.user.id
@@ -161,9 +144,3 @@ class AccountCog(commands.Cog, name="Account"):
                 return False
             raise
         return True
-
-    def _check_owner(self, interaction: discord.Interaction[Any], owner: str) -> None:
-        if owner != str(interaction.user.id):
-            raise Refusal(
-                "That button belongs to another member's account. Use /account to see yours."
-            )

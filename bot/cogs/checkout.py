@@ -13,20 +13,16 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.cogs.common import check_owner, not_your_cart, owns, shop_id, whole
 from bot.payflow import CheckoutOutcome, PaymentChoice
 from bot.render import checkout as render
-from bot.replies import Refusal, Reply
+from bot.replies import Reply
 
 if TYPE_CHECKING:
     from bot.app import StorefrontBot
 
 #: "As many points as go": the store applies what the member has and the order needs.
 ALL_POINTS = 10**12
-
-
-def _shop_id(interaction: discord.Interaction[Any]) -> int:
-    assert interaction.guild_id is not None  # Replies.guard refuses DMs first
-    return interaction.guild_id
 
 
 class CheckoutCog(commands.Cog, name="Checkout"):
@@ -52,18 +48,12 @@ class CheckoutCog(commands.Cog, name="Checkout"):
     async def _on_checkout(
         self, interaction: discord.Interaction[Any], args: list[str], item: Any
     ) -> None:
-        if self._owner_mismatch(interaction, args[0]):
-            await self.replies.guard(interaction, self._not_yours)
-            return
-        await self._checkout_guarded(interaction, False)
+        await self._checkout_guarded(interaction, False, owner=args[0])
 
     async def _on_checkout_points(
         self, interaction: discord.Interaction[Any], args: list[str], item: Any
     ) -> None:
-        if self._owner_mismatch(interaction, args[0]):
-            await self.replies.guard(interaction, self._not_yours)
-            return
-        await self._checkout_guarded(interaction, True)
+        await self._checkout_guarded(interaction, True, owner=args[0])
 
     async def _on_panel_checkout(
         self, interaction: discord.Interaction[Any], args: list[str], item: Any
@@ -74,26 +64,18 @@ class CheckoutCog(commands.Cog, name="Checkout"):
         self, interaction: discord.Interaction[Any], args: list[str], item: Any
     ) -> None:
         """A gateway button of the choice: `checkout:via:{owner}:{gateway}`."""
-        if self._owner_mismatch(interaction, args[0]):
-            await self.replies.guard(interaction, self._not_yours)
-            return
-        await self._checkout_guarded(interaction, False, gateway=args[1])
+        await self._checkout_guarded(interaction, False, gateway=args[1], owner=args[0])
 
     async def _on_checkout_page(
         self, interaction: discord.Interaction[Any], args: list[str], item: Any
     ) -> None:
         """◀ ▶ of the checkout summary: `checkout:page:{owner}:{order}:{page}`, read-only."""
-        if self._owner_mismatch(interaction, args[0]):
-            await self.replies.guard(interaction, self._not_yours)
-            return
+        owner, order_id, page = args
 
-        async def page() -> Reply:
-            try:
-                order_id = int(args[1])
-            except ValueError:
-                raise Refusal("That button is out of date. Use /checkout again.") from None
+        async def turn() -> Reply:
+            check_owner(interaction, owner)
             order = await self.shop.orders.get(
-                _shop_id(interaction), order_id, buyer_id=interaction.user.id
+                shop_id(interaction), whole(order_id), buyer_id=interaction.user.id
             )
             flow = self.bot.flow
             url = flow.stored_link(order)
@@ -102,25 +84,36 @@ class CheckoutCog(commands.Cog, name="Checkout"):
                 order.checkout_expires_at if url else None,
                 locale=self._locale,
                 test_payment=url is not None and flow.test_payment(order),
-                page=_page(args[2]),
+                page=whole(page),
             )
             view = render.checkout_view(
-                order, interaction.user.id, url, locale=self._locale, page=_page(args[2])
+                order, interaction.user.id, url, locale=self._locale, page=whole(page)
             )
             return Reply(shown, view, edit=True)
 
-        await self.replies.guard(interaction, page)
+        await self.replies.guard(interaction, turn)
 
     @property
     def _locale(self) -> str:
         return self.shop.ctx.config.locale
 
     async def _checkout_guarded(
-        self, interaction: discord.Interaction[Any], use_points: bool, gateway: str | None = None
+        self,
+        interaction: discord.Interaction[Any],
+        use_points: bool,
+        gateway: str | None = None,
+        *,
+        owner: str | None = None,
     ) -> None:
+        """Check out the member's cart; `owner` is the member a button was made for, and
+        a press by anyone else is refused at once (nothing deferred, nothing changed)."""
+        if owner is not None and not owns(interaction, owner):
+            await self.replies.guard(interaction, not_your_cart)
+            return
+
         async def checkout() -> Reply:
             outcome = await self.bot.flow.begin_checkout(
-                _shop_id(interaction),
+                shop_id(interaction),
                 interaction.user.id,
                 points=ALL_POINTS if use_points else 0,
                 gateway=gateway,
@@ -159,16 +152,3 @@ class CheckoutCog(commands.Cog, name="Checkout"):
             render.checkout_view(order, interaction.user.id, url, locale=self._locale),
             summary=cart,
         )
-
-    async def _not_yours(self) -> Reply:
-        raise Refusal("That button belongs to another member's cart. Use /cart to see yours.")
-
-    def _owner_mismatch(self, interaction: discord.Interaction[Any], owner: str) -> bool:
-        return owner != str(interaction.user.id)
-
-
-def _page(value: str) -> int:
-    try:
-        return int(value)
-    except ValueError:
-        return 0

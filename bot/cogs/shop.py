@@ -12,6 +12,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.cogs.common import check_owner, picked, shop_id, whole
 from bot.render import shop as render
 from bot.render import views
 from bot.render.pages import clamp
@@ -26,25 +27,10 @@ if TYPE_CHECKING:
 CHOICES = 25
 
 
-def _shop_id(interaction: discord.Interaction[Any]) -> int:
-    assert interaction.guild_id is not None  # Replies.guard refuses DMs first
-    return interaction.guild_id
-
-
 def _in_place(interaction: discord.Interaction[Any]) -> bool:
     """Paging edits the member's own private reply; a public message is left for others."""
     message = interaction.message
     return message is not None and message.flags.ephemeral
-
-
-def _page_number(text: str) -> int:
-    """A page from a custom_id; the renderers keep it in range (a forged one shows an end)."""
-    return int(text) if text.lstrip("-").isdigit() else 0
-
-
-def _picked(item: Any) -> str:
-    values = list(getattr(item, "values", []) or [])
-    return str(values[0]) if values else ""
 
 
 class ShopCog(commands.Cog, name="Shop"):
@@ -152,13 +138,13 @@ class ShopCog(commands.Cog, name="Shop"):
     async def _on_pick(
         self, interaction: discord.Interaction[Any], args: list[str], item: Any
     ) -> None:
-        sku = _picked(item)
+        sku = picked(item)
         await self.replies.guard(interaction, lambda: self._item(sku))
 
     async def _on_kind(
         self, interaction: discord.Interaction[Any], args: list[str], item: Any
     ) -> None:
-        kind = _picked(item)
+        kind = picked(item)
 
         async def show() -> Reply:
             page = render.first_page_of(render.shop_pages(self.shop.catalog), kind)
@@ -171,7 +157,7 @@ class ShopCog(commands.Cog, name="Shop"):
     async def _on_shop_page(
         self, interaction: discord.Interaction[Any], args: list[str], item: Any
     ) -> None:
-        page = clamp(args[0], max(1, len(render.shop_pages(self.shop.catalog))))
+        page = clamp(whole(args[0]), max(1, len(render.shop_pages(self.shop.catalog))))
         await self.replies.guard(
             interaction, lambda: self._browse(page, edit=_in_place(interaction))
         )
@@ -275,8 +261,8 @@ class ShopCog(commands.Cog, name="Shop"):
         owner, page = args
 
         async def turn() -> Reply:
-            self._own(interaction, owner)
-            reply = await self._cart(interaction, page=_page_number(page))
+            check_owner(interaction, owner)
+            reply = await self._cart(interaction, page=whole(page))
             reply.edit = _in_place(interaction)
             return reply
 
@@ -288,12 +274,12 @@ class ShopCog(commands.Cog, name="Shop"):
         owner, page = args
 
         async def remove() -> Reply:
-            self._own(interaction, owner)
-            picked = _picked(item)
-            if not picked.isdigit():
+            check_owner(interaction, owner)
+            line = picked(item)
+            if not line.isdigit():
                 raise Refusal("Choose a line to remove.")
             # The same page again, or the last one if the removal emptied it.
-            reply = await self._remove(interaction, int(picked), page=_page_number(page))
+            reply = await self._remove(interaction, int(line), page=whole(page))
             reply.edit = True
             return reply
 
@@ -303,7 +289,7 @@ class ShopCog(commands.Cog, name="Shop"):
         self, interaction: discord.Interaction[Any], args: list[str], item: Any
     ) -> None:
         async def clear() -> Reply:
-            self._own(interaction, args[0])
+            check_owner(interaction, args[0])
             reply = await self._clear(interaction)
             reply.edit = True
             return reply
@@ -340,8 +326,7 @@ class ShopCog(commands.Cog, name="Shop"):
         )
 
     async def _cart(self, interaction: discord.Interaction[Any], *, page: int = 0) -> Reply:
-        shop_id, member = _shop_id(interaction), interaction.user.id
-        summary = await self.shop.carts.view(shop_id, member)
+        summary = await self.shop.carts.view(shop_id(interaction), interaction.user.id)
         return self._cart_reply(summary, page)
 
     def _cart_reply(self, summary: CartSummary, page: int = 0) -> Reply:
@@ -362,7 +347,7 @@ class ShopCog(commands.Cog, name="Shop"):
         note: str | None,
     ) -> Reply:
         summary = await self.shop.carts.add(
-            _shop_id(interaction),
+            shop_id(interaction),
             interaction.user.id,
             sku,
             quantity=quantity,
@@ -381,15 +366,12 @@ class ShopCog(commands.Cog, name="Shop"):
     async def _remove(
         self, interaction: discord.Interaction[Any], line_id: int, *, page: int = 0
     ) -> Reply:
-        summary = await self.shop.carts.remove(_shop_id(interaction), interaction.user.id, line_id)
+        summary = await self.shop.carts.remove(shop_id(interaction), interaction.user.id, line_id)
         return self._cart_reply(summary, page)
 
     async def _clear(self, interaction: discord.Interaction[Any]) -> Reply:
-        summary = await self.shop.carts.clear(_shop_id(interaction), interaction.user.id)
+        summary = await self.shop.carts.clear(shop_id(interaction), interaction.user.id)
         return self._cart_reply(summary)
-
-    async def _not_yours(self) -> Reply:
-        raise Refusal("That button belongs to another member's cart. Use /cart to see yours.")
 
     # ---- small translations ------------------------------------------------
 
@@ -419,11 +401,3 @@ class ShopCog(commands.Cog, name="Shop"):
         if recipient.bot:
             raise Refusal("Bots can't receive gifts: they have no use for them.")
         return recipient.id
-
-    def _owner_mismatch(self, interaction: discord.Interaction[Any], owner: str) -> bool:
-        return owner != str(interaction.user.id)
-
-    def _own(self, interaction: discord.Interaction[Any], owner: str) -> None:
-        """A forged or copied custom_id never acts on someone else's cart."""
-        if self._owner_mismatch(interaction, owner):
-            raise Refusal("That button belongs to another member's cart. Use /cart to see yours.")
