@@ -237,16 +237,17 @@ class PaymentFlow:
             await self._wake()
         if not order.needs_payment:
             return CheckoutOutcome(order, None, result.effects, result.cart, result.created)
-        if order.checkout_url and order.gateway_session_id and order.checkout_expires_at:
-            holder = self.gateways.get(order.gateway or self.gateway.name)
-            session = CheckoutSession(
-                gateway=order.gateway or self.gateway.name,
-                session_id=order.gateway_session_id,
-                url=order.checkout_url,
-                expires_at=order.checkout_expires_at,
+        stored = self._stored_session(order)
+        if stored is not None:
+            holder = self.gateways.get(stored.gateway)
+            if holder is None:
+                raise PaymentUnavailable(
+                    f"Order #{order.id} waits for a payment method this shop no longer "
+                    "offers. Cancel it in /account to get your items back."
+                )
+            return CheckoutOutcome(
+                order, stored, [], result.cart, test_payment=not holder.takes_real_money
             )
-            test = holder is not None and not holder.takes_real_money
-            return CheckoutOutcome(order, session, [], result.cart, test_payment=test)
         if chosen is None:
             return PaymentChoice(order, self.options, 0, result.cart)
         order, session = await self._open_session(order, chosen)
@@ -254,12 +255,26 @@ class PaymentFlow:
             order, session, [], result.cart, test_payment=not chosen.takes_real_money
         )
 
+    def _stored_session(self, order: Order) -> CheckoutSession | None:
+        """The session the order already has, if any (one order, one session)."""
+        if not (order.checkout_url and order.gateway_session_id and order.checkout_expires_at):
+            return None
+        return CheckoutSession(
+            gateway=order.gateway or self.gateway.name,
+            session_id=order.gateway_session_id,
+            url=order.checkout_url,
+            expires_at=order.checkout_expires_at,
+        )
+
     def stored_link(self, order: Order) -> str | None:
-        """The order's Pay link while it can still be paid: pending, session unexpired."""
+        """The order's Pay link while it can still be paid: pending, session unexpired,
+        at a gateway still enabled (a payment at a disabled one would never be heard of)."""
         expires = order.checkout_expires_at
         if order.state is not OrderState.PENDING or order.checkout_url is None:
             return None
         if expires is None or _past(expires, self.shop.ctx.now()):
+            return None
+        if (order.gateway or self.gateway.name) not in self.gateways:
             return None
         return order.checkout_url
 
@@ -279,6 +294,12 @@ class PaymentFlow:
             raise PaymentUnavailable(exc.member_message) from exc
 
     async def _open_session(self, order: Order, gateway: Gateway) -> tuple[Order, CheckoutSession]:
+        """Open a session and attach it; a session that lost the race is killed.
+
+        Two presses at once (two gateways, or one racing Cancel) may each open a
+        session; the store keeps the first, and the other link, never shown to
+        anyone, is expired at its gateway so no second way to pay exists.
+        """
         session = await self.session_for(order, gateway)
         order = await self.shop.orders.attach_session(
             order.id,
@@ -287,7 +308,19 @@ class PaymentFlow:
             url=session.url,
             expires_at=session.expires_at,
         )
-        return order, session
+        if order.gateway_session_id == session.session_id and order.gateway == gateway.name:
+            return order, session
+        try:
+            await gateway.expire_session(session.session_id)
+        except GatewayError as exc:  # never shown to anyone; it lapses on its own
+            log.warning("order %s: a second session could not be expired: %s", order.id, exc)
+        stored = self._stored_session(order)
+        if order.state is not OrderState.PENDING or stored is None:
+            raise PaymentUnavailable(
+                f"Order #{order.id} is {order.state.replace('_', ' ')} now, so there is "
+                "nothing to pay. See /account."
+            )
+        return order, stored
 
     def _request(self, order: Order, instance_id: str) -> CheckoutRequest:
         ttl = timedelta(minutes=self.shop.ctx.config.checkout_ttl_minutes)
@@ -406,7 +439,8 @@ class PaymentFlow:
         order is asked about at the gateway that holds its session.
         """
         results = []
-        for order in await self.shop.orders.stale_pending(older_than, limit):
+        enabled = list(self.gateways)
+        for order in await self.shop.orders.stale_pending(older_than, limit, gateways=enabled):
             assert order.gateway_session_id is not None
             try:
                 source = self.gateway_for(order)
@@ -428,10 +462,12 @@ class PaymentFlow:
                 event = state.as_event(source.name, self.shop.ctx.now())
             if event is not None:
                 results.append(await self.shop.fulfilment.apply(to_outcome(event)))
-        # Orders that never got a session can't be paid: once their checkout would
-        # have expired, give the member their cart back.
+        # Orders that never got a session, or whose session's gateway was disabled and
+        # has expired, can't be paid: give the member their cart back.
         ttl = timedelta(minutes=self.shop.ctx.config.checkout_ttl_minutes)
-        for order in await self.shop.orders.stale_without_session(max(ttl, older_than), limit):
+        lapsing = await self.shop.orders.stale_without_session(max(ttl, older_than), limit)
+        lapsing += await self.shop.orders.expired_elsewhere(enabled, limit)
+        for order in lapsing:
             try:
                 await self.shop.orders.lapse(order.id, OrderState.EXPIRED)
             except StoreError as exc:
@@ -459,7 +495,9 @@ class PaymentFlow:
         """
         order = await self.shop.orders.cancellable(shop_id, member_id, order_id)
         session_id = order.gateway_session_id
-        if session_id is not None:
+        # A gateway the operator disabled can't be asked, and a payment there would
+        # never reach this shop: the order is simply cancelled.
+        if session_id is not None and (order.gateway or self.gateway.name) in self.gateways:
             gateway = self.gateway_for(order)
             try:
                 await gateway.expire_session(session_id)

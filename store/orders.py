@@ -8,6 +8,7 @@ partially refunded, disputed, refunded, charged back or held — and nowhere els
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -326,12 +327,22 @@ class OrderService:
         url: str,
         expires_at: datetime,
     ) -> Order:
-        """Remember the gateway session made for a pending order."""
+        """Remember the gateway session made for a pending order: the first one only.
+
+        Two sessions can be opened for one order at once (two gateways pressed together,
+        or a press racing Cancel); only a pending order without a session takes one, so
+        the order keeps one link. The caller compares the returned order's session with
+        its own and kills a session that did not stick.
+        """
 
         async def attach(conn: Conn) -> Order:
             await conn.execute(
                 update(orders)
-                .where(orders.c.id == order_id)
+                .where(
+                    orders.c.id == order_id,
+                    orders.c.state == S.PENDING.value,
+                    orders.c.gateway_session_id.is_(None),
+                )
                 .values(
                     gateway=gateway,
                     gateway_session_id=session_id,
@@ -463,26 +474,45 @@ class OrderService:
             raise InvalidInput(problem)
         return order
 
-    async def stale_pending(self, older_than: timedelta, limit: int = 100) -> list[Order]:
-        """Pending orders with a gateway session, untouched for `older_than` (reconciliation)."""
-        cutoff = self.ctx.now() - older_than
+    async def stale_pending(
+        self, older_than: timedelta, limit: int = 100, *, gateways: Collection[str] | None = None
+    ) -> list[Order]:
+        """Pending orders with a gateway session, untouched for `older_than` (reconciliation).
 
-        async def stale(conn: Conn) -> list[Order]:
+        ``gateways``: only sessions held by these (the enabled ones), so orders nobody can
+        ask about never fill the batch.
+        """
+        cutoff = self.ctx.now() - older_than
+        where = [
+            orders.c.state == S.PENDING.value,
+            orders.c.updated_at <= cutoff,
+            orders.c.gateway_session_id.is_not(None),
+        ]
+        if gateways is not None:
+            where.append(orders.c.gateway.in_(list(gateways)))
+        return await self._pending_where(where, limit)
+
+    async def expired_elsewhere(self, gateways: Collection[str], limit: int = 100) -> list[Order]:
+        """Pending orders whose session is held by a gateway not among ``gateways`` (one
+        the operator disabled) and whose link has expired: nothing can pay them now."""
+        where = [
+            orders.c.state == S.PENDING.value,
+            orders.c.gateway_session_id.is_not(None),
+            orders.c.gateway.not_in(list(gateways)),
+            orders.c.checkout_expires_at <= self.ctx.now(),
+        ]
+        return await self._pending_where(where, limit)
+
+    async def _pending_where(self, where: list[Any], limit: int) -> list[Order]:
+        async def pending(conn: Conn) -> list[Order]:
             ids = (
                 await conn.execute(
-                    select(orders.c.id)
-                    .where(
-                        orders.c.state == S.PENDING.value,
-                        orders.c.updated_at <= cutoff,
-                        orders.c.gateway_session_id.is_not(None),
-                    )
-                    .order_by(orders.c.updated_at)
-                    .limit(limit)
+                    select(orders.c.id).where(*where).order_by(orders.c.updated_at).limit(limit)
                 )
             ).scalars()
             return [await load_order(conn, self.ctx, int(i)) for i in list(ids)]
 
-        return await self.ctx.db.read(stale)
+        return await self.ctx.db.read(pending)
 
     async def stale_without_session(self, older_than: timedelta, limit: int = 100) -> list[Order]:
         """Pending card orders that never got a gateway session (a crash or a gateway
