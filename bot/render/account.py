@@ -15,8 +15,9 @@ from typing import Any
 import discord
 
 from bot.controls import button, finished, link, select
-from bot.render.pages import Line, clamp, page_buttons, page_label, paginate
-from bot.render.text import COLOUR, SUCCESS, number, safe, signed, until, when
+from bot.render.lines import order_pages
+from bot.render.pages import clamp, page_buttons, page_label
+from bot.render.text import COLOUR, SUCCESS, fit_lines, number, safe, signed, until, when
 from store.gift_reference import gift_label
 from store.order_history import GiftReceived, OrderDetail, OrderSummary
 from store.orders import LAPSED_STATES, SETTLED_STATES, Order, OrderState
@@ -34,18 +35,9 @@ def _state(state: OrderState) -> str:
     return state.replace("_", " ")
 
 
-def _joined(lines: Sequence[str], limit: int = FIELD_LIMIT) -> str:
-    """As many whole lines as fit one field, then how many were left out."""
-    shown: list[str] = []
-    used = 0
-    for index, line in enumerate(lines):
-        more = f"… and {len(lines) - index} more"
-        if used + len(line) + 1 > limit - len(more) - 1:
-            shown.append(more)
-            break
-        shown.append(line)
-        used += len(line) + 1
-    return "\n".join(shown)
+def _listed(embed: discord.Embed, name: str, lines: Sequence[str]) -> None:
+    """A field of as many whole lines as fit, then how many were left out."""
+    embed.add_field(name=name, value=fit_lines(lines, FIELD_LIMIT) or "None yet.", inline=False)
 
 
 def pending_line(order: OrderSummary, *, locale: str, now: datetime) -> str:
@@ -91,27 +83,19 @@ def account_embed(
         )
         for m in account.memberships
     ]
-    embed.add_field(name="Memberships", value=_joined(memberships) or "None yet.", inline=False)
+    _listed(embed, "Memberships", memberships)
     history = [
         entry.explain(when=when, points=lambda n: signed(n, locale)) for entry in account.recent[:8]
     ]
-    embed.add_field(name="Recent changes", value=_joined(history) or "None yet.", inline=False)
+    _listed(embed, "Recent changes", history)
     pending = [o for o in orders if o.state is OrderState.PENDING]
     if pending:
-        embed.add_field(
-            name="Pending orders",
-            value=_joined([pending_line(o, locale=locale, now=now) for o in pending]),
-            inline=False,
-        )
+        _listed(embed, "Pending orders", [pending_line(o, locale=locale, now=now) for o in pending])
     recent = [
         f"#{o.id} — {_state(o.state)} — {o.subtotal.format(locale)}" for o in orders[:RECENT_SHOWN]
     ]
-    embed.add_field(name="Recent orders", value=_joined(recent) or "None yet.", inline=False)
-    embed.add_field(
-        name="Gifts received",
-        value=_joined([gift_line(g) for g in gifts]) or "None yet.",
-        inline=False,
-    )
+    _listed(embed, "Recent orders", recent)
+    _listed(embed, "Gifts received", [gift_line(g) for g in gifts])
     return embed
 
 
@@ -152,24 +136,6 @@ def account_view(
     return finished(result)
 
 
-def _order_lines(order: Order, locale: str) -> list[Line]:
-    lines = []
-    for line in order.lines:
-        details = [line.total.format(locale)]
-        if line.recipient_id != order.buyer_id:
-            anonymous = " (anonymous)" if line.anonymous else ""
-            details.append(f"Gift for <@{line.recipient_id}>{anonymous}")
-            if line.note:
-                details.append(f"Note: {safe(line.note, 900)}")
-        lines.append(Line(f"{line.name} × {line.quantity}", "\n".join(details)))
-    return lines
-
-
-def order_pages(order: Order, locale: str) -> list[list[Line]]:
-    """The order's lines in pages; the same order always packs into the same pages."""
-    return paginate(_order_lines(order, locale))
-
-
 def order_embed(
     detail: OrderDetail, *, locale: str, page: int = 0, gateway: str | None = None
 ) -> discord.Embed:
@@ -177,7 +143,7 @@ def order_embed(
     lines (any order fits: 25 lines with the longest notes page). `gateway` is the
     name members know the order's gateway by (its display name)."""
     order = detail.order
-    pages = order_pages(order, locale)
+    pages = order_pages(order, locale=locale)
     index = clamp(page, len(pages))
     facts = [f"**State:** {_state(order.state)}", f"**Ordered:** {when(order.created_at)}"]
     facts.append(f"**Total:** {order.subtotal.format(locale)}")
@@ -209,7 +175,7 @@ def order_embed(
 
 def order_view(owner: int, detail: OrderDetail, *, locale: str, page: int = 0) -> discord.ui.View:
     order = detail.order
-    pages = order_pages(order, locale)
+    pages = order_pages(order, locale=locale)
     index = clamp(page, len(pages))
     items: list[discord.ui.Item[Any]] = list(
         page_buttons(f"account:lines:{owner}:{order.id}", index, len(pages))

@@ -11,32 +11,15 @@ import discord
 
 from bot.controls import button, finished, link
 from bot.payflow import GatewayOption, PaymentChoice
-from bot.render.pages import Line, clamp, page_buttons, page_label, paginate
-from bot.render.text import COLOUR, SUCCESS, number, safe, until, when
-from store.orders import Order, OrderLine
-
-#: Characters of a gift note the order shows (the whole note goes with the gift).
-NOTE_PREVIEW = 300
+from bot.render.lines import order_pages
+from bot.render.pages import clamp, page_buttons, page_label
+from bot.render.text import COLOUR, SUCCESS, number, until, when
+from store.orders import Order
 
 TEST_PAYMENT = (
     "This shop takes test payments only: paying here is a test, no money is taken, "
     "and no real card is charged."
 )
-
-
-def _order_field(order: Order, line: OrderLine, locale: str) -> Line:
-    details = [line.total.format(locale)]
-    if line.recipient_id != order.buyer_id:
-        details.append(f"Gift for <@{line.recipient_id}>{' (anonymous)' if line.anonymous else ''}")
-        if line.note:
-            details.append(f"Note: {safe(line.note, NOTE_PREVIEW)}")
-    return Line(f"{line.name} × {line.quantity}", "\n".join(details))
-
-
-def order_pages(order: Order, *, locale: str) -> list[list[Line]]:
-    """The order's lines in pages; packing depends on the lines alone, so page N is the
-    same page on every press."""
-    return paginate([_order_field(order, line, locale) for line in order.lines])
 
 
 def checkout_embed(

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 import discord
 from babel.numbers import format_decimal
 
+from bot.render.text import fit_lines
 from store.effects import (
     ExpiryReminder,
     GiftNotice,
@@ -81,18 +82,8 @@ def _where(server: str | None) -> str:
 
 
 def _bullets(lines: Sequence[str], limit: int = DESCRIPTION_LIMIT - 200) -> str:
-    """As many lines as fit, then how many were left out (a receipt must not fail to send)."""
-    shown: list[str] = []
-    used = 0
-    for index, line in enumerate(lines):
-        bullet = f"• {shop_text(line, 300)}"
-        rest = len(lines) - index
-        if used + len(bullet) + 1 > limit - 40:
-            shown.append(f"… and {rest} more")
-            break
-        shown.append(bullet)
-        used += len(bullet) + 1
-    return "\n".join(shown)
+    """Each line as a bullet, as many as fit (a receipt must not fail to send)."""
+    return fit_lines([f"• {shop_text(line, 300)}" for line in lines], limit)
 
 
 def gift_notice_embed(

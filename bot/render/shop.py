@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import discord
 
+from bot.render.lines import gift_details
 from bot.render.pages import Line, clamp, page_label, paginate
 from bot.render.text import COLOUR, SUCCESS, safe
 from store.carts import CartLine, CartSummary
@@ -24,8 +25,6 @@ from store.catalog import Catalog, CatalogItem
 KIND_TITLES = {"membership": "Memberships", "points": "Points"}
 #: Items one shop page lists: what one select menu can offer.
 SHOP_PAGE_ITEMS = 25
-#: Characters of a gift note the cart shows (the whole note goes with the gift).
-NOTE_PREVIEW = 300
 
 
 def kind_title(kind: str) -> str:
@@ -127,16 +126,10 @@ class CartPage:
     pages: int
 
 
-def _gift(line: CartLine) -> str:
-    return f"Gift for <@{line.recipient_id}>{' (anonymous)' if line.anonymous else ''}"
-
-
 def _cart_field(number: int, line: CartLine, locale: str) -> Line:
     details = [f"{line.description} · {line.total.format(locale)}"]
     if line.is_gift:
-        details.append(_gift(line))
-        if line.note:
-            details.append(f"Note: {safe(line.note, NOTE_PREVIEW)}")
+        details += gift_details(line.recipient_id, line.anonymous, line.note)
     return Line(f"{number}. {line.name} × {line.quantity}", "\n".join(details))
 
 
@@ -201,6 +194,6 @@ def added_embed(
         return embed
     text = f"**{safe(line.name, 100)}** × {line.quantity} — {line.total.format(locale)}"
     if line.is_gift:
-        text += f"\n{_gift(line)}"
+        text += "\n" + "\n".join(gift_details(line.recipient_id, line.anonymous))
     embed.description = text
     return embed

@@ -5,6 +5,7 @@ Shared by every renderer, so a price, a count or a moment reads the same everywh
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 import discord
@@ -20,6 +21,21 @@ def safe(text: str, limit: int = 1000) -> str:
     """Member text shown as written: no markdown tricks, no mentions, bounded."""
     escaped = discord.utils.escape_mentions(discord.utils.escape_markdown(text))
     return escaped if len(escaped) <= limit else escaped[: limit - 1] + "…"
+
+
+def fit_lines(lines: Sequence[str], limit: int) -> str:
+    """As many whole lines as fit in `limit` characters, then how many were left out:
+    a long list still sends (a receipt, an account page), and says it was cut."""
+    shown: list[str] = []
+    used = 0
+    for index, line in enumerate(lines):
+        more = f"… and {len(lines) - index} more"
+        if used + len(line) + 1 > limit - len(more) - 1:
+            shown.append(more)
+            break
+        shown.append(line)
+        used += len(line) + 1
+    return "\n".join(shown)
 
 
 def when(moment: datetime | None, style: str = "f") -> str:
