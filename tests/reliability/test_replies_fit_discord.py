@@ -3,9 +3,11 @@
 Hypothesis makes the shop and the member's session: a catalog of 0 to 200 items with
 names and descriptions of any text and length the configuration allows, and a cart of
 up to `cart_line_limit` lines, gifts among them to members with long names and notes of
-up to `gift_note_max` characters of any text. The member then goes everywhere a member
-can: /shop and every page and kind of it, /item, the cart and its pages, a removal,
-checkout and its pages, /account and what it opens, and the public panel.
+up to `gift_note_max` characters of any text; gifts other members paid for them, with
+long notes; one or two gateways; DMs open or closed. The member then goes everywhere a
+member can: /shop and every page and kind of it, /item, the cart and its pages, a
+removal, checkout (the choice of gateway) and its pages, /account and every order it
+opens, the receipt again, and the public panel.
 
 The harness checks every request the bot makes against Discord's published schema
 and the limits it enforces beyond it (25 fields, 6,000 characters an embed, 5 rows),
@@ -27,6 +29,7 @@ from bot.testing import FakeMember
 from bot.testing.records import InteractionResult
 from bot.testing.state import FakeMessage
 from tests.bot.conftest import Shopfront
+from tests.payments.stripe_api_stub import StripeStub
 from tests.reliability.conftest import _scale, build_shopfront
 from tests.support import FakeClock
 
@@ -83,6 +86,11 @@ class Scenario:
     items: list[Item]
     lines: list[Line]
     recipient_names: list[str]
+    #: Gifts other members paid for the buyer (item index, anonymous, note).
+    gifts: list[tuple[int, bool, str]]
+    #: Stripe (the loopback stub) enabled beside the fake gateway: checkout asks which.
+    two_gateways: bool
+    dms_open: bool
 
 
 @st.composite
@@ -130,7 +138,20 @@ def scenarios(draw: st.DrawFn) -> Scenario:
                     else None,
                 )
             )
-    return Scenario(items, lines, names)
+    giftable = [index for index, item in enumerate(items) if item.giftable]
+    gifts = []
+    if giftable:
+        gifts = draw(
+            st.lists(
+                st.tuples(
+                    st.sampled_from(giftable),
+                    st.booleans(),
+                    st.text(min_size=1, max_size=1000).filter(lambda t: t.strip() != ""),
+                ),
+                max_size=12,
+            )
+        )
+    return Scenario(items, lines, names, gifts, draw(st.booleans()), draw(st.booleans()))
 
 
 class Walk:
@@ -203,46 +224,102 @@ def _choices(component: dict[str, Any]) -> list[list[str] | None]:
 
 
 async def run(database_url: str, scenario: Scenario) -> list[InteractionResult]:
+    stub = StripeStub()
+    await stub.start()
+
     def configure(data: dict[str, Any]) -> None:
         data["store"]["items"] = [item.config(i) for i, item in enumerate(scenario.items)]
         data["store"]["gift_note_max"] = 1000
         data["store"]["cart_line_limit"] = 25
-
-    async with build_shopfront(database_url, FakeClock(), configure) as front:
-        guild = front.world.guild
-        recipients = [guild.add_member(name) for name in scenario.recipient_names]
-        walk = Walk(front, front.alice)
-        await walk.slash("shop")
-        for item in scenario.items[:1] + scenario.items[-1:]:
-            await walk.slash("item", item=item.sku)
-        if scenario.items:
-            await front.harness.autocomplete(
-                front.alice, "item", focused="item", item=scenario.items[-1].name[:3]
-            )
-        for line in scenario.lines:
-            options: dict[str, Any] = {
-                "item": scenario.items[line.item].sku,
-                "quantity": line.quantity,
+        if scenario.two_gateways:
+            data["payments"]["gateways"] = ["stripe", "fake"]
+            data["payments"]["stripe"] = {
+                "api_key": "sk_test_fit",
+                "webhook_secret": "whsec_fit",
+                "api_base": stub.url,
+                "max_network_retries": 0,
             }
-            if line.recipient is not None:
-                options.update({"for": recipients[line.recipient], "anonymous": line.anonymous})
-            if line.note is not None:
-                options["note"] = line.note
-            walk.results.append(await front.harness.slash(front.alice, "cart", "add", **options))
-        await walk.slash("cart", "view")
-        if scenario.lines:
-            await walk.slash("cart", "remove", line=_first_line(walk.results[-1]))
-        await walk.slash("checkout")
-        await walk.slash("account")
-        panel = await front.harness.slash(front.mod, "shopadmin", "panel")
-        posted = next(
-            message
-            for message in reversed(front.world.channel_messages(panel.channel_id))
-            if "panel:browse" in message.custom_ids()
+
+    try:
+        async with build_shopfront(database_url, FakeClock(), configure) as front:
+            return await _session(front, scenario)
+    finally:
+        await stub.close()
+
+
+async def _session(front: Shopfront, scenario: Scenario) -> list[InteractionResult]:
+    guild = front.world.guild
+    recipients = [guild.add_member(name) for name in scenario.recipient_names]
+    front.alice.user.dms_open = scenario.dms_open
+    walk = Walk(front, front.alice)
+    for index, anonymous, note in scenario.gifts:
+        options = {"item": scenario.items[index].sku, "for": front.alice, "note": note}
+        gift = await front.harness.slash(front.bob, "cart", "add", anonymous=anonymous, **options)
+        walk.results.append(gift)
+    if scenario.gifts:
+        walk.results += await _pay_on_the_fake_gateway(front, front.bob)
+    if scenario.items:  # one order of the buyer's own, paid: it has a receipt
+        await front.harness.slash(front.alice, "cart", "add", item=scenario.items[0].sku)
+        walk.results += await _pay_on_the_fake_gateway(front, front.alice)
+    await walk.slash("shop")
+    for item in scenario.items[:1] + scenario.items[-1:]:
+        await walk.slash("item", item=item.sku)
+    if scenario.items:
+        await front.harness.autocomplete(
+            front.alice, "item", focused="item", item=scenario.items[-1].name[:3]
         )
-        for custom_id in posted.custom_ids():
-            await walk.explore(await front.harness.press(front.alice, posted, custom_id))
-        return walk.results
+    for line in scenario.lines:
+        options: dict[str, Any] = {"item": scenario.items[line.item].sku, "quantity": line.quantity}
+        if line.recipient is not None:
+            options.update({"for": recipients[line.recipient], "anonymous": line.anonymous})
+        if line.note is not None:
+            options["note"] = line.note
+        walk.results.append(await front.harness.slash(front.alice, "cart", "add", **options))
+    await walk.slash("cart", "view")
+    if scenario.lines:
+        await walk.slash("cart", "remove", line=_first_line(walk.results[-1]))
+    checkout = await walk.slash("checkout")
+    via = f"checkout:via:{front.alice.id}:fake"
+    if checkout.final is not None and via in checkout.final.custom_ids():
+        await walk.explore(await front.harness.press(front.alice, checkout, via))
+    await walk.slash("account")
+    for result in list(walk.results):  # the receipt again, by DM or privately
+        message = result.final
+        for custom_id in message.custom_ids() if message is not None else []:
+            if custom_id.startswith("account:receipt"):
+                walk.results.append(await front.harness.press(front.alice, message, custom_id))
+                break
+    panel = await front.harness.slash(front.mod, "shopadmin", "panel")
+    posted = next(
+        message
+        for message in reversed(front.world.channel_messages(panel.channel_id))
+        if "panel:browse" in message.custom_ids()
+    )
+    for custom_id in posted.custom_ids():
+        await walk.explore(await front.harness.press(front.alice, posted, custom_id))
+    return walk.results
+
+
+async def _pay_on_the_fake_gateway(front: Shopfront, member: FakeMember) -> list[InteractionResult]:
+    """The member checks their cart out on the fake gateway and pays on its page."""
+    results = [await front.harness.slash(member, "checkout")]
+    via = f"checkout:via:{member.id}:fake"
+    final = results[-1].final
+    if final is not None and via in final.custom_ids():
+        results.append(await front.harness.press(member, results[-1], via))
+    paying = results[-1].final
+    assert paying is not None
+    url = next((c["url"] for c in paying.iter_components() if c.get("url")), None)
+    assert url is not None, results[-1].embeds
+    session_id = url.rsplit("/", 1)[1]
+    async with front.http.post(
+        f"{front.url}/fake-gateway/sessions/{session_id}/pay",
+        headers={"Accept": "application/json"},
+    ) as response:
+        assert response.status == 200, await response.text()
+    await front.bot.flow.gateways["fake"].drain()  # type: ignore[attr-defined]
+    await front.effects_delivered()
+    return results
 
 
 def _first_line(result: InteractionResult) -> int:
