@@ -549,6 +549,15 @@ async def _uncart(conn: Conn, order: OrderRecord) -> None:
     )
 
 
+def receipt_line(description: str, recipient_id: int, buyer_id: int) -> str:
+    """A receipt's line: what it gave, marked "(gift)" when it went to someone else.
+
+    Shared by the receipt fulfilment sends and the one a member asks for again, so the
+    two always read alike.
+    """
+    return description if recipient_id == buyer_id else f"{description} (gift)"
+
+
 async def fulfil_order(
     ctx: StoreContext, conn: Conn, order: OrderRecord, now: datetime
 ) -> list[Effect]:
@@ -576,9 +585,7 @@ async def fulfil_order(
         else:
             effects += await kind.restore(paid, book)
         description = kind.describe(line.spec, line.quantity)
-        descriptions.append(
-            description if line.recipient_id == order.buyer_id else f"{description} (gift)"
-        )
+        descriptions.append(receipt_line(description, line.recipient_id, order.buyer_id))
         if line.recipient_id != order.buyer_id and line.applied_at is None:
             effects.append(
                 GiftNotice(

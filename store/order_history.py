@@ -15,12 +15,14 @@ from sqlalchemy import select
 
 from store.context import StoreContext
 from store.db.engine import Conn
-from store.db.schema import order_lines, order_money_facts, orders
+from store.db.schema import order_lines, orders
 from store.effects import Receipt
 from store.errors import InvalidInput
+from store.fulfilment import _facts as money_facts
+from store.fulfilment import receipt_line
 from store.money import Money
 from store.orders import SETTLED_STATES, Order, OrderState
-from store.settlement import FactKind
+from store.settlement import FactKind, decide
 
 #: Orders a member can pick from: one Discord select holds 25 options.
 RECENT_LIMIT = 25
@@ -120,24 +122,24 @@ class OrderHistory:
         return await self.ctx.db.read(recent)
 
     async def detail(self, order: Order) -> OrderDetail:
-        """`order` (already checked to be the member's, see `OrderService.get`) in full."""
+        """`order` (already checked to be the member's, see `OrderService.get`) in full.
 
-        async def captured(conn: Conn) -> int | None:
-            row = (
-                await conn.execute(
-                    select(order_money_facts.c.amount).where(
-                        order_money_facts.c.order_id == order.id,
-                        order_money_facts.c.kind == FactKind.CAPTURED.value,
-                    )
-                )
-            ).first()
-            if row is None:
-                return None
-            return order.cash_due.amount if row.amount is None else int(row.amount)
-
-        amount = await self.ctx.db.read(captured)
-        paid = None if amount is None else Money(amount, order.cash_due.currency)
-        return OrderDetail(order, paid)
+        What was paid is what settlement decided was captured, from the same facts, so
+        the page never disagrees with the order's state; in the currency it was paid in
+        (a payment in the wrong currency is held, and shown as it came).
+        """
+        facts = await self.ctx.db.read(lambda conn: money_facts(conn, order.id))
+        # An order has at most one capture (its fact reference is "capture").
+        capture = next((f for f in facts if f.kind is FactKind.CAPTURED), None)
+        if capture is None:
+            return OrderDetail(order, None)
+        due = order.cash_due
+        decision = decide(
+            facts, cash_due=due.amount, currency=due.currency, lifecycle=OrderState.PENDING
+        )
+        # A capture that did not say how much paid what the order was due (as decided).
+        amount = due.amount if decision.captured is None else decision.captured
+        return OrderDetail(order, Money(amount, (capture.currency or due.currency).upper()))
 
     def receipt(self, order: Order) -> Receipt:
         """The receipt of a paid order, as fulfilment first sent it; refused for any other."""
@@ -151,7 +153,7 @@ class OrderHistory:
         for line in order.lines:
             kind = kinds.get(line.kind)
             text = kind.describe(line.spec, line.quantity) if kind else line.name
-            lines.append(text if line.recipient_id == order.buyer_id else f"{text} (gift)")
+            lines.append(receipt_line(text, line.recipient_id, order.buyer_id))
         return Receipt(
             member_id=order.buyer_id,
             order_id=order.id,

@@ -50,6 +50,19 @@ async def test_detail_says_what_was_paid_and_refunded(shop: Shop) -> None:
     assert detail.order.state is OrderState.PARTIALLY_REFUNDED and detail.has_receipt
 
 
+async def test_detail_shows_a_payment_in_another_currency_as_it_came(shop: Shop) -> None:
+    """Held for the wrong currency: paid is the captured amount in the currency paid."""
+    await shop.carts.add(GUILD, ALICE, "paid-1m")
+    order = await checkout_paid_by_card(shop, ALICE)
+    await shop.fulfilment.apply(
+        gateway_event(order, "payment_succeeded", "evt_paid", amount=1200, currency="eur")
+    )
+    detail = await shop.history.detail(await shop.orders.get(GUILD, order.id))
+    assert detail.order.state is OrderState.HELD and not detail.has_receipt
+    assert detail.paid is not None
+    assert (detail.paid.amount, detail.paid.currency) == (1200, "EUR")
+
+
 async def test_receipt_again_lists_what_was_bought(shop: Shop) -> None:
     """The receipt of a paid order, with gifts marked as such and the amount paid."""
     await shop.carts.add(GUILD, ALICE, "paid-1m")
