@@ -37,11 +37,11 @@ class Sandbox:
         async with self.http.post(f"{self.url}{path}", json=body) as response:
             return response.status, await response.json()
 
-    async def slash(self, member: str, command: str, *path: str, **options: Any) -> Any:
-        """Run a slash command as `member` through the sandbox API; the bot's answer."""
+    async def slash(self, who: str, command: str, /, *path: str, **options: Any) -> Any:
+        """Run a slash command as member `who` through the sandbox API; the bot's answer."""
         status, body = await self.post(
             "/sandbox/api/commands",
-            {"member": str(self.members[member]), "command": command, "path": list(path)}
+            {"member": str(self.members[who]), "command": command, "path": list(path)}
             | {"options": options},
         )
         assert status == 200 and body["result"]["ok"], body

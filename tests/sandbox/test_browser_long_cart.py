@@ -20,7 +20,10 @@ pytestmark = pytest.mark.asyncio
 LINE_LIMIT = 25
 NOTE_MAX = 1000
 LONG_NOTES = pytest.mark.parametrize(
-    "sandbox", [{"gift_note_max": NOTE_MAX, "cart_line_limit": LINE_LIMIT}], indirect=True
+    "sandbox",
+    [{"gift_note_max": NOTE_MAX, "cart_line_limit": LINE_LIMIT}],
+    indirect=True,
+    ids=["notes-1000"],
 )
 
 
@@ -133,3 +136,100 @@ async def test_a_25_line_cart_with_the_longest_notes_pages_and_checks_out_in_the
     await page.open_dms()
     await expect(page.message("Receipt for order")).to_be_visible()
     await page.shot("3-receipt")
+
+
+@LONG_NOTES
+async def test_the_keyboard_pages_a_long_cart_and_keeps_its_place(
+    sandbox: Sandbox, browser: BrowserContext
+) -> None:
+    """Enter on Next ▶ pages in place with focus kept on it; at the last page ▶ is disabled
+    and focus moves to ◀ Previous, where Enter pages back."""
+    await _gift_lines(sandbox, LINE_LIMIT)
+    page = SandboxPage(await browser.new_page(), "keyboard-pages", sandbox.members)
+    await page.open(sandbox.url, "alice")
+    await page.slash("/cart view")
+    cart = await page.pinned("Page 1 of")
+    _, pages = await page.page_of(cart)
+    following = cart.get_by_role("button", name="Next ▶")
+    previous = cart.get_by_role("button", name="◀ Previous")
+    await following.focus()
+    for number in range(2, pages):
+        await page.page.keyboard.press("Enter")
+        await expect(cart.locator(".embed-footer")).to_have_text(f"Page {number} of {pages}")
+        await expect(following).to_be_focused()
+    await page.page.keyboard.press("Enter")
+    await expect(cart.locator(".embed-footer")).to_have_text(f"Page {pages} of {pages}")
+    await expect(following).to_be_disabled()
+    await expect(previous).to_be_focused()
+    await page.page.keyboard.press("Enter")
+    await expect(cart.locator(".embed-footer")).to_have_text(f"Page {pages - 1} of {pages}")
+    await expect(previous).to_be_focused()
+
+
+async def test_checkout_offers_each_gateway_by_name_and_the_test_one_pays(
+    two_gateway_sandbox: Sandbox, browser: BrowserContext
+) -> None:
+    """Stripe (stub) and fake enabled, alice has points: a button per gateway and one for
+    the points; the test payment's button gives its Pay link, which pays."""
+    sandbox = two_gateway_sandbox
+    await sandbox.slash(
+        "mod",
+        "shopadmin",
+        "points",
+        "grant",
+        member=str(sandbox.members["alice"]),
+        amount=50,
+        reason="test",
+    )
+    page = SandboxPage(await browser.new_page(), "gateways", sandbox.members)
+    await page.open(sandbox.url, "alice")
+    await page.slash("/item", {"item": "paid-1m"})
+    await page.message("Item code: paid-1m").get_by_role("button", name="Add to cart").click()
+    added = page.message("Added to your cart")
+    await added.get_by_role("button", name="Checkout").click()
+
+    choice = await page.pinned("How would you like to pay?")
+    for name in ["Card (Stripe)", "Test payment (no money)", "Use my 50 points"]:
+        await expect(choice.get_by_role("button", name=name, exact=True)).to_be_enabled()
+    await page.shot("1-choice")
+    await choice.get_by_role("button", name="Test payment (no money)").click()
+    pay = page.message("Press Pay").get_by_role("link", name="Pay")
+    await expect(pay).to_have_attribute("href", re.compile(f"^{re.escape(sandbox.url)}/"))
+    async with browser.expect_page() as opened:
+        await pay.click()
+    gateway = await opened.value
+    await gateway.get_by_role("button", name="Pay", exact=True).click()
+    await gateway.wait_for_load_state()
+    await gateway.close()
+    await expect(page.roles.get_by_role("listitem").filter(has_text="Paid")).to_be_visible()
+
+
+async def test_account_shows_pay_and_cancel_and_cancelling_puts_the_lines_back(
+    sandbox: Sandbox, browser: BrowserContext
+) -> None:
+    """A pending order in /account has Pay (its link) and Cancel; Cancel says so, and the
+    cart holds its lines again."""
+    await sandbox.slash("alice", "cart", "add", item="paid-2m")
+    await sandbox.slash("alice", "cart", "add", item="points-100", quantity=2)
+    checkout = await sandbox.slash("alice", "checkout")
+    [[pay_url]] = [
+        [c["url"] for c in row["components"] if c.get("url")]
+        for row in checkout["message"]["components"]
+    ]
+    page = SandboxPage(await browser.new_page(), "account", sandbox.members)
+    await page.open(sandbox.url, "alice")
+
+    await page.slash("/account")
+    account = await page.pinned("Your account")
+    await expect(account).to_contain_text("Pending orders")
+    pay = account.get_by_role("link", name=re.compile(r"^Pay #\d+"))
+    await expect(pay).to_have_attribute("href", pay_url)
+    cancel = account.get_by_role("button", name=re.compile(r"^Cancel #\d+"))
+    await page.shot("1-account")
+    await cancel.click()
+    await expect(page.message("cancelled")).to_contain_text("back in your cart")
+
+    await page.slash("/cart view")
+    cart = page.message("Total")
+    await expect(cart).to_contain_text("Paid account, 2 months")
+    await expect(cart).to_contain_text("100 points × 2")

@@ -960,7 +960,13 @@
         combo.close();
       }
     });
-    input.addEventListener("blur", () => setTimeout(() => combo.close(), 150));
+    // Closed a moment after focus leaves, unless it came back meanwhile (a fast click away
+    // and a new "/..." typed within the delay keeps the fresh list open).
+    input.addEventListener("blur", () =>
+      setTimeout(() => {
+        if (document.activeElement !== input) combo.close();
+      }, 150)
+    );
     return combo;
   }
 
