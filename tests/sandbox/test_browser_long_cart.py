@@ -233,3 +233,44 @@ async def test_account_shows_pay_and_cancel_and_cancelling_puts_the_lines_back(
     cart = page.message("Total")
     await expect(cart).to_contain_text("Paid account, 2 months")
     await expect(cart).to_contain_text("100 points × 2")
+
+
+@LONG_NOTES
+async def test_a_paid_long_order_opens_from_account_in_pages_and_its_receipt_comes_again(
+    sandbox: Sandbox, browser: BrowserContext
+) -> None:
+    """/account's "Open an order…" shows a paid 25-line order a page at a time (what was paid
+    on every page); "Send me the receipt again" puts a second receipt in the DMs."""
+    await _gift_lines(sandbox, LINE_LIMIT)
+    checkout = await sandbox.slash("alice", "checkout")
+    order_id = re.sub(r"\D", "", checkout["message"]["embeds"][0]["title"])
+    [pay_url] = [
+        c["url"]
+        for row in checkout["message"]["components"]
+        for c in row["components"]
+        if c.get("url")
+    ]
+    gateway = await browser.new_page()
+    await gateway.goto(pay_url)
+    await gateway.get_by_role("button", name="Pay", exact=True).click()
+    await gateway.wait_for_load_state()
+    await gateway.close()
+    page = SandboxPage(await browser.new_page(), "order-pages", sandbox.members)
+    await page.open(sandbox.url, "alice")
+    await page.open_dms()
+    await expect(page.message("Receipt for order")).to_be_visible()
+    await page.open_channel("general")
+
+    await page.slash("/account")
+    account = await page.pinned("Your account")
+    await account.get_by_label("Open an order…").select_option(order_id)
+    order = await page.pinned("Paid:")  # the order's facts, not its checkout message
+    await expect(order).to_contain_text(f"Order #{order_id}")
+    await _walk(page, order, always="Paid:")
+    await page.shot("1-order")
+    await order.get_by_role("button", name="Send me the receipt again").click()
+    await expect(page.message("Receipt sent")).to_contain_text(f"order #{order_id}")
+    await page.open_dms()
+    await expect(
+        page.messages.locator("li.message").filter(has_text="Receipt for order")
+    ).to_have_count(2)
