@@ -34,6 +34,7 @@ async def test_alice_shops_gifts_pays_and_bob_gets_the_gift(
 
     await shop.get_by_label("Choose what kind of item…").select_option("points")
     await expect(shop).to_contain_text("Points · page 2 of 2")
+    await expect(shop.get_by_label("Choose what kind of item…")).to_have_value("points")
     await shop.get_by_label("Choose an item…").select_option("points-100")
     await page.message("Item code: points-100").get_by_role("button", name="Gift…").click()
     await (

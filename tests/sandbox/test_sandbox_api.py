@@ -339,3 +339,33 @@ async def test_paying_in_the_sandbox_delivers_dms_and_the_role(sandbox: Sandbox)
     _, state = await sandbox.get("/sandbox/api/state")
     roles = next(m["roles"] for m in state["members"] if m["name"] == "alice")
     assert "Paid" in [r["name"] for r in roles]
+
+
+@pytest.mark.parametrize("sandbox", [{"gift_note_max": 1000}], indirect=True, ids=["notes-1000"])
+async def test_a_disabled_button_cannot_be_pressed_through_the_api(sandbox: Sandbox) -> None:
+    """◀ on the first page of a long cart is disabled: 400, and the cart view is unchanged."""
+    for index in range(25):
+        await sandbox.slash(
+            "alice",
+            "cart",
+            "add",
+            item="points-100",
+            note=f"{index:02d} " + "x" * 997,
+            **{"for": str(sandbox.members["bob"])},
+        )
+    view = (await sandbox.slash("alice", "cart", "view"))["message"]
+    [previous] = [
+        c for row in view["components"] for c in row["components"] if c.get("label") == "◀ Previous"
+    ]
+    assert previous["disabled"]
+    status, body = await sandbox.post(
+        "/sandbox/api/components",
+        {
+            "member": str(sandbox.members["alice"]),
+            "message_id": view["id"],
+            "custom_id": previous["custom_id"],
+        },
+    )
+    assert status == 400 and "disabled" in body["error"]
+    message = sandbox.app.harness.world.messages[int(view["id"])]
+    assert message.embeds == view["embeds"]
