@@ -1,5 +1,6 @@
-"""The sandbox page with the fullest cart there is, several ways to pay, and an account
-that acts: paging buttons, the gateway choice and account actions, in headless Chromium.
+"""The sandbox page with the fullest cart there is, a catalog too big for one menu, several
+ways to pay, and an account that acts: paging buttons, the gateway choice and account
+actions, in headless Chromium.
 
 Most of a 25-line cart is put in through the sandbox API (what the page itself calls);
 the last lines, and every step after, go through the page as a person would.
@@ -8,10 +9,12 @@ the last lines, and every step after, go through the page as a person would.
 from __future__ import annotations
 
 import re
+import tomllib
 
 import pytest
 from playwright.async_api import BrowserContext, Locator, expect
 
+from bot.settings import defaults_text
 from tests.sandbox.browser_support import SandboxPage
 from tests.sandbox.conftest import Sandbox
 
@@ -24,6 +27,23 @@ LONG_NOTES = pytest.mark.parametrize(
     [{"gift_note_max": NOTE_MAX, "cart_line_limit": LINE_LIMIT}],
     indirect=True,
     ids=["notes-1000"],
+)
+
+STICKERS = 30
+BIG_CATALOG = pytest.mark.parametrize(
+    "sandbox",
+    [
+        {
+            "items": tomllib.loads(defaults_text())["store"]["items"]
+            + [
+                {"sku": f"sticker-{n:02d}", "name": f"Sticker {n:02d}", "price": 100 + n}
+                | {"kind": "points", "points": 10 + n}
+                for n in range(STICKERS)
+            ]
+        }
+    ],
+    indirect=True,
+    ids=["33-points-items"],
 )
 
 
@@ -274,3 +294,33 @@ async def test_a_paid_long_order_opens_from_account_in_pages_and_its_receipt_com
     await expect(
         page.messages.locator("li.message").filter(has_text="Receipt for order")
     ).to_have_count(2)
+
+
+@BIG_CATALOG
+async def test_a_catalog_past_one_menu_pages_in_place_to_its_last_item(
+    sandbox: Sandbox, browser: BrowserContext
+) -> None:
+    """33 points items: /shop's ▶ turns to Points (25 in the menu, the kind picker showing
+    it), then to the last 8; the last sticker is picked from there and added."""
+    page = SandboxPage(await browser.new_page(), "big-catalog", sandbox.members)
+    await page.open(sandbox.url, "alice")
+    await page.slash("/shop")
+    shop = await page.pinned("Pick an item below")
+    following = shop.get_by_role("button", name="Next ▶")
+    menu = shop.get_by_label("Choose an item…")
+    await following.click()
+    await expect(shop).to_contain_text("Points · page 2 of 3")
+    await expect(shop.get_by_label("Choose what kind of item…")).to_have_value("points")
+    await expect(menu.locator("option:not([disabled])")).to_have_count(25)
+    await following.click()
+    await expect(shop).to_contain_text("Points · page 3 of 3")
+    await expect(following).to_be_disabled()
+    await expect(menu.locator("option:not([disabled])")).to_have_count(33 - 25)
+    await page.shot("1-last-page")
+    await menu.select_option(f"sticker-{STICKERS - 1:02d}")
+    await (
+        page.message(f"Item code: sticker-{STICKERS - 1:02d}")
+        .get_by_role("button", name="Add to cart")
+        .click()
+    )
+    await expect(page.message("Added to your cart")).to_contain_text(f"Sticker {STICKERS - 1:02d}")
