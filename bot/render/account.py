@@ -24,8 +24,9 @@ from store.orders import LAPSED_STATES, SETTLED_STATES, Order, OrderState
 from store.views import AccountView
 
 FIELD_LIMIT = 1024
-#: Pending orders with Pay and Cancel buttons, one row each; the select takes a row and
-#: the cart's Checkout row needs one: 3 + 1 + 1 = Discord's 5 rows.
+#: Pending orders with Pay and Cancel buttons, one row each; then a row for the order
+#: select and one of its own for the cart's Checkout and View cart (see
+#: `views.with_cart_row`): 3 + 1 + 1 = Discord's 5 rows.
 PENDING_WITH_BUTTONS = 3
 RECENT_SHOWN = 8
 OPTIONS_LIMIT = 25
@@ -180,7 +181,7 @@ def order_view(owner: int, detail: OrderDetail, *, locale: str, page: int = 0) -
     items: list[discord.ui.Item[Any]] = list(
         page_buttons(f"account:lines:{owner}:{order.id}", index, len(pages))
     )
-    if order.state in SETTLED_STATES:
+    if detail.has_receipt:
         items.append(button(f"account:receipt:{owner}:{order.id}", "Send me the receipt again"))
     result = discord.ui.View(timeout=None)
     for item in items:

@@ -123,6 +123,11 @@ def added_view(summary: CartSummary) -> discord.ui.View:
 #: Custom ids (or their `family:action:` prefixes) that already do what the cart row does.
 _CHECKOUT_IDS = ("cart:checkout:", "panel:checkout")
 _CART_IDS = ("shop:cart", "panel:cart", "cart:remove:", "cart:clear:", "cart:page:")
+#: A reply offering these already is the checkout (it asks how to pay): a Checkout
+#: button there would only ask again.
+_AT_CHECKOUT_IDS = ("checkout:via:",)
+#: Discord's rows of components under one message.
+ROWS = 5
 
 
 def with_cart_row(
@@ -131,28 +136,45 @@ def with_cart_row(
     """`built` with Checkout and View cart added when the cart has lines; and whether the
     reply now has a Checkout button.
 
-    A button the view already has (or a cart view, for View cart) is not added twice;
-    a view with no room left (five full rows) stays as it is rather than break.
+    The two go in a row of their own (the first empty one), so they never sit beside
+    the reply's own buttons (an order's Pay and Cancel, say). A button the view already
+    has (or a cart view, for View cart; the choice of how to pay, for Checkout) is not
+    added twice; a view with no empty row left stays as it is rather than break.
     """
     present = _custom_ids(built)
     has_checkout = any(c.startswith(_CHECKOUT_IDS) for c in present)
     if summary.is_empty:
         return built, has_checkout
     wanted: list[discord.ui.Item[Any]] = []
-    if not has_checkout:
+    if not has_checkout and not any(c.startswith(_AT_CHECKOUT_IDS) for c in present):
         wanted.append(checkout_button(summary.member_id))
     if not any(c.startswith(_CART_IDS) for c in present):
         wanted.append(view_cart_button())
-    if not wanted:
+    row = _first_empty_row(built)
+    if not wanted or row is None:
         return built, has_checkout
     result = built if built is not None else view()
     for item in wanted:
-        try:
-            result.add_item(item)
-        except ValueError:  # 25 components already, or no row has room for a button
-            break
-        has_checkout = has_checkout or str(getattr(item, "custom_id", "")).startswith(_CHECKOUT_IDS)
+        item.row = row
+        result.add_item(item)
+    has_checkout = has_checkout or any(
+        str(getattr(item, "custom_id", "")).startswith(_CHECKOUT_IDS) for item in wanted
+    )
     return result, has_checkout
+
+
+def _first_empty_row(built: discord.ui.View | None) -> int | None:
+    """The first of Discord's five rows no component of `built` sits in; None if all do.
+
+    An item added without a row is placed by discord.py, which records where.
+    """
+    if built is None:
+        return 0
+    used = {
+        item.row if item.row is not None else getattr(item, "_rendered_row", None)
+        for item in built.children
+    }
+    return next((row for row in range(ROWS) if row not in used), None)
 
 
 def _custom_ids(built: discord.ui.View | None) -> list[str]:

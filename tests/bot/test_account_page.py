@@ -91,6 +91,28 @@ async def test_account_offers_the_pending_orders_own_pay_link_and_a_cancel_butto
     assert f"account:order:{alice.id}" in _custom_ids(account)
 
 
+def _rows(result: Any) -> list[list[str]]:
+    """Each row of the reply: its components by custom_id (link buttons by their label)."""
+    return [
+        [c.get("custom_id") or c["label"] for c in row["components"]] for row in result.components
+    ]
+
+
+async def test_the_cart_row_sits_apart_from_the_pending_orders_buttons(
+    shopfront: Shopfront,
+) -> None:
+    """More in the cart: Checkout and View cart get their own row, not Pay and Cancel's."""
+    order_id, _ = await _pending(shopfront)
+    alice = shopfront.alice
+    await shopfront.harness.slash(alice, "cart", "add", options={"item": "paid-1m"})
+    account = await shopfront.harness.slash(alice, "account")
+    assert _rows(account) == [
+        [f"Pay #{order_id}", f"account:cancel:{alice.id}:{order_id}"],
+        [f"account:order:{alice.id}"],
+        [f"cart:checkout:{alice.id}", "shop:cart"],
+    ]
+
+
 async def test_an_expired_link_is_not_offered(shopfront: Shopfront) -> None:
     """Past its expiry the Pay link is gone; Cancel stays, to get the items back now."""
     order_id, _ = await _pending(shopfront)

@@ -55,6 +55,16 @@ async def test_checkout_asks_how_to_pay_with_a_button_per_gateway(front: Shopfro
     assert buttons[f"checkout:via:{alice}:fake"]["label"] == "Test payment (no money)"
 
 
+async def test_the_choice_of_how_to_pay_gets_no_checkout_button(front: Shopfront) -> None:
+    """It already is the checkout: no Checkout to ask again; View cart in its own row."""
+    asked = await _ask(front)
+    alice = front.alice.id
+    rows = [[c["custom_id"] for c in row["components"]] for row in asked.components]
+    assert rows == [[f"checkout:via:{alice}:stripe", f"checkout:via:{alice}:fake"], ["shop:cart"]]
+    cart = next(f["value"] for f in asked.embed["fields"] if f["name"] == "🛒 Your cart")
+    assert "**Checkout**" not in cart
+
+
 async def test_asking_how_to_pay_makes_no_order(front: Shopfront) -> None:
     """The cart stays a cart until the member chooses."""
     await _ask(front)
