@@ -10,7 +10,7 @@ them in reverse order.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -99,9 +99,8 @@ class StorefrontBot(commands.Bot):
         self.settings = settings
         self.database = database
         self.shop = shop
-        #: The default gateway; `gateways` holds every enabled one, by name.
+        #: The default gateway; `flow.gateways` holds every enabled one, by name.
         self.gateway = gateway
-        self.gateways = dict(flow.gateways)
         self.flow = flow
         self.web_app = web_app
         self.serve = serve
@@ -120,6 +119,11 @@ class StorefrontBot(commands.Bot):
         self._runner: web.AppRunner | None = None
         self._collector_before: tuple[int, int, int] | None = None
         flow.on_effects(self.kick_effects)
+
+    @property
+    def gateways(self) -> Mapping[str, Gateway]:
+        """Every enabled gateway, by name: the payment flow's own, never a copy of it."""
+        return self.flow.gateways
 
     async def setup_hook(self) -> None:
         from bot.cogs.account import AccountCog
@@ -220,7 +224,7 @@ class StorefrontBot(commands.Bot):
             await self._runner.cleanup()
             self._runner = None
         if self.serve:
-            for gateway in reversed(self.gateways.values()):
+            for gateway in reversed(list(self.gateways.values())):
                 await gateway.close()
         for name in list(self.cogs):
             await self.remove_cog(name)

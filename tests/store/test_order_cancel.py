@@ -95,7 +95,7 @@ async def test_payment_after_cancel_wins_once_and_takes_the_lines_from_the_cart(
 ) -> None:
     """Paid wins: fulfilled once, points spent once, the returned lines leave the cart."""
     order_id = await _pending_with_points(shop)
-    await shop.carts.add(GUILD, ALICE, "points-100")  # added after the cancel: stays
+    await shop.carts.add(GUILD, ALICE, "points-100")  # added before the cancel: stays
     order = await shop.orders.cancel(GUILD, ALICE, order_id)
     assert len((await shop.carts.view(GUILD, ALICE)).lines) == 2
     paid = gateway_event(order, "payment_succeeded", "evt_late")
