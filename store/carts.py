@@ -24,6 +24,7 @@ from store.db.schema import accounts, cart_lines, carts
 from store.errors import CartFull, InvalidInput, NotFound
 from store.kinds.base import LineDraft, MembershipState
 from store.money import Money
+from store.text import unstorable
 
 
 @dataclass(frozen=True)
@@ -259,6 +260,12 @@ class CartService:
         if note is not None and len(note) > limit:
             raise InvalidInput(
                 f"A gift note can be at most {limit} characters (this one is {len(note)})."
+            )
+        bad = unstorable(note or "")
+        if bad is not None:
+            raise InvalidInput(
+                f"A gift note can't contain control characters (it has {bad}); "
+                "remove it and try again."
             )
 
     def draft(self, row: CartRow, buyer: int) -> LineDraft:

@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from store.money import normalize_currency
+from store.text import unstorable
 
 
 class TierConfig(BaseModel):
@@ -42,6 +43,14 @@ class ItemConfig(BaseModel):
     kind: str
     giftable: bool = True
     max_quantity: int = Field(default=10, ge=1, le=1000)
+
+    @field_validator("name", "description")
+    @classmethod
+    def _storable(cls, value: str) -> str:
+        bad = unstorable(value)
+        if bad is not None:
+            raise ValueError(f"must not contain control characters (found {bad})")
+        return value
 
     @field_validator("price")
     @classmethod

@@ -22,6 +22,7 @@ from store.db.schema import grants
 from store.effects import Effect
 from store.errors import InvalidInput, LimitExceeded
 from store.outbox import store_effects
+from store.text import unstorable
 
 MAX_REASON = 500
 
@@ -156,6 +157,9 @@ class GrantService:
             raise InvalidInput("A reason is required for every grant or revocation.")
         if len(cleaned) > MAX_REASON:
             raise InvalidInput(f"The reason can be at most {MAX_REASON} characters.")
+        bad = unstorable(cleaned)
+        if bad is not None:
+            raise InvalidInput(f"The reason can't contain control characters (it has {bad}).")
         return cleaned
 
     def _check_points(self, points: int) -> None:

@@ -41,6 +41,8 @@ WALK_LIMIT = 40
 EXAMPLES = (300, 100) if _scale().full else (25, 8)
 
 # Any text Discord carries: letters of every script, markdown and mention syntax, emoji.
+#: What a configuration may hold (control characters are refused there, but line breaks).
+DESCRIBABLE = st.characters(blacklist_categories=("Cs", "Cc"), whitelist_characters="\n")
 member_text = st.text(
     alphabet=st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=80
 ).filter(lambda text: text.strip() != "")
@@ -100,7 +102,7 @@ def scenarios(draw: st.DrawFn) -> Scenario:
         Item(
             sku=f"item-{index}",
             name=draw(member_text),
-            description=draw(st.one_of(st.just(""), st.text(max_size=1000))),
+            description=draw(st.one_of(st.just(""), st.text(DESCRIBABLE, max_size=1000))),
             price=draw(st.integers(1, 10**9)),
             kind=draw(st.sampled_from(["membership", "points"])),
             giftable=draw(st.booleans()),
@@ -275,9 +277,9 @@ async def _session(front: Shopfront, scenario: Scenario) -> list[InteractionResu
         if line.note is not None:
             options["note"] = line.note
         walk.results.append(await front.harness.slash(front.alice, "cart", "add", **options))
-    await walk.slash("cart", "view")
-    if scenario.lines:
-        await walk.slash("cart", "remove", line=_first_line(walk.results[-1]))
+    line_id = _first_line(await walk.slash("cart", "view"))
+    if line_id is not None:
+        await walk.slash("cart", "remove", line=line_id)
     checkout = await walk.slash("checkout")
     via = f"checkout:via:{front.alice.id}:fake"
     if checkout.final is not None and via in checkout.final.custom_ids():
@@ -301,7 +303,10 @@ async def _session(front: Shopfront, scenario: Scenario) -> list[InteractionResu
 
 
 async def _pay_on_the_fake_gateway(front: Shopfront, member: FakeMember) -> list[InteractionResult]:
-    """The member checks their cart out on the fake gateway and pays on its page."""
+    """The member checks their cart out on the fake gateway and pays on its page (when
+    the cart holds anything: notes no database can store were refused)."""
+    if (await front.bot.shop.carts.view(front.guild_id, member.id)).is_empty:
+        return []
     results = [await front.harness.slash(member, "checkout")]
     via = f"checkout:via:{member.id}:fake"
     final = results[-1].final
@@ -322,14 +327,15 @@ async def _pay_on_the_fake_gateway(front: Shopfront, member: FakeMember) -> list
     return results
 
 
-def _first_line(result: InteractionResult) -> int:
-    """The id of the cart's first line, from the remove menu the cart reply offers."""
+def _first_line(result: InteractionResult) -> int | None:
+    """The id of the cart's first line, from the remove menu the cart reply offers
+    (None for an empty cart: every add may have been refused)."""
     message = result.final
     assert message is not None
     for component in message.iter_components():
         if str(component.get("custom_id", "")).startswith("cart:remove"):
             return int(component["options"][0]["value"])
-    raise AssertionError("the cart reply offers no way to remove a line")
+    return None
 
 
 def test_every_reply_fits_discord_whatever_the_cart_and_catalog(database_url: str) -> None:
