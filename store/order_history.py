@@ -8,6 +8,7 @@ built from them can reveal either (see store.gift_reference).
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -39,14 +40,19 @@ class OrderSummary:
     checkout_url: str | None
     checkout_expires_at: datetime | None
     created_at: datetime
+    #: The gateway holding its session (None before it has one).
+    gateway: str | None = None
 
-    def payable(self, now: datetime) -> bool:
-        """Pending with a link that still works: the member can pay it again from here."""
+    def payable(self, now: datetime, gateways: Collection[str]) -> bool:
+        """Pending with a link that still works, at a gateway still enabled (a payment
+        at one the operator disabled would never reach the shop): the member can pay it
+        again from here."""
         return (
             self.state is OrderState.PENDING
             and self.checkout_url is not None
             and self.checkout_expires_at is not None
             and self.checkout_expires_at > now
+            and self.gateway in gateways
         )
 
 
@@ -101,6 +107,7 @@ class OrderHistory:
                     orders.c.checkout_url,
                     orders.c.checkout_expires_at,
                     orders.c.created_at,
+                    orders.c.gateway,
                 )
                 .where(orders.c.shop_id == shop_id, orders.c.buyer_id == member_id)
                 .order_by(orders.c.id.desc())
@@ -115,6 +122,7 @@ class OrderHistory:
                     checkout_url=row.checkout_url,
                     checkout_expires_at=row.checkout_expires_at,
                     created_at=row.created_at,
+                    gateway=row.gateway,
                 )
                 for row in rows
             ]

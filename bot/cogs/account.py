@@ -52,10 +52,12 @@ class AccountCog(commands.Cog, name="Account"):
         account = await self.shop.accounts.account(shop, member)
         orders = await self.shop.history.recent(shop, member)
         gifts = await self.shop.history.gifts_received(shop, member)
-        now = self.shop.ctx.now()
+        now, gateways = self.shop.ctx.now(), self.bot.flow.gateways.keys()
         return Reply(
-            render.account_embed(account, orders, gifts, locale=self._locale, now=now),
-            render.account_view(member, orders, locale=self._locale, now=now),
+            render.account_embed(
+                account, orders, gifts, locale=self._locale, now=now, gateways=gateways
+            ),
+            render.account_view(member, orders, locale=self._locale, now=now, gateways=gateways),
         )
 
     # ---- components ---------------------------------------------------------------

@@ -8,7 +8,7 @@ for an anonymous gift, its giver, in text or in any id.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -41,11 +41,15 @@ def _listed(embed: discord.Embed, name: str, lines: Sequence[str]) -> None:
     embed.add_field(name=name, value=fit_lines(lines, FIELD_LIMIT) or "None yet.", inline=False)
 
 
-def pending_line(order: OrderSummary, *, locale: str, now: datetime) -> str:
+def pending_line(
+    order: OrderSummary, *, locale: str, now: datetime, gateways: Collection[str]
+) -> str:
     amount = order.cash_due.format(locale)
-    if order.payable(now):
+    if order.payable(now, gateways):
         assert order.checkout_expires_at is not None
         return f"#{order.id} — {amount} — pay by {until(order.checkout_expires_at)}"
+    if order.checkout_url is not None and order.gateway not in gateways:
+        return f"#{order.id} — {amount} — its way of paying is no longer offered: cancel it"
     if order.checkout_url is None:
         return f"#{order.id} — {amount} — no payment link yet: press Checkout or use /checkout"
     return f"#{order.id} — {amount} — link expired: the items go back to your cart shortly"
@@ -69,7 +73,9 @@ def account_embed(
     *,
     locale: str,
     now: datetime,
+    gateways: Collection[str],
 ) -> discord.Embed:
+    """``gateways``: the enabled ones; an order at another has no working Pay link."""
     embed = discord.Embed(title="Your account", colour=COLOUR)
     points = number(account.points, locale)
     if account.points_reserved:
@@ -91,7 +97,8 @@ def account_embed(
     _listed(embed, "Recent changes", history)
     pending = [o for o in orders if o.state is OrderState.PENDING]
     if pending:
-        _listed(embed, "Pending orders", [pending_line(o, locale=locale, now=now) for o in pending])
+        lines = [pending_line(o, locale=locale, now=now, gateways=gateways) for o in pending]
+        _listed(embed, "Pending orders", lines)
     recent = [
         f"#{o.id} — {_state(o.state)} — {o.subtotal.format(locale)}" for o in orders[:RECENT_SHOWN]
     ]
@@ -101,14 +108,19 @@ def account_embed(
 
 
 def account_view(
-    owner: int, orders: Sequence[OrderSummary], *, locale: str, now: datetime
+    owner: int,
+    orders: Sequence[OrderSummary],
+    *,
+    locale: str,
+    now: datetime,
+    gateways: Collection[str],
 ) -> discord.ui.View | None:
     """Pay (the same gateway link, while it works) and Cancel for each pending order, and
     a select to open any recent order. None when there is nothing to act on."""
     result = discord.ui.View(timeout=None)
     row = 0
     for order in [o for o in orders if o.state is OrderState.PENDING][:PENDING_WITH_BUTTONS]:
-        if order.payable(now):
+        if order.payable(now, gateways):
             assert order.checkout_url is not None
             pay = link(order.checkout_url, f"Pay #{order.id}")
             pay.row = row

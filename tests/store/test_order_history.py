@@ -29,8 +29,9 @@ async def test_recent_orders_are_listed_newest_first_with_their_pay_link(
         (first.id, OrderState.CANCELLED),
     ]
     now = shop.ctx.now()
-    assert recent[0].payable(now) and not recent[1].payable(now)
-    assert not recent[0].payable(now + timedelta(hours=2))
+    assert recent[0].payable(now, {"fake"}) and not recent[1].payable(now, {"fake"})
+    assert not recent[0].payable(now + timedelta(hours=2), {"fake"})
+    assert not recent[0].payable(now, {"stripe"})  # its gateway no longer enabled
     assert await shop.history.recent(GUILD, BOB) == []
 
 
