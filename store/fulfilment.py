@@ -415,7 +415,7 @@ async def _record_fact(
     )
 
 
-async def _facts(conn: Conn, order_id: int) -> list[MoneyFact]:
+async def load_money_facts(conn: Conn, order_id: int) -> list[MoneyFact]:
     rows = await conn.execute(
         select(
             order_money_facts.c.kind,
@@ -452,7 +452,7 @@ async def settle(ctx: StoreContext, conn: Conn, order: OrderRecord, now: datetim
     """
     lifecycle = order.state if order.state in {S.PENDING, *LAPSED_STATES} else S.PENDING
     decision = decide(
-        await _facts(conn, order.id),
+        await load_money_facts(conn, order.id),
         cash_due=order.cash_due,
         currency=order.currency,
         lifecycle=lifecycle,

@@ -19,8 +19,7 @@ from store.db.engine import Conn
 from store.db.schema import order_lines, orders
 from store.effects import Receipt
 from store.errors import InvalidInput
-from store.fulfilment import _facts as money_facts
-from store.fulfilment import receipt_line
+from store.fulfilment import load_money_facts, receipt_line
 from store.money import Money
 from store.orders import SETTLED_STATES, Order, OrderState
 from store.settlement import FactKind, decide
@@ -136,7 +135,7 @@ class OrderHistory:
         the page never disagrees with the order's state; in the currency it was paid in
         (a payment in the wrong currency is held, and shown as it came).
         """
-        facts = await self.ctx.db.read(lambda conn: money_facts(conn, order.id))
+        facts = await self.ctx.db.read(lambda conn: load_money_facts(conn, order.id))
         # An order has at most one capture (its fact reference is "capture").
         capture = next((f for f in facts if f.kind is FactKind.CAPTURED), None)
         if capture is None:
