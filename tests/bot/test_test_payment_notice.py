@@ -11,7 +11,7 @@ import pytest_asyncio
 from bot.render.checkout import TEST_PAYMENT
 from store.db.engine import Database
 from tests.bot.conftest import Shopfront
-from tests.payments.stripe_api_stub import StripeStub
+from tests.payments.stripe_api_stub import StripeStub, gateway_table
 from tests.reliability.conftest import build_shopfront
 from tests.support import FakeClock
 
@@ -32,12 +32,7 @@ async def stripe_front(
 
     def stripe(data: dict[str, Any]) -> None:
         data["payments"]["gateway"] = "stripe"
-        data["payments"]["stripe"] = {
-            "api_key": "sk_test_notice",
-            "webhook_secret": "whsec_notice",
-            "api_base": stub.url,
-            "max_network_retries": 0,
-        }
+        data["payments"]["stripe"] = gateway_table(stub.url)
 
     try:
         async with build_shopfront(database_url, clock, stripe) as shopfront:

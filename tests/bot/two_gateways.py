@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from tests.bot.conftest import Shopfront
-from tests.payments.stripe_api_stub import StripeStub
+from tests.payments.stripe_api_stub import StripeStub, gateway_table
 from tests.reliability.conftest import build_shopfront
 from tests.support import FakeClock
 
@@ -23,12 +23,7 @@ async def two_gateway_front(
 
     def both(data: dict[str, Any]) -> None:
         data["payments"]["gateways"] = ["stripe", "fake"]
-        data["payments"]["stripe"] = {
-            "api_key": "sk_test_two_gateways",
-            "webhook_secret": STRIPE_WEBHOOK_SECRET,
-            "api_base": stub.url,
-            "max_network_retries": 0,
-        }
+        data["payments"]["stripe"] = gateway_table(stub.url, STRIPE_WEBHOOK_SECRET)
         data["store"].update(store)
 
     try:

@@ -226,6 +226,17 @@ def _missing(what: str) -> tuple[int, Any]:
     return 404, _error_body("invalid_request_error", f"No such resource: {what}")
 
 
+def gateway_table(stub_url: str, webhook_secret: str = "whsec_stub") -> dict[str, Any]:
+    """The `[payments.stripe]` settings that point the Stripe gateway at a running stub
+    (a test key; no retries, so a failure the stub is told to give is seen at once)."""
+    return {
+        "api_key": "sk_test_stub",
+        "webhook_secret": webhook_secret,
+        "api_base": stub_url,
+        "max_network_retries": 0,
+    }
+
+
 def signed(body: bytes, secret: str, timestamp: int | None = None) -> dict[str, str]:
     """Headers as Stripe would send them, signed with the SDK's own helper."""
     header = stripe.WebhookSignature.generate_signature_header(

@@ -29,7 +29,7 @@ from bot.testing import FakeMember
 from bot.testing.records import InteractionResult
 from bot.testing.state import FakeMessage
 from tests.bot.conftest import Shopfront
-from tests.payments.stripe_api_stub import StripeStub
+from tests.payments.stripe_api_stub import StripeStub, gateway_table
 from tests.reliability.conftest import _scale, build_shopfront
 from tests.support import FakeClock
 
@@ -235,12 +235,7 @@ async def run(database_url: str, scenario: Scenario) -> list[InteractionResult]:
         data["store"]["cart_line_limit"] = 25
         if scenario.two_gateways:
             data["payments"]["gateways"] = ["stripe", "fake"]
-            data["payments"]["stripe"] = {
-                "api_key": "sk_test_fit",
-                "webhook_secret": "whsec_fit",
-                "api_base": stub.url,
-                "max_network_retries": 0,
-            }
+            data["payments"]["stripe"] = gateway_table(stub.url)
 
     try:
         async with build_shopfront(database_url, FakeClock(), configure) as front:

@@ -89,6 +89,19 @@ class SandboxPage:
         listbox = self.page.get_by_role("listbox", name=f"Suggestions for {option}")
         await listbox.get_by_role("option", name=choice).click()
 
+    async def gift(self, sku: str, member: str, *, anonymous: bool) -> Locator:
+        """From the item's message: Gift…, pick the member, signed or not; returns the
+        note dialog, open and waiting for its note."""
+        await self.message(f"Item code: {sku}").get_by_role("button", name="Gift…").click()
+        await (
+            self.message("Choose who receives it")
+            .get_by_label("Who is the gift for?")
+            .select_option(label=member)
+        )
+        how = "Add gift anonymously" if anonymous else "Add gift (signed)"
+        await self.message("signed or anonymously").get_by_role("button", name=how).click()
+        return self.page.get_by_role("dialog", name="Gift note")
+
     def message(self, text: str) -> Locator:
         """The newest message that shows this text."""
         return self.messages.locator("li.message").filter(has_text=text).last

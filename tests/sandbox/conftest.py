@@ -18,7 +18,7 @@ from playwright.async_api import BrowserContext, async_playwright, expect
 from bot.sandbox.runtime import RunningSandbox
 from bot.sandbox.runtime import sandbox as running_sandbox
 from bot.settings import Settings, defaults_text
-from tests.payments.stripe_api_stub import StripeStub
+from tests.payments.stripe_api_stub import StripeStub, gateway_table
 from tests.sandbox.browser_support import TIMEOUT_MS, chromium_path
 
 
@@ -66,12 +66,7 @@ def sandbox_settings(
     data["payments"]["fake"] = {"webhook_secret": "sandbox-test", "retry_backoff_seconds": 0.01}
     if stripe_url is not None:
         data["payments"]["gateways"] = ["stripe", "fake"]
-        data["payments"]["stripe"] = {
-            "api_key": "sk_test_sandbox",
-            "webhook_secret": "whsec_sandbox",
-            "api_base": stripe_url,
-            "max_network_retries": 0,
-        }
+        data["payments"]["stripe"] = gateway_table(stripe_url)
     data["store"].update(store or {})
     data["workers"] = {"outbox_seconds": 0.2}
     return Settings(**data)

@@ -118,18 +118,7 @@ async def test_a_25_line_cart_with_the_longest_notes_pages_and_checks_out_in_the
     await expect(page.message("Added to your cart")).to_contain_text("24 items")
 
     await page.slash("/item", {"item": "points-100"})
-    await page.message("Item code: points-100").get_by_role("button", name="Gift…").click()
-    await (
-        page.message("Choose who receives it")
-        .get_by_label("Who is the gift for?")
-        .select_option(label="bob")
-    )
-    await (
-        page.message("signed or anonymously")
-        .get_by_role("button", name="Add gift (signed)")
-        .click()
-    )
-    dialog = page.page.get_by_role("dialog", name="Gift note")
+    dialog = await page.gift("points-100", "bob", anonymous=False)
     await dialog.get_by_label("Note for the recipient (optional)").fill(_note(24))
     await expect(dialog).to_contain_text(f"{NOTE_MAX} / {NOTE_MAX}")
     await dialog.get_by_role("button", name="Submit").click()
