@@ -7,6 +7,7 @@ with the settings open to change (another gateway, a short lock wait).
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import tomllib
@@ -25,6 +26,17 @@ from tests.bot.conftest import Shopfront, _free_port, make_settings
 from tests.support import FakeClock
 
 FULL_ENV = "STOREFRONT_RELIABILITY_FULL"
+
+
+class FailureLog(logging.Handler):
+    """Collects "something went wrong (ref …)" reports from bot.replies."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
 
 
 @dataclass(frozen=True)

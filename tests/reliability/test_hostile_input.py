@@ -32,7 +32,7 @@ from payments import signing
 from store.db.engine import Conn
 from store.db.schema import metadata, payment_events
 from tests.bot.conftest import Shopfront
-from tests.reliability.conftest import Scale, build_shopfront
+from tests.reliability.conftest import FailureLog, Scale, build_shopfront
 from tests.support import FakeClock
 
 NASTY = [
@@ -133,17 +133,6 @@ async def front(tmp_path: Path, sqlite_template: Path) -> AsyncIterator[Shopfron
     shutil.copyfile(sqlite_template, path)
     async with build_shopfront(f"sqlite+aiosqlite:///{path}", FakeClock()) as shopfront:
         yield shopfront
-
-
-class FailureLog(logging.Handler):
-    """Collects "something went wrong (ref …)" reports from bot.replies."""
-
-    def __init__(self) -> None:
-        super().__init__(level=logging.ERROR)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
 
 
 async def _state(front: Shopfront) -> dict[str, list[tuple[Any, ...]]]:
