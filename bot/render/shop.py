@@ -11,6 +11,7 @@ components of one reply are always cut from the same page.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -63,13 +64,35 @@ class ShopPage:
     items: tuple[CatalogItem, ...]
 
 
-def shop_pages(catalog: Catalog) -> list[ShopPage]:
-    """The catalog in pages that never mix kinds, kinds in catalog order; [] when empty."""
+def shop_pages(catalog: Catalog) -> tuple[ShopPage, ...]:
+    """The catalog in pages that never mix kinds, kinds in catalog order; () when empty."""
+    return _pages(catalog)
+
+
+@functools.lru_cache(maxsize=32)
+def _pages(catalog: Catalog) -> tuple[ShopPage, ...]:
+    # A catalog never changes once loaded (a new one is a new object), and /shop is a
+    # third of what members do: its pages are cut once, not on every press.
     pages = []
     for kind, items in catalog.by_kind().items():
         for start in range(0, len(items), SHOP_PAGE_ITEMS):
             pages.append(ShopPage(kind, tuple(items[start : start + SHOP_PAGE_ITEMS])))
-    return pages
+    return tuple(pages)
+
+
+@functools.lru_cache(maxsize=256)
+def shop_listing(catalog: Catalog, locale: str, index: int) -> tuple[str, str]:
+    """Page `index`'s description and footer, written once per catalog and locale."""
+    pages = _pages(catalog)
+    shown = pages[index]
+    listing = "\n".join(
+        f"**{safe(item.name, 100)}** — {item.price.format(locale)}" for item in shown.items
+    )
+    description = f"Pick an item below to see details, add it or gift it.\n\n{listing}"[:4096]
+    footer = kind_title(shown.kind)
+    if len(pages) > 1:
+        footer += f" · {page_label(index, len(pages)).lower()}"
+    return description, footer
 
 
 def first_page_of(pages: Sequence[ShopPage], kind: str) -> int | None:
@@ -82,15 +105,7 @@ def shop_embed(catalog: Catalog, shop_name: str, *, locale: str, page: int = 0) 
     if not pages:
         embed.description = "Nothing for sale yet. Check back soon."
         return embed
-    index = clamp(page, len(pages))
-    shown = pages[index]
-    listing = "\n".join(
-        f"**{safe(item.name, 100)}** — {item.price.format(locale)}" for item in shown.items
-    )
-    embed.description = f"Pick an item below to see details, add it or gift it.\n\n{listing}"[:4096]
-    footer = kind_title(shown.kind)
-    if len(pages) > 1:
-        footer += f" · {page_label(index, len(pages)).lower()}"
+    embed.description, footer = shop_listing(catalog, locale, clamp(page, len(pages)))
     embed.set_footer(text=footer)
     return embed
 

@@ -7,6 +7,7 @@ the embed above it does not show, and no menu holds more than 25 options.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import discord
@@ -32,36 +33,44 @@ def shop_view(catalog: Catalog, *, locale: str, page: int = 0) -> discord.ui.Vie
     if not pages:
         return view(view_cart_button())
     index = clamp(page, len(pages))
-    shown = pages[index]
+    kinds, options = _shop_menus(catalog, locale, index)
     items: list[discord.ui.Item[Any]] = []
-    kinds = list(dict.fromkeys(p.kind for p in pages))
-    if len(kinds) > 1:
-        counts = {kind: sum(len(p.items) for p in pages if p.kind == kind) for kind in kinds}
-        items.append(
-            select(
-                "shop:kind",
-                "Choose what kind of item…",
-                [
-                    discord.SelectOption(
-                        label=kind_title(kind)[:100],
-                        value=kind[:100],
-                        description=f"{counts[kind]} item{'s' if counts[kind] != 1 else ''}",
-                        default=kind == shown.kind,
-                    )
-                    for kind in kinds[:25]
-                ],
-            )
-        )
-    options = [
-        discord.SelectOption(
-            label=item.name[:100], value=item.sku, description=item.price.format(locale)[:100]
-        )
-        for item in shown.items
-    ]
+    if kinds:
+        items.append(select("shop:kind", "Choose what kind of item…", kinds))
     items.append(select("shop:pick", "Choose an item…", options))
     items.extend(page_buttons("shop:page", index, len(pages)))
     items.append(view_cart_button())
     return view(*items)
+
+
+@functools.lru_cache(maxsize=256)
+def _shop_menus(
+    catalog: Catalog, locale: str, index: int
+) -> tuple[tuple[discord.SelectOption, ...], tuple[discord.SelectOption, ...]]:
+    """Page `index`'s kind picker options (none with one kind) and item options, made
+    once per catalog and locale: options are only read when a reply is sent."""
+    pages = shop_pages(catalog)
+    shown = pages[index]
+    kinds = list(dict.fromkeys(p.kind for p in pages))
+    picker: tuple[discord.SelectOption, ...] = ()
+    if len(kinds) > 1:
+        counts = {kind: sum(len(p.items) for p in pages if p.kind == kind) for kind in kinds}
+        picker = tuple(
+            discord.SelectOption(
+                label=kind_title(kind)[:100],
+                value=kind[:100],
+                description=f"{counts[kind]} item{'s' if counts[kind] != 1 else ''}",
+                default=kind == shown.kind,
+            )
+            for kind in kinds[:25]
+        )
+    options = tuple(
+        discord.SelectOption(
+            label=item.name[:100], value=item.sku, description=item.price.format(locale)[:100]
+        )
+        for item in shown.items
+    )
+    return picker, options
 
 
 def view_cart_button() -> discord.ui.Item[Any]:
