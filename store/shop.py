@@ -12,6 +12,7 @@ from store.context import StoreContext
 from store.db.engine import Database
 from store.fulfilment import Fulfilment
 from store.grants import GrantService
+from store.interaction_claims import InteractionClaims
 from store.kinds.registry import load_kinds
 from store.memberships import MembershipWorkers
 from store.order_history import OrderHistory
@@ -34,6 +35,7 @@ class Shop:
         self.accounts = AccountViews(ctx)
         self.outbox = Outbox(ctx)
         self.memberships = MembershipWorkers(ctx)
+        self.interaction_claims = InteractionClaims(ctx)
 
     @classmethod
     def build(

@@ -285,3 +285,14 @@ deployment = Table(
     Column("created_at", UTCDateTime, nullable=False),
     CheckConstraint("id = 1", name="single_row"),
 )
+
+# Interaction ids already taken by a process: Discord may deliver one interaction to
+# several (two sessions on one token, a retried HTTP request), and only the process
+# whose insert wins handles it. Kept for an hour, far past a token's 15 minutes.
+interaction_claims = Table(
+    "interaction_claims",
+    metadata,
+    Column("interaction_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("claimed_at", UTCDateTime, nullable=False),
+    Index("ix_interaction_claims_claimed_at", "claimed_at"),
+)
