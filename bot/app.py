@@ -85,6 +85,7 @@ class StorefrontBot(commands.Bot):
         flow: PaymentFlow,
         web_app: web.Application,
         serve: bool = True,
+        **client_options: Any,
     ) -> None:
         intents = discord.Intents.default()
         intents.members = True
@@ -95,6 +96,7 @@ class StorefrontBot(commands.Bot):
             allowed_mentions=NO_MENTIONS,
             chunk_guilds_at_startup=False,
             tree_cls=StorefrontTree,
+            **client_options,
         )
         self.settings = settings
         self.database = database
@@ -235,6 +237,16 @@ class StorefrontBot(commands.Bot):
             self._collector_before = None
 
 
+class ShardedStorefrontBot(StorefrontBot, commands.AutoShardedBot):
+    """The same bot on discord.py's AutoShardedBot: one connection per shard it runs.
+
+    Several processes, each with its own `shard_ids` and one PostgreSQL database, split
+    the guilds between them: Discord sends a guild's events and interactions only to the
+    shard that holds it. The workers need nothing more: each job claims its rows in the
+    database, so running them in every process still does each thing once.
+    """
+
+
 def create_bot(settings: Settings, *, clock: Clock = utcnow, serve: bool = True) -> StorefrontBot:
     """Assemble the application from settings; nothing touches the network yet."""
     database = Database(
@@ -261,7 +273,16 @@ def create_bot(settings: Settings, *, clock: Clock = utcnow, serve: bool = True)
         public_url=settings.web.public_url,
         deployment=Deployment(shop.ctx, configured=settings.payments.instance_id),
     )
-    return StorefrontBot(
+    discord_settings = settings.discord
+    bot_class: type[StorefrontBot] = StorefrontBot
+    client_options: dict[str, Any] = {}
+    if discord_settings.sharded:
+        bot_class = ShardedStorefrontBot
+        client_options = {
+            "shard_count": discord_settings.shard_count,
+            "shard_ids": discord_settings.shards,
+        }
+    return bot_class(
         settings=settings,
         database=database,
         shop=shop,
@@ -269,4 +290,5 @@ def create_bot(settings: Settings, *, clock: Clock = utcnow, serve: bool = True)
         flow=flow,
         web_app=create_web_app(flow),
         serve=serve,
+        **client_options,
     )

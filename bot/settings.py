@@ -77,6 +77,10 @@ class DiscordSettings(_Section):
     audit_channel_id: int | None = None
     cooldown_seconds: float = Field(default=2.0, ge=0, le=3600)
     moderators_may_grant_self: bool = False
+    #: Shards across every process (unset: one unsharded connection, as before sharding).
+    shard_count: int | None = Field(default=None, ge=1, le=10_000)
+    #: The shards this process runs; unset with a count, all of them.
+    shard_ids: list[int] | None = None
 
     @field_validator("guild_ids", "moderator_role_ids")
     @classmethod
@@ -84,6 +88,45 @@ class DiscordSettings(_Section):
         if any(item <= 0 for item in value):
             raise ValueError("Discord ids are positive numbers")
         return value
+
+    @model_validator(mode="after")
+    def _shards(self) -> DiscordSettings:
+        """Ids without a count, out of range or twice would start a process Discord refuses
+        (or two processes on one shard, each handling the same guilds)."""
+        ids, count = self.shard_ids, self.shard_count
+        if ids is None:
+            return self
+        if count is None:
+            raise ConfigError(
+                "discord.shard_ids: needs discord.shard_count, the number of shards "
+                "across every process"
+            )
+        if not ids:
+            raise ConfigError(
+                "discord.shard_ids: name at least one shard, or leave it unset to run all"
+            )
+        outside = sorted({i for i in ids if not 0 <= i < count})
+        if outside:
+            raise ConfigError(
+                f"discord.shard_ids: {', '.join(map(str, outside))} outside 0..{count - 1} "
+                f"(discord.shard_count is {count})"
+            )
+        twice = sorted({i for i in ids if ids.count(i) > 1})
+        if twice:
+            raise ConfigError(f"discord.shard_ids: {', '.join(map(str, twice))} listed twice")
+        return self
+
+    @property
+    def sharded(self) -> bool:
+        """Whether the bot runs as discord.py's AutoShardedBot rather than one connection."""
+        return self.shard_count is not None
+
+    @property
+    def shards(self) -> list[int]:
+        """The shard ids this process runs (empty when unsharded)."""
+        if self.shard_count is None:
+            return []
+        return list(self.shard_ids) if self.shard_ids is not None else list(range(self.shard_count))
 
 
 class DatabaseSettings(_Section):

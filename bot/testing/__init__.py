@@ -10,7 +10,9 @@ from bot.testing.harness import (
     DISPATCH_TASK_PREFIXES,
     DiscordHarness,
     InteractionFailed,
+    NotOnThisShard,
     offline,
+    on_shard,
 )
 from bot.testing.limits import DiscordLimitError, check_commands, check_tree
 from bot.testing.records import Activity, InteractionResult, RestCall
@@ -22,6 +24,7 @@ from bot.testing.state import (
     FakeMessage,
     FakeRole,
     FakeUser,
+    shard_of,
 )
 
 __all__ = [
@@ -40,9 +43,12 @@ __all__ = [
     "FakeUser",
     "InteractionFailed",
     "InteractionResult",
+    "NotOnThisShard",
     "RefusedByClient",
     "RestCall",
     "check_commands",
     "check_tree",
     "offline",
+    "on_shard",
+    "shard_of",
 ]

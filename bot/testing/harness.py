@@ -31,7 +31,16 @@ from bot.testing.records import (
     InteractionResult,
     RestCall,
 )
-from bot.testing.state import FakeChannel, FakeDiscord, FakeMember, FakeMessage, FakeRole, FakeUser
+from bot.testing.state import (
+    FakeChannel,
+    FakeDiscord,
+    FakeGuild,
+    FakeMember,
+    FakeMessage,
+    FakeRole,
+    FakeUser,
+    shard_of,
+)
 
 #: Names discord.py gives the tasks that run handlers (CommandTree, DynamicItems, views, modals,
 #: event listeners). Awaiting exactly these is what "dispatch has settled" means.
@@ -50,6 +59,10 @@ MessageRef = FakeMessage | InteractionResult | int
 
 class InteractionFailed(AssertionError):
     """Never acknowledged: the member would see "This interaction failed"."""
+
+
+class NotOnThisShard(RefusedByClient):
+    """Discord sends a guild's events only to the shard that holds it (DMs: shard 0)."""
 
 
 class _WebhookRouter:
@@ -146,6 +159,12 @@ class DiscordHarness:
         self._router: _WebhookRouter | None = None
         self._parsers: dict[str, Callable[[Any], Any]] = {}
         self._started = False
+        #: For an AutoShardedClient: the total shard count and the shards this client runs.
+        self.shard_count: int | None = None
+        self.shard_ids: list[int] = []
+        if isinstance(client, discord.AutoShardedClient):
+            self.shard_count = client.shard_count or 1
+            self.shard_ids = list(client.shard_ids or range(self.shard_count))
 
     # -- start and stop ---------------------------------------------------------------------
 
@@ -180,14 +199,49 @@ class DiscordHarness:
             self._session_id = id(client.http._HTTPClient__session)  # type: ignore[attr-defined]
             self._router = _WebhookRouter.current()
             self._router.fakes[self._session_id] = self.rest
-            self._parsers["READY"](payloads.ready_payload(self.world))
-            for guild in self.world.guilds.values():
-                self._parsers["GUILD_CREATE"](payloads.guild_create_payload(self.world, guild))
+            if self.shard_count is None:
+                self._connect(None, self.world.guilds.values())
+            else:
+                self._connect_shards(self.shard_count)
         finally:
             self._current.reset(token)
         await asyncio.wait_for(client.wait_until_ready(), timeout=self.settle_timeout)
         await self.settle(self.startup)
         self._raise_problems(self.startup)
+
+    def _connect(self, shard: tuple[int, int] | None, guilds: Iterable[FakeGuild]) -> None:
+        """One gateway session: READY, then a GUILD_CREATE for each of its guilds."""
+        self._parsers["READY"](payloads.ready_payload(self.world, shard))
+        for guild in guilds:
+            self._parsers["GUILD_CREATE"](payloads.guild_create_payload(self.world, guild))
+
+    def _connect_shards(self, count: int) -> None:
+        """Each shard's session, as AutoShardedClient.launch_shards would open them."""
+        assert isinstance(self.client, discord.AutoShardedClient)
+        self.client.shard_count = count
+        state = self.client._connection
+        state.shard_count = count
+        state.shard_ids = self.shard_ids
+        for shard_id in self.shard_ids:
+            self._connect((shard_id, count), self.world.guilds_on_shard(shard_id, count))
+
+    def runs(self, guild_id: int | None) -> bool:
+        """Whether Discord sends this guild's events (None: direct messages) to this client."""
+        if self.shard_count is None:
+            return True
+        shard = 0 if guild_id is None else shard_of(guild_id, self.shard_count)
+        return shard in self.shard_ids
+
+    def _check_shard(self, guild_id: int | None, what: str) -> None:
+        if self.runs(guild_id):
+            return
+        assert self.shard_count is not None
+        where = "direct messages" if guild_id is None else f"guild {guild_id}"
+        shard = 0 if guild_id is None else shard_of(guild_id, self.shard_count)
+        raise NotOnThisShard(
+            f"{what}: Discord sends {where} to shard {shard} of {self.shard_count}; "
+            f"this client runs shards {self.shard_ids}"
+        )
 
     async def close(self, *, check: bool = True) -> None:
         """Close the client and undo every patch; then fail on problems nobody raised yet."""
@@ -266,12 +320,14 @@ class DiscordHarness:
 
     async def member_join(self, member: FakeMember) -> Activity:
         """Tell the bot a member joined (the member must already be in the world's guild)."""
+        self._check_shard(member.guild_id, "member join")
         data = payloads.member_payload(member)
         data["guild_id"] = str(member.guild_id)
         return await self.dispatch("GUILD_MEMBER_ADD", data)
 
     async def member_leave(self, member: FakeMember) -> Activity:
         """Remove a member from the world and tell the bot."""
+        self._check_shard(member.guild_id, "member leave")
         self.world.guilds[member.guild_id].remove_member(member.id)
         data = {"guild_id": str(member.guild_id), "user": payloads.user_payload(member.user)}
         return await self.dispatch("GUILD_MEMBER_REMOVE", data)
@@ -357,6 +413,7 @@ class DiscordHarness:
         self, result: InteractionResult, *, strict: bool | None = None
     ) -> InteractionResult:
         """Dispatch a prepared interaction (its ``payload``) and wait until it has settled."""
+        self._check_shard(result.guild_id, f"interaction {result.name!r}")
         self.rest.interactions[result.token] = result
         token = self._current.set(weakref.ref(result))
         result.started_at = time.perf_counter() - self.arrival_delay
@@ -651,6 +708,26 @@ class DiscordHarness:
         """Forget logged calls and finished interactions (the benchmark bounds memory with it)."""
         self.rest.log.clear()
         self.rest.interactions.clear()
+
+
+def on_shard(
+    harnesses: Iterable[DiscordHarness], where: FakeGuild | FakeMember | int | None
+) -> DiscordHarness:
+    """The harness whose client Discord would send this guild's interactions to.
+
+    ``where`` is a guild, a member (their guild), a guild id, or None for direct messages.
+    Several sharded clients on one world split its guilds; exactly one runs each.
+    """
+    if isinstance(where, FakeGuild):
+        guild_id: int | None = where.id
+    elif isinstance(where, FakeMember):
+        guild_id = where.guild_id
+    else:
+        guild_id = where
+    running = [h for h in harnesses if h.runs(guild_id)]
+    if len(running) != 1:
+        raise LookupError(f"{len(running)} clients run the shard of guild {guild_id}, not one")
+    return running[0]
 
 
 def offline(

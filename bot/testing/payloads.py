@@ -144,17 +144,22 @@ def guild_create_payload(world: FakeDiscord, guild: FakeGuild) -> dict[str, Any]
     }
 
 
-def ready_payload(world: FakeDiscord) -> dict[str, Any]:
-    return {
+def ready_payload(world: FakeDiscord, shard: tuple[int, int] | None = None) -> dict[str, Any]:
+    """READY; for a shard ``(shard_id, shard_count)``, with only that shard's guilds."""
+    guilds = list(world.guilds) if shard is None else [g.id for g in world.guilds_on_shard(*shard)]
+    payload: dict[str, Any] = {
         "v": 10,
         "user": user_payload(world.bot_user),
-        "guilds": [{"id": str(g), "unavailable": True} for g in world.guilds],
-        "session_id": "fake-session",
+        "guilds": [{"id": str(g), "unavailable": True} for g in guilds],
+        "session_id": "fake-session" if shard is None else f"fake-session-{shard[0]}",
         "resume_gateway_url": "wss://gateway.invalid",
         "application": {"id": str(world.application_id), "flags": 0},
         "private_channels": [],
         "relationships": [],
     }
+    if shard is not None:
+        payload["shard"] = list(shard)
+    return payload
 
 
 def application_payload(world: FakeDiscord) -> dict[str, Any]:

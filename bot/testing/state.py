@@ -32,6 +32,11 @@ CHANNEL_TEXT = 0
 CHANNEL_DM = 1
 
 
+def shard_of(guild_id: int, shard_count: int) -> int:
+    """The shard Discord puts a guild on: ``(guild_id >> 22) % shard_count``."""
+    return (guild_id >> 22) % shard_count
+
+
 def _now_iso() -> str:
     return dt.datetime.now(dt.UTC).isoformat()
 
@@ -340,6 +345,12 @@ class FakeDiscord:
         stamp = int((time.time() - age) * 1000) - DISCORD_EPOCH_MS
         return (stamp << 22) | (next(self._sequence) & 0x3FFFFF)
 
+    def _id_on_shard(self, shard_id: int, shard_count: int) -> int:
+        """A snowflake a few milliseconds old at most, whose guild would live on that shard."""
+        stamp = int(time.time() * 1000) - DISCORD_EPOCH_MS
+        stamp -= (stamp - shard_id) % shard_count
+        return (stamp << 22) | (next(self._sequence) & 0x3FFFFF)
+
     def add_user(self, name: str, *, bot: bool = False, dms_open: bool = True) -> FakeUser:
         user = FakeUser(id=self.new_id(), name=name, bot=bot, dms_open=dms_open)
         self.users[user.id] = user
@@ -353,10 +364,21 @@ class FakeDiscord:
         everyone_permissions: int = DEFAULT_EVERYONE_PERMISSIONS,
         bot_permissions: int = MANAGE_ROLES | (1 << 11) | (1 << 10),
         channels: Iterable[str] = ("general",),
+        shard: tuple[int, int] | None = None,
     ) -> FakeGuild:
-        """A guild the bot has joined: @everyone, the bot's managed role and member."""
+        """A guild the bot has joined: @everyone, the bot's managed role and member.
+
+        ``shard=(shard_id, shard_count)`` gives it an id Discord would put on that shard.
+        """
         guild_owner = owner or self.add_user(f"{name}-owner")
-        guild = FakeGuild(id=self.new_id(), name=name, owner_id=guild_owner.id, world=self)
+        if shard is not None:
+            shard_id, shard_count = shard
+            if not 0 <= shard_id < shard_count:
+                raise ValueError(f"shard {shard_id} outside 0..{shard_count - 1}")
+            guild_id = self._id_on_shard(shard_id, shard_count)
+        else:
+            guild_id = self.new_id()
+        guild = FakeGuild(id=guild_id, name=name, owner_id=guild_owner.id, world=self)
         guild.roles[guild.id] = FakeRole(
             id=guild.id,
             guild_id=guild.id,
@@ -389,6 +411,10 @@ class FakeDiscord:
         if len(self.guilds) != 1:
             raise LookupError(f"world has {len(self.guilds)} guilds; pick one from .guilds")
         return next(iter(self.guilds.values()))
+
+    def guilds_on_shard(self, shard_id: int, shard_count: int) -> list[FakeGuild]:
+        """The guilds Discord sends to that shard."""
+        return [g for g in self.guilds.values() if shard_of(g.id, shard_count) == shard_id]
 
     def member(self, member_id: int, guild_id: int | None = None) -> FakeMember:
         if guild_id is not None:

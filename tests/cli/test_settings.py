@@ -304,3 +304,44 @@ def test_an_instance_id_unfit_for_gateway_metadata_is_refused(
     monkeypatch.setenv("STOREFRONT_PAYMENTS__INSTANCE_ID", bad or '""')
     with pytest.raises(SettingsError, match=r"payments\.instance_id: 1 to 64"):
         load_settings()
+
+
+def test_shards_are_unset_by_default() -> None:
+    """No shard settings: one unsharded connection, as before sharding existed."""
+    discord = load_settings().discord
+    assert (discord.shard_count, discord.shard_ids, discord.sharded) == (None, None, False)
+
+
+def test_shards_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STOREFRONT_DISCORD__SHARD_COUNT", "4")
+    monkeypatch.setenv("STOREFRONT_DISCORD__SHARD_IDS", "[0, 1]")
+    discord = load_settings().discord
+    assert (discord.shard_count, discord.shards) == (4, [0, 1])
+
+
+def test_a_shard_count_alone_runs_every_shard(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STOREFRONT_DISCORD__SHARD_COUNT", "3")
+    assert load_settings().discord.shards == [0, 1, 2]
+
+
+@pytest.mark.parametrize(
+    ("count", "ids", "problem"),
+    [
+        (None, "[0]", "discord.shard_ids: needs discord.shard_count, the number of shards "),
+        ("2", "[0, 2, 5]", "discord.shard_ids: 2, 5 outside 0..1 (discord.shard_count is 2)"),
+        ("2", "[1, 1]", "discord.shard_ids: 1 listed twice"),
+        ("2", "[]", "discord.shard_ids: name at least one shard, or leave it unset to run all"),
+        ("0", None, "discord.shard_count: input should be greater than or equal to 1"),
+    ],
+)
+def test_bad_shard_settings_are_refused_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, count: str | None, ids: str | None, problem: str
+) -> None:
+    if count is not None:
+        monkeypatch.setenv("STOREFRONT_DISCORD__SHARD_COUNT", count)
+    if ids is not None:
+        monkeypatch.setenv("STOREFRONT_DISCORD__SHARD_IDS", ids)
+    with pytest.raises(SettingsError) as refused:
+        load_settings()
+    assert len(refused.value.problems) == 1
+    assert refused.value.problems[0].startswith(problem)

@@ -176,3 +176,32 @@ class ToyBot(commands.Bot):
 
     async def on_ready(self) -> None:
         self.ready_seen = True
+
+
+@app_commands.command(description="Say which guild and shard answered")
+async def whereami(interaction: discord.Interaction) -> None:
+    guild = interaction.guild
+    cached = interaction.client.get_guild(guild.id) if guild is not None else None
+    where = f"{guild.name} on shard {guild.shard_id}" if guild is not None else "a DM"
+    await interaction.response.send_message(f"{where}, cached: {cached is guild}", ephemeral=True)
+
+
+class ShardedToyBot(commands.AutoShardedBot):
+    """The toy bot's start-up on discord.py's AutoShardedBot, with one command of its own."""
+
+    def __init__(self, shard_count: int | None, shard_ids: list[int] | None = None) -> None:
+        intents = discord.Intents.default()
+        intents.members = True
+        super().__init__(
+            command_prefix="!", intents=intents, shard_count=shard_count, shard_ids=shard_ids
+        )
+        self.shards_ready: list[int] = []
+        self.available: list[int] = []
+        self.tree.add_command(whereami)
+        self.tree.add_command(echo)
+
+    async def on_shard_ready(self, shard_id: int) -> None:
+        self.shards_ready.append(shard_id)
+
+    async def on_guild_available(self, guild: discord.Guild) -> None:
+        self.available.append(guild.id)
