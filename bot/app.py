@@ -24,6 +24,7 @@ from bot.cooldown import Cooldown
 from bot.effects import EffectDeliverer
 from bot.gc_tuning import restore_garbage_collector, tune_garbage_collector
 from bot.guild_gate import GuildGate
+from bot.interaction_claims import PURGE_SECONDS, ClaimFirst
 from bot.payflow import PaymentFlow
 from bot.render.text import refusal_embed
 from bot.replies import NO_MENTIONS, Refusal, Replies, Reply
@@ -108,6 +109,9 @@ class StorefrontBot(commands.Bot):
         self.serve = serve
         self.replies = Replies(shop, Cooldown(settings.discord.cooldown_seconds))
         self.router = ComponentRouter(self._unknown_component)
+        # Installed before the gate, so the gate runs first: a foreign guild costs no write.
+        self.claim_first = ClaimFirst(shop.interaction_claims)
+        self.claim_first.install(self)
         self.guild_gate = GuildGate(settings.discord.guild_ids)
         self.guild_gate.install(self)
         self.deliverer = EffectDeliverer(
@@ -167,6 +171,7 @@ class StorefrontBot(commands.Bot):
             Periodic(
                 "expiry", timing.expiry_seconds, self._then_deliver(shop.memberships.claim_expired)
             ),
+            Periodic("interaction-claims", PURGE_SECONDS, self.claim_first.purge_old),
             Periodic(
                 "abandoned-carts",
                 timing.abandoned_carts_seconds,

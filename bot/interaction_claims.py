@@ -1,0 +1,103 @@
+"""Every interaction is handled once, however many processes Discord delivers it to.
+
+Two processes logged in with one token each receive every interaction over the
+gateway, and an HTTP delivery may be retried; both copies would add to the cart and
+one of the answers would fail with "already acknowledged". So before discord.py routes
+an interaction anywhere, its id is claimed in the shared database (a unique insert):
+the process that wins routes it as usual, the others let it go without a word, since
+the winner answers the member.
+
+The claim sits in front of discord.py's INTERACTION_CREATE parser, behind the guild
+gate (a foreign guild's interaction is refused before it costs a write). The parser is
+synchronous and a claim is a database write, so the claim runs as an event task
+(``discord.py: on_interaction_claim``), like any handler, and calls the parser from
+there: discord.py then dispatches to commands, views and modals exactly as before.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import discord
+from discord.ext import commands
+
+from bot.render.text import refusal_embed
+from store.errors import StoreError
+from store.interaction_claims import InteractionClaims
+
+log = logging.getLogger("bot.claims")
+
+#: The event the claim runs under (listener ``on_<name>``).
+CLAIM_EVENT = "interaction_claim"
+#: How long a claim is kept: far beyond the 15 minutes an interaction token lives, after
+#: which Discord delivers that interaction to nobody.
+CLAIMS_KEPT = timedelta(hours=1)
+#: How often old claims are purged.
+PURGE_SECONDS = 600.0
+
+
+class ClaimFirst:
+    """Routes an interaction only after this process has claimed its id."""
+
+    def __init__(self, claims: InteractionClaims) -> None:
+        self.claims = claims
+        self._parse: Callable[[Any], None] | None = None
+        self._state: Any = None
+
+    def install(self, client: commands.Bot) -> None:
+        """Put the claim in front of discord.py's INTERACTION_CREATE parser."""
+        state = client._connection
+        self._state = state
+        self._parse = state.parsers["INTERACTION_CREATE"]
+
+        def claimed(data: Any) -> None:
+            client.dispatch(CLAIM_EVENT, data)
+
+        state.parsers["INTERACTION_CREATE"] = claimed
+        client.add_listener(self.claim_then_route, f"on_{CLAIM_EVENT}")
+
+    async def claim_then_route(self, data: Any) -> None:
+        assert self._parse is not None, "install() first"
+        try:
+            interaction_id = int(data["id"])
+        except (KeyError, TypeError, ValueError):
+            log.warning("dropped an interaction without a valid id (type %s)", data.get("type"))
+            return
+        try:
+            won = await self.claims.claim(interaction_id)
+        except StoreError as error:
+            await self._refuse(data, error.message)
+            return
+        if not won:
+            log.info(
+                "interaction %s (type %s) was claimed by another process, which answers it",
+                interaction_id,
+                data.get("type"),
+            )
+            return
+        self._parse(data)
+
+    async def _refuse(self, data: Any, message: str) -> None:
+        """No claim, no work: tell the member to try again, as any unit of work would."""
+        log.warning("could not claim an interaction: %s", message)
+        try:
+            interaction: discord.Interaction[Any] = discord.Interaction(
+                data=data, state=self._state
+            )
+            if interaction.type is discord.InteractionType.autocomplete:
+                await interaction.response.autocomplete([])
+            else:
+                await interaction.response.send_message(
+                    embed=refusal_embed(message), ephemeral=True
+                )
+        except (KeyError, TypeError, ValueError):
+            return  # too malformed to answer
+        except discord.HTTPException as error:
+            log.warning("could not answer an unclaimed interaction: %s", error)
+
+    async def purge_old(self) -> None:
+        """Forget claims older than `CLAIMS_KEPT` (a worker's job)."""
+        await self.claims.purge(self.claims.ctx.now() - CLAIMS_KEPT)
