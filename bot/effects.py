@@ -211,7 +211,7 @@ class EffectDeliverer:
     async def _change_role(
         self, stored: StoredEffect, effect: AddRole | RemoveRole, *, add: bool
     ) -> str:
-        guild = self._guild(stored)
+        guild = self._guild(stored) or await self._guild_on_another_shard(stored)
         if guild is None:
             return GUILD_GONE
         member = await self._member(guild, effect.member_id)
@@ -460,6 +460,24 @@ class EffectDeliverer:
         if guild is not None and guild.unavailable:
             raise Transient(f"guild {guild.id} is unavailable (Discord outage)")
         return guild
+
+    async def _guild_on_another_shard(self, stored: StoredEffect) -> discord.Guild | None:
+        """A guild another process's shard holds, over REST (which any shard may use).
+
+        A sharded process caches only its own shards' guilds, while any process may claim
+        any effect; without this a role for another shard's guild would count as gone.
+        """
+        client = self.client
+        guild_id = int(stored.extra.get("shop_id") or 0)
+        count = client.shard_count
+        if not guild_id or count is None or not isinstance(client, discord.AutoShardedClient):
+            return None
+        if (guild_id >> 22) % count in (client.shard_ids or range(count)):
+            return None  # one of ours: absent from the cache means the bot left it
+        try:
+            return await client.fetch_guild(guild_id, with_counts=False)
+        except (discord.NotFound, discord.Forbidden):
+            return None  # the bot is no longer in it
 
     def _server_name(self, stored: StoredEffect) -> str | None:
         guild = self.client.get_guild(int(stored.extra.get("shop_id") or 0))
