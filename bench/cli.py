@@ -18,11 +18,11 @@ from typing import Any
 from bench.config import DEFAULT_POSTGRES, BenchConfig
 
 Phase = Callable[[BenchConfig, Path], Awaitable[dict[str, Any]]]
-ALL_PHASES = ("mixed", "floor", "burst", "storm", "memory", "startup")
+ALL_PHASES = ("mixed", "floor", "burst", "storm", "memory", "startup", "claims")
 
 
 def _phases() -> dict[str, Phase]:
-    from bench import phases, storm, subprocs
+    from bench import claims, phases, storm, subprocs
 
     return {
         "mixed": phases.mixed,
@@ -31,6 +31,7 @@ def _phases() -> dict[str, Phase]:
         "storm": storm.storm,
         "memory": subprocs.memory,
         "startup": subprocs.startup,
+        "claims": claims.claims,
     }
 
 
@@ -42,7 +43,7 @@ def parse_args(argv: list[str] | None) -> tuple[BenchConfig, Path | None]:
     parser.add_argument("--members", type=int, help="M: members seeded (default 10,000)")
     parser.add_argument("--concurrency", type=int, help="C: members in flight (default 200)")
     parser.add_argument("--interactions", type=int, help="mixed interactions measured")
-    parser.add_argument("--burst", type=int, help="B: simultaneous Add presses (3,000)")
+    parser.add_argument("--burst", type=int, help="B: simultaneous Add presses (5,000)")
     parser.add_argument("--storm", type=int, help="W: webhooks in the storm (4,000)")
     parser.add_argument("--memory-members", type=int, help="members for the RSS phase")
     parser.add_argument("--phases", default=",".join(ALL_PHASES), help="comma-separated")
@@ -90,6 +91,10 @@ def flatten(config: BenchConfig, results: dict[str, dict[str, Any]]) -> dict[str
         "ratio_to_floor": ratio,
         "burst_size": config.burst,
         "burst_acknowledged_within_3s": burst.get("burst_acknowledged_within_3s"),
+        "burst_ack_p50_ms": burst.get("burst_ack_p50_ms"),
+        "burst_ack_p90_ms": burst.get("burst_ack_p90_ms"),
+        "burst_ack_p99_ms": burst.get("burst_ack_p99_ms"),
+        "burst_ack_max_ms": burst.get("burst_ack_max_ms"),
         "burst_final_p99_ms": burst.get("burst_final_p99_ms"),
         "burst_final_max_ms": burst.get("burst_final_max_ms"),
         "failed_interactions": sum(f for f in failed if f is not None) if failed else None,
@@ -138,9 +143,9 @@ def targets(summary: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
             check(s["burst_acknowledged_within_3s"], lambda v: v >= 1.0),
         ),
         (
-            "burst: final p99 <= 5 s",
+            "burst: final p99 <= 6 s",
             f"{s['burst_final_p99_ms']} ms",
-            check(s["burst_final_p99_ms"], lambda v: v <= 5000),
+            check(s["burst_final_p99_ms"], lambda v: v <= 6000),
         ),
         (
             "no failed interaction",
@@ -181,6 +186,10 @@ def render_table(summary: dict[str, Any]) -> str:
         "ratio_to_floor",
         "burst_size",
         "burst_acknowledged_within_3s",
+        "burst_ack_p50_ms",
+        "burst_ack_p90_ms",
+        "burst_ack_p99_ms",
+        "burst_ack_max_ms",
         "burst_final_p99_ms",
         "burst_final_max_ms",
         "failed_interactions",

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import Insert, delete, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from store.context import StoreContext
 from store.db.engine import Conn
 from store.db.schema import interaction_claims
-from store.db.sql import insert_ignore
 
 #: Claims deleted per unit of work when purging, so SQLite never holds the loop long.
 PURGE_CHUNK = 1000
@@ -24,6 +24,12 @@ PURGE_CHUNK = 1000
 class InteractionClaims:
     def __init__(self, ctx: StoreContext) -> None:
         self.ctx = ctx
+        # Built once: every interaction pays for a claim, and constructing the statement
+        # cost as much as running it (its values come as parameters instead).
+        dialect = postgresql if ctx.db.dialect == "postgresql" else sqlite
+        self._insert: Insert = dialect.insert(interaction_claims).on_conflict_do_nothing(
+            index_elements=[interaction_claims.c.interaction_id]
+        )
 
     async def claim(self, interaction_id: int) -> bool:
         """True when this call took the id; False when someone already had it.
@@ -31,15 +37,10 @@ class InteractionClaims:
         On PostgreSQL a concurrent claim of the same id waits for the other transaction
         and then loses quietly (ON CONFLICT DO NOTHING), never a unique-key error.
         """
-        now = self.ctx.now()
+        values = {"interaction_id": interaction_id, "claimed_at": self.ctx.now()}
 
         async def take(conn: Conn) -> bool:
-            return await insert_ignore(
-                conn,
-                interaction_claims,
-                {"interaction_id": interaction_id, "claimed_at": now},
-                conflict=["interaction_id"],
-            )
+            return bool((await conn.execute(self._insert, values)).rowcount)
 
         return await self.ctx.db.write(take)
 
