@@ -27,7 +27,7 @@ class BenchConfig:
     concurrency: int = 200
     interactions: int = 20_000
     warmup: int = 2_000
-    burst: int = 3_000
+    burst: int = 5_000
     storm: int = 4_000
     storm_concurrency: int = 32
     memory_members: int = 100_000

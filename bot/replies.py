@@ -59,10 +59,27 @@ def _refusing(message: str) -> Action:
 
 
 class Replies:
-    def __init__(self, shop: Shop, cooldown: Cooldown, *, defer_after: float = 1.5) -> None:
+    """Runs every handler's work and answers the interaction with its reply.
+
+    `defer_after`: work still running this long after the interaction was created is
+    deferred (acknowledged) so Discord's 3 s limit is met. `ack_first_after`: an
+    interaction already this old when its handler starts means the bot is behind (a
+    burst queued it): it is acknowledged at once, before the cooldown, the store or
+    anything else, so the acknowledgement never waits behind other members' work.
+    """
+
+    def __init__(
+        self,
+        shop: Shop,
+        cooldown: Cooldown,
+        *,
+        defer_after: float = 1.5,
+        ack_first_after: float = 0.4,
+    ) -> None:
         self.shop = shop
         self.cooldown = cooldown
         self.defer_after = defer_after
+        self.ack_first_after = ack_first_after
 
     async def guard(
         self,
@@ -72,6 +89,11 @@ class Replies:
         mutating: bool = False,
         defer: bool = False,
     ) -> None:
+        if self._behind(interaction):
+            await self._defer(interaction)
+            # Let the interactions queued behind this one be acknowledged before its work
+            # runs (over the network the deferral suspends anyway; a quick one may not).
+            await asyncio.sleep(0)
         member_id = interaction.user.id
         shop_id = interaction.guild_id
         if shop_id is None:
@@ -112,6 +134,17 @@ class Replies:
                 checkout_button=has_checkout,
             )
         return reply
+
+    def _behind(self, interaction: discord.Interaction[Any]) -> bool:
+        """The interaction waited in the loop's queue: acknowledge before doing anything.
+
+        Its age counts from its creation (the snowflake), so this also sees the time it
+        spent reaching us and the time discord.py's dispatch waited for the loop.
+        """
+        if interaction.response.is_done():
+            return False
+        age = (discord.utils.utcnow() - interaction.created_at).total_seconds()
+        return age >= self.ack_first_after
 
     async def _within_deadline(self, interaction: discord.Interaction[Any], work: Action) -> Reply:
         """Answer in time even under load: defer when the work outlasts `defer_after`.
