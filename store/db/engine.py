@@ -35,6 +35,9 @@ log = logging.getLogger("store.db")
 TRUNCATE_WAL = "PRAGMA wal_checkpoint(TRUNCATE)"  # busy flag, WAL pages, pages copied
 
 LOCK_TIMEOUT_MS = 5000
+#: An inline SQLite unit of work that holds the event loop longer than this is logged
+#: with its name: every interaction in the process waited for it.
+SLOW_UNIT_S = 0.050
 _LOCK_TIMEOUT_OPTION = "storefront_lock_timeout_ms"
 _CONNECTIONS_OPTION = "storefront_connections"
 
@@ -285,8 +288,14 @@ class _InlineSqlite:
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, 0.05)
                 continue
-            with transaction:
-                return _complete(work(_InlineConn(connection)))
+            started = time.perf_counter()
+            try:
+                with transaction:
+                    return _complete(work(_InlineConn(connection)))
+            finally:
+                took = time.perf_counter() - started
+                if took > SLOW_UNIT_S:
+                    log.warning("unit %s took %.0f ms", unit_name(work), took * 1000)
 
     def _connection(self, begin: str) -> Connection:
         """The writer's or the reader's connection, (re)opened when needed."""
@@ -357,6 +366,14 @@ def _complete(unit: Coroutine[Any, Any, T]) -> T:
         return cast(T, done.value)
     unit.close()
     raise RuntimeError("a unit of work awaited something other than its connection")
+
+
+def unit_name(work: Callable[..., Any]) -> str:
+    """A unit of work's name for the log: its function's qualified name, closures
+    included (`Carts.add.<locals>.add`), so a slow one can be found in the code."""
+    name = getattr(work, "__qualname__", None) or type(work).__qualname__
+    module = getattr(work, "__module__", None)
+    return f"{module}.{name}" if module else str(name)
 
 
 def _is_busy(exc: OperationalError) -> bool:
