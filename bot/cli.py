@@ -234,6 +234,7 @@ def _check_config(settings: Settings, args: argparse.Namespace) -> int:
     print(f"# storefront {_version()}: configuration is valid")
     print(f"# file: {settings.source}; environment variables STOREFRONT_* take precedence")
     print(f"# catalog: {len(settings.catalog)} items; secrets are shown as ********")
+    print(f"# {_shards_line(settings, sandbox=settings.sandbox_mode)}")
     if test_payments is not None:
         print(f"# WARNING: {test_payments}")
     print(to_toml(settings.masked()), end="")
@@ -352,8 +353,23 @@ def _describe_run(settings: Settings, *, sandbox: bool, revision: str | None) ->
         f"shop: {settings.store.name!r} in {settings.store.currency}, "
         f"{len(settings.catalog)} items, tiers: {tiers}",
         f"mode: {mode}",
+        _shards_line(settings, sandbox=sandbox),
         ("starting: the local sandbox" if sandbox else "starting: connecting to Discord"),
     ]
+
+
+def _shards_line(settings: Settings, *, sandbox: bool) -> str:
+    discord = settings.discord
+    if discord.shard_count is None:
+        return "shards: none (one connection for every guild)"
+    if sandbox:
+        return "shards: not used by the sandbox (one simulated guild, one process)"
+    count, ids = discord.shard_count, discord.shards
+    ours = "all" if len(ids) == count else ", ".join(map(str, ids))
+    return (
+        f"shards: {ours} of {count} (this process serves the guilds whose "
+        f"(guild_id >> 22) % {count} is among them)"
+    )
 
 
 def _gateways_line(settings: Settings) -> str:

@@ -60,6 +60,8 @@ def sandbox_settings(settings: Settings, layout: SandboxLayout) -> Settings:
     data["discord"]["guild_ids"] = [layout.guild.id]
     data["discord"]["moderator_role_ids"] = [layout.moderator_role.id]
     data["discord"]["audit_channel_id"] = layout.audit.id
+    # One simulated guild in one process: shards would only hide it from some processes.
+    data["discord"]["shard_count"] = data["discord"]["shard_ids"] = None
     for tier, role_id in layout.tier_roles.items():
         data["memberships"][tier]["role_id"] = role_id
     result = Settings(**data)

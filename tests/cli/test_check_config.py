@@ -210,3 +210,15 @@ def test_module_entry_point_masks_secrets(isolated: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert TOKEN not in result.stdout + result.stderr
     assert 'token = "********"' in result.stdout
+
+
+def test_shows_the_shards_in_force(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("STOREFRONT_DISCORD__TOKEN", "tok")
+    monkeypatch.setenv("STOREFRONT_PAYMENTS__FAKE__ALLOW_WITH_DISCORD", "true")
+    monkeypatch.setenv("STOREFRONT_DISCORD__SHARD_COUNT", "2")
+    assert main(["check-config"]) == 0
+    out = capsys.readouterr().out
+    assert "# shards: all of 2 (this process serves" in out
+    assert tomllib.loads(out)["discord"]["shard_count"] == 2

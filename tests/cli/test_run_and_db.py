@@ -69,6 +69,34 @@ def test_run_with_token_reports_discord_mode(
     assert err.startswith("error: Discord ") and "Traceback" not in err
 
 
+def test_dry_run_prints_the_shards_this_process_runs(
+    isolated: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("STOREFRONT_DISCORD__TOKEN", "tok")
+    monkeypatch.setenv("STOREFRONT_PAYMENTS__FAKE__ALLOW_WITH_DISCORD", "true")
+    monkeypatch.setenv("STOREFRONT_DISCORD__SHARD_COUNT", "4")
+    monkeypatch.setenv("STOREFRONT_DISCORD__SHARD_IDS", "[0, 2]")
+    assert main(["run", "--dry-run"]) == 0
+    assert "shards: 0, 2 of 4 (this process serves the guilds whose" in capsys.readouterr().out
+
+
+def test_dry_run_without_shard_settings_says_one_connection(
+    isolated: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("STOREFRONT_DISCORD__TOKEN", "tok")
+    monkeypatch.setenv("STOREFRONT_PAYMENTS__FAKE__ALLOW_WITH_DISCORD", "true")
+    assert main(["run", "--dry-run"]) == 0
+    assert "shards: none (one connection for every guild)" in capsys.readouterr().out
+
+
+def test_the_sandbox_runs_unsharded_whatever_the_shard_settings(
+    isolated: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("STOREFRONT_DISCORD__SHARD_COUNT", "4")
+    assert main(["run", "--dry-run"]) == 0
+    assert "shards: not used by the sandbox" in capsys.readouterr().out
+
+
 def test_run_sandbox_flag_wins_over_token(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
