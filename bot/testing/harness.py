@@ -413,7 +413,8 @@ class DiscordHarness:
         self, result: InteractionResult, *, strict: bool | None = None
     ) -> InteractionResult:
         """Dispatch a prepared interaction (its ``payload``) and wait until it has settled."""
-        self._check_shard(result.guild_id, f"interaction {result.name!r}")
+        if self.shard_count is not None:
+            self._check_shard(result.guild_id, f"interaction {result.name!r}")
         self.rest.interactions[result.token] = result
         token = self._current.set(weakref.ref(result))
         result.started_at = time.perf_counter() - self.arrival_delay
