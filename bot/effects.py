@@ -52,6 +52,8 @@ log = logging.getLogger("bot.effects")
 NO_MENTIONS = discord.AllowedMentions.none()
 FIRST_RETRY = timedelta(seconds=30)
 LAST_RETRY = timedelta(hours=1)
+#: Members looked at between two turns of the loop when restoring roles.
+RESTORE_YIELD_EVERY = 50
 DISCORD_CANNOT_DM = 50007
 MOVE_ROLE_FIX = (
     "Server Settings → Roles: drag the bot's role above {role}, and make sure the bot's "
@@ -303,13 +305,44 @@ class EffectDeliverer:
         here is retried at the next start-up or rejoin. Refusals are reported once per
         role, not once per member, so a misplaced role does not flood the audit channel.
         """
-        due: dict[int, dict[int, str]] = {}
-        for effect in await self.shop.memberships.roles_due(guild.id, member_id):
-            if isinstance(effect, AddRole):
-                due.setdefault(effect.member_id, {})[effect.role_id] = effect.tier
         problems = RoleProblems()
         given = 0
-        for owner_id, roles in due.items():
+        # Chunk by chunk (the store reads a few hundred memberships at a time) with a
+        # turn of the loop every few members: a large guild's restore must not hold
+        # every member's interaction behind it.
+        async for chunk in self.shop.memberships.roles_due_chunks(guild.id, member_id):
+            given += await self._restore_chunk(guild, chunk, problems)
+        for (role_id, why), member_ids in problems.by_role.items():
+            role = guild.get_role(role_id)
+            name = role.name if role is not None else str(role_id)
+            try:
+                await self._report_role(
+                    guild,
+                    action="give back",
+                    role_name=name,
+                    role_id=role_id,
+                    member_ids=member_ids,
+                    why=why,
+                    fix=MOVE_ROLE_FIX.format(role=name),
+                )
+            except Exception:
+                log.exception("restore: could not report a role problem in guild %s", guild.id)
+        if given:
+            log.info("restored %s paid role(s) in guild %s", given, guild.id)
+        return given
+
+    async def _restore_chunk(
+        self, guild: discord.Guild, chunk: list[Effect], problems: RoleProblems
+    ) -> int:
+        """Give back the roles of one chunk of `roles_due`; returns how many were given."""
+        due: dict[int, dict[int, str]] = {}
+        for effect in chunk:
+            if isinstance(effect, AddRole):
+                due.setdefault(effect.member_id, {})[effect.role_id] = effect.tier
+        given = 0
+        for index, (owner_id, roles) in enumerate(due.items()):
+            if index and index % RESTORE_YIELD_EVERY == 0:
+                await asyncio.sleep(0)
             try:
                 member = await self._member(guild, owner_id)
             except Exception as error:
@@ -339,23 +372,6 @@ class EffectDeliverer:
                     )
                     continue
                 given += 1
-        for (role_id, why), member_ids in problems.by_role.items():
-            role = guild.get_role(role_id)
-            name = role.name if role is not None else str(role_id)
-            try:
-                await self._report_role(
-                    guild,
-                    action="give back",
-                    role_name=name,
-                    role_id=role_id,
-                    member_ids=member_ids,
-                    why=why,
-                    fix=MOVE_ROLE_FIX.format(role=name),
-                )
-            except Exception:
-                log.exception("restore: could not report a role problem in guild %s", guild.id)
-        if given:
-            log.info("restored %s paid role(s) in guild %s", given, guild.id)
         return given
 
     # -- DMs --------------------------------------------------------------------------------

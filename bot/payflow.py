@@ -11,6 +11,7 @@ are left alone.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import OrderedDict
@@ -441,6 +442,7 @@ class PaymentFlow:
         results = []
         enabled = list(self.gateways)
         for order in await self.shop.orders.stale_pending(older_than, limit, gateways=enabled):
+            await asyncio.sleep(0)  # one order at a time: members are served in between
             assert order.gateway_session_id is not None
             try:
                 source = self.gateway_for(order)

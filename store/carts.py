@@ -7,6 +7,7 @@ lock on SQLite) while lines change, so concurrent adds never lose a line.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,6 +26,9 @@ from store.errors import CartFull, InvalidInput, NotFound
 from store.kinds.base import LineDraft, MembershipState
 from store.money import Money
 from store.text import unstorable
+
+#: Abandoned carts emptied per unit of work (see `Carts.purge_abandoned`).
+PURGE_CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -222,17 +226,41 @@ class CartService:
 
         return await self.ctx.db.write(clear)
 
-    async def purge_abandoned(self, older_than: datetime) -> int:
-        """Empty carts untouched since `older_than`; returns how many lines went."""
+    async def purge_abandoned(self, older_than: datetime, chunk: int = PURGE_CHUNK) -> int:
+        """Empty carts untouched since `older_than`; returns how many lines went.
 
-        async def purge(conn: Conn) -> int:
-            stale = select(carts.c.id).where(carts.c.updated_at < older_than)
-            result = await conn.execute(
-                delete(cart_lines).where(cart_lines.c.cart_id.in_(stale.scalar_subquery()))
+        `chunk` carts per unit of work, in id order, with a turn of the loop between
+        units: on SQLite a unit holds the event loop, and one statement over every
+        abandoned cart of a large shop would hold every member's interaction with it.
+        """
+        after = 0
+
+        async def purge(conn: Conn) -> tuple[int, int | None]:
+            ids = (
+                (
+                    await conn.execute(
+                        select(carts.c.id)
+                        .where(carts.c.id > after, carts.c.updated_at < older_than)
+                        .order_by(carts.c.id)
+                        .limit(chunk)
+                    )
+                )
+                .scalars()
+                .all()
             )
-            return int(result.rowcount)
+            if not ids:
+                return 0, None
+            result = await conn.execute(delete(cart_lines).where(cart_lines.c.cart_id.in_(ids)))
+            return int(result.rowcount), int(ids[-1]) if len(ids) == chunk else None
 
-        return await self.ctx.db.write(purge)
+        removed = 0
+        while True:
+            lines, last = await self.ctx.db.write(purge)
+            removed += lines
+            if last is None:
+                return removed
+            after = last
+            await asyncio.sleep(0)  # let the loop serve members between chunks
 
     # ---- helpers ------------------------------------------------------------
 

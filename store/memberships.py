@@ -8,10 +8,10 @@ send each reminder once and remove each expired role once.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from sqlalchemy import Row, bindparam, select, update
+from sqlalchemy import Row, bindparam, select, tuple_, update
 from sqlalchemy.util.typing import TupleAny
 
 from store.context import StoreContext
@@ -21,6 +21,9 @@ from store.effects import AddRole, Effect, ExpiryReminder, RemoveRole
 from store.outbox import store_effects
 from store.reminder_schedule import next_reminder_at, step_due
 from store.reminder_settings import ReminderSettings
+
+#: Memberships read per unit of work when listing the roles members should hold.
+ROLES_CHUNK = 500
 
 
 class MembershipWorkers:
@@ -122,10 +125,22 @@ class MembershipWorkers:
         return await self.ctx.db.write(claim)
 
     async def claim_expired(self, limit: int = 100) -> list[RemoveRole]:
-        """Memberships that ran out and still hold their role: claim the removal once."""
+        """Memberships that ran out and still hold their role: claim every removal once,
+        `limit` memberships per short transaction, with a turn of the loop between them,
+        until none is left (a run reaches every expired member, however many)."""
+        removed: list[RemoveRole] = []
+        while True:
+            batch, claimed = await self.claim_expired_batch(limit)
+            removed += batch
+            if claimed < limit:
+                return removed
+            await asyncio.sleep(0)  # let the loop serve members between batches
+
+    async def claim_expired_batch(self, limit: int = 100) -> tuple[list[RemoveRole], int]:
+        """One batch of `claim_expired`: (removals, memberships claimed)."""
         now = self.ctx.now()
 
-        async def claim(conn: Conn) -> list[RemoveRole]:
+        async def claim(conn: Conn) -> tuple[list[RemoveRole], int]:
             removed: list[RemoveRole] = []
             rows = (
                 await conn.execute(
@@ -157,33 +172,57 @@ class MembershipWorkers:
                     conn, [effect], order_id=None, now=now, shop_id=int(row.shop_id)
                 )
                 removed.append(effect)
-            return removed
+            return removed, len(rows)
 
         return await self.ctx.db.write(claim)
 
     async def roles_due(self, shop_id: int, member_id: int | None = None) -> list[Effect]:
         """Roles members should hold now (at start-up, or when one rejoins)."""
-        now = self.ctx.now()
-        query = (
-            select(memberships.c.member_id, memberships.c.tier)
-            .where(memberships.c.shop_id == shop_id)
-            .where(memberships.c.permanent.is_(True) | (memberships.c.expires_at > now))
-        )
-        if member_id is not None:
-            query = query.where(memberships.c.member_id == member_id)
-
-        async def load(conn: Conn) -> Sequence[Row[*TupleAny]]:
-            return (await conn.execute(query)).all()
-
-        rows = await self.ctx.db.read(load)
         effects: list[Effect] = []
-        for row in rows:
-            tier = self.ctx.tiers.get(row.tier)
-            if tier is not None and tier.role_id is not None:
-                effects.append(
-                    AddRole(member_id=int(row.member_id), tier=row.tier, role_id=tier.role_id)
-                )
+        async for chunk in self.roles_due_chunks(shop_id, member_id):
+            effects += chunk
         return effects
+
+    async def roles_due_chunks(
+        self, shop_id: int, member_id: int | None = None, chunk: int = ROLES_CHUNK
+    ) -> AsyncIterator[list[Effect]]:
+        """`roles_due` a few hundred memberships at a time (in member order), one short
+        read each with a turn of the loop between: a guild with a hundred thousand paid
+        members must not hold the event loop for one long query."""
+        now = self.ctx.now()
+        after: tuple[int, str] | None = None
+        while True:
+            query = (
+                select(memberships.c.member_id, memberships.c.tier)
+                .where(memberships.c.shop_id == shop_id)
+                .where(memberships.c.permanent.is_(True) | (memberships.c.expires_at > now))
+                .order_by(memberships.c.member_id, memberships.c.tier)
+                .limit(chunk)
+            )
+            if member_id is not None:
+                query = query.where(memberships.c.member_id == member_id)
+            if after is not None:
+                query = query.where(
+                    tuple_(memberships.c.member_id, memberships.c.tier) > tuple_(*after)
+                )
+
+            async def load(conn: Conn, query: Any = query) -> Sequence[Row[*TupleAny]]:
+                return (await conn.execute(query)).all()
+
+            rows = await self.ctx.db.read(load)
+            effects: list[Effect] = []
+            for row in rows:
+                tier = self.ctx.tiers.get(row.tier)
+                if tier is not None and tier.role_id is not None:
+                    effects.append(
+                        AddRole(member_id=int(row.member_id), tier=row.tier, role_id=tier.role_id)
+                    )
+            if effects:
+                yield effects
+            if len(rows) < chunk:
+                return
+            after = (int(rows[-1].member_id), str(rows[-1].tier))
+            await asyncio.sleep(0)  # let the loop serve members between chunks
 
 
 # One statement for a whole batch (executemany): the key and the next due time.
