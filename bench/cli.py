@@ -18,11 +18,11 @@ from typing import Any
 from bench.config import DEFAULT_POSTGRES, BenchConfig
 
 Phase = Callable[[BenchConfig, Path], Awaitable[dict[str, Any]]]
-ALL_PHASES = ("mixed", "floor", "burst", "storm", "memory", "startup", "claims")
+ALL_PHASES = ("mixed", "floor", "burst", "storm", "memory", "startup", "claims", "workers")
 
 
 def _phases() -> dict[str, Phase]:
-    from bench import claims, phases, storm, subprocs
+    from bench import claims, phases, storm, subprocs, workers
 
     return {
         "mixed": phases.mixed,
@@ -32,6 +32,7 @@ def _phases() -> dict[str, Phase]:
         "memory": subprocs.memory,
         "startup": subprocs.startup,
         "claims": claims.claims,
+        "workers": workers.workers,
     }
 
 
@@ -46,6 +47,7 @@ def parse_args(argv: list[str] | None) -> tuple[BenchConfig, Path | None]:
     parser.add_argument("--burst", type=int, help="B: simultaneous Add presses (5,000)")
     parser.add_argument("--storm", type=int, help="W: webhooks in the storm (4,000)")
     parser.add_argument("--memory-members", type=int, help="members for the RSS phase")
+    parser.add_argument("--worker-rows", type=int, help="rows of batch work (100,000)")
     parser.add_argument("--phases", default=",".join(ALL_PHASES), help="comma-separated")
     parser.add_argument("--json", type=Path, help="write the results here")
     args = parser.parse_args(argv)
@@ -59,6 +61,7 @@ def parse_args(argv: list[str] | None) -> tuple[BenchConfig, Path | None]:
         "burst": args.burst,
         "storm": args.storm,
         "memory_members": args.memory_members,
+        "worker_rows": args.worker_rows,
     }
     config = replace(config, **{k: v for k, v in sizes.items() if v is not None})
     wanted = tuple(p.strip() for p in args.phases.split(",") if p.strip())
@@ -77,7 +80,11 @@ def flatten(config: BenchConfig, results: dict[str, dict[str, Any]]) -> dict[str
     ratio = None
     if mixed.get("throughput_per_s") and floor.get("throughput_per_s"):
         ratio = round(mixed["throughput_per_s"] / floor["throughput_per_s"], 3)
-    failed = [r.get("failed_interactions") for r in (mixed, burst) if r]
+    workers = results.get("workers", {})
+    failed = [r.get("failed_interactions") for r in (mixed, burst, workers) if r]
+    workers_ratio = None
+    if mixed.get("p99_ms") and workers.get("p99_ms"):
+        workers_ratio = round(workers["p99_ms"] / mixed["p99_ms"], 3)
     return {
         "db": config.db,
         "members": config.members,
@@ -98,6 +105,12 @@ def flatten(config: BenchConfig, results: dict[str, dict[str, Any]]) -> dict[str
         "burst_final_p99_ms": burst.get("burst_final_p99_ms"),
         "burst_final_max_ms": burst.get("burst_final_max_ms"),
         "failed_interactions": sum(f for f in failed if f is not None) if failed else None,
+        "workers_rows": workers.get("worker_rows"),
+        "workers_throughput_per_s": workers.get("throughput_per_s"),
+        "workers_p99_ms": workers.get("p99_ms"),
+        # The mixed p99 with the batch jobs running, over the plain mixed p99.
+        "workers_p99_vs_mixed": workers_ratio,
+        "workers_jobs_done_within_load": workers.get("jobs_done_within_load"),
         "storm_events_per_s": storm.get("storm_events_per_s"),
         "duplicate_grants": storm.get("duplicate_grants"),
         "rss_mb": results.get("memory", {}).get("rss_mb"),
@@ -153,6 +166,11 @@ def targets(summary: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
             check(s["failed_interactions"], lambda v: v == 0, everywhere=True),
         ),
         (
+            "workers: mixed p99 within 25% of plain mixed",
+            f"{s['workers_p99_vs_mixed']}",
+            check(s["workers_p99_vs_mixed"], lambda v: v <= 1.25),
+        ),
+        (
             "storm >= 300 events/s",
             f"{s['storm_events_per_s']}",
             check(s["storm_events_per_s"], lambda v: v >= 300),
@@ -193,6 +211,11 @@ def render_table(summary: dict[str, Any]) -> str:
         "burst_final_p99_ms",
         "burst_final_max_ms",
         "failed_interactions",
+        "workers_rows",
+        "workers_throughput_per_s",
+        "workers_p99_ms",
+        "workers_p99_vs_mixed",
+        "workers_jobs_done_within_load",
         "storm_events_per_s",
         "duplicate_grants",
         "rss_mb",

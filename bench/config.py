@@ -32,6 +32,8 @@ class BenchConfig:
     storm_concurrency: int = 32
     memory_members: int = 100_000
     memory_interactions: int = 20_000
+    #: Rows of batch work the workers phase adds (abandoned carts, reminders, expiries).
+    worker_rows: int = 100_000
     seed: int = 1
     phases: tuple[str, ...] = ("mixed", "floor", "burst", "storm", "memory", "startup")
 
@@ -47,4 +49,5 @@ class BenchConfig:
             storm=80,
             memory_members=1_000,
             memory_interactions=200,
+            worker_rows=600,
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +46,13 @@ def by_operation(stats: RunStats) -> dict[str, dict[str, float]]:
     }
 
 
-async def drive_mixed(running: Running, config: BenchConfig) -> RunStats:
+async def drive_mixed(
+    running: Running,
+    config: BenchConfig,
+    *,
+    before_measure: Callable[[], Awaitable[None]] | None = None,
+) -> RunStats:
+    """Warm up, then measure; `before_measure` runs in between (the workers phase)."""
     driver = Driver(
         running.harness, running.guild, running.panels, config.members, seed=config.seed
     )
@@ -53,6 +60,8 @@ async def drive_mixed(running: Running, config: BenchConfig) -> RunStats:
     running.harness.reset_log()
     running.guild.reset()
     running.panels.post()
+    if before_measure is not None:
+        await before_measure()
     return await run_closed_loop(driver.ops(config.interactions), driver.run_op, config.concurrency)
 
 
