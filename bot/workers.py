@@ -1,8 +1,12 @@
 """Background jobs run on an interval: reconciliation, reminders, expiry, the outbox.
 
 Each job is a plain coroutine function; `Periodic` only decides when it runs and
-keeps one failure from stopping the next run. Every job is safe with several
-processes running it (the store claims work under locks and unique ids).
+keeps one failure from stopping the next run. The timing is discord.py's own
+`discord.ext.tasks.loop` (first pass at once, then one every `interval` seconds);
+`Periodic` adds what a shop needs on top: any exception is logged and the next pass
+still happens (a task loop stops on anything but a connection error), and `kick`
+runs a pass now when new work arrives. Every job is safe with several processes
+running it (the store claims work under locks and unique ids).
 """
 
 from __future__ import annotations
@@ -10,7 +14,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+from discord.ext import tasks
 
 log = logging.getLogger(__name__)
 
@@ -27,40 +34,62 @@ class Periodic:
         self.interval = interval
         self.job = job
         self.runs = 0
-        self._task: asyncio.Task[None] | None = None
-        self._wake = asyncio.Event()
+        self._loop: tasks.Loop[Callable[[], Coroutine[Any, Any, None]]] = tasks.loop(
+            seconds=interval, name=f"worker-{name}"
+        )(self._pass)
         self._ran = asyncio.Event()
+        self._busy = False
+        self._again = False
+        self._stopped = True
 
     async def ran_once(self) -> None:
         """Return once the first pass is over (tests wait for start-up work to settle)."""
         await self._ran.wait()
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._loop(), name=f"worker-{self.name}")
+        if self._stopped:
+            self._stopped = False
+            self._loop.start()
 
     def kick(self) -> None:
-        """Run now instead of waiting for the interval (new work just arrived)."""
-        self._wake.set()
+        """Run now instead of waiting for the interval (new work just arrived).
+
+        Between passes the loop is only sleeping: restarting it runs a pass at once.
+        During a pass it is never cancelled (the job would stop half-way); the pass
+        runs the job once more instead, so work that arrived meanwhile is not left
+        for the next interval.
+        """
+        if self._stopped:
+            return
+        if self._busy:
+            self._again = True
+        else:
+            self._loop.restart()
 
     async def stop(self) -> None:
-        if self._task is None:
+        if self._stopped:
             return
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
-        self._task = None
+        self._stopped = True
+        task = self._loop.get_task()
+        self._loop.cancel()
+        if task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
-    async def _loop(self) -> None:
-        while True:
-            try:
-                await self.job()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("worker %s failed; it runs again in %.0f s", self.name, self.interval)
-            self.runs += 1
-            self._ran.set()
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.interval)
+    async def _pass(self) -> None:
+        self._busy = True
+        try:
+            again = True
+            while again:
+                self._again = False
+                try:
+                    await self.job()
+                except Exception:
+                    log.exception(
+                        "worker %s failed; it runs again in %.0f s", self.name, self.interval
+                    )
+                self.runs += 1
+                self._ran.set()
+                again = self._again and not self._stopped
+        finally:
+            self._busy = False

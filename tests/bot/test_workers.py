@@ -53,3 +53,45 @@ async def test_interval_must_be_positive() -> None:
     """A zero interval would spin."""
     with pytest.raises(ValueError, match="positive"):
         Periodic("bad", 0, lambda: asyncio.sleep(0))
+
+
+async def test_a_kick_during_a_run_runs_again_without_cutting_the_run_short() -> None:
+    """The running pass finishes; the work that arrived meanwhile gets a pass at once."""
+    started = asyncio.Event()
+    release = asyncio.Event()
+    finished: list[int] = []
+
+    async def job() -> None:
+        started.set()
+        if not finished:
+            await release.wait()
+        finished.append(1)
+
+    worker = Periodic("busy", 3600, job)
+    worker.start()
+    await asyncio.wait_for(started.wait(), timeout=2)
+    worker.kick()
+    release.set()
+    for _ in range(200):
+        if len(finished) >= 2:
+            break
+        await asyncio.sleep(0.01)
+    await worker.stop()
+    assert finished == [1, 1]
+    assert worker.runs == 2
+
+
+async def test_a_stopped_worker_runs_no_more() -> None:
+    """After stop, a kick starts nothing."""
+    calls: list[int] = []
+
+    async def job() -> None:
+        calls.append(1)
+
+    worker = Periodic("done", 3600, job)
+    worker.start()
+    await asyncio.wait_for(worker.ran_once(), timeout=2)
+    await worker.stop()
+    worker.kick()
+    await asyncio.sleep(0.05)
+    assert calls == [1]
