@@ -8,6 +8,7 @@ many processes receive it, exactly one goes on to change the store and answer.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
 from sqlalchemy import Insert, delete, select
@@ -27,20 +28,30 @@ class InteractionClaims:
         # Built once: every interaction pays for a claim, and constructing the statement
         # cost as much as running it (its values come as parameters instead).
         dialect = postgresql if ctx.db.dialect == "postgresql" else sqlite
-        self._insert: Insert = dialect.insert(interaction_claims).on_conflict_do_nothing(
-            index_elements=[interaction_claims.c.interaction_id]
+        self._insert: Insert = (
+            dialect.insert(interaction_claims)
+            .on_conflict_do_nothing(index_elements=[interaction_claims.c.interaction_id])
+            .returning(interaction_claims.c.interaction_id)
         )
 
     async def claim(self, interaction_id: int) -> bool:
-        """True when this call took the id; False when someone already had it.
+        """True when this call took the id; False when someone already had it."""
+        return interaction_id in await self.claim_many([interaction_id])
 
-        On PostgreSQL a concurrent claim of the same id waits for the other transaction
-        and then loses quietly (ON CONFLICT DO NOTHING), never a unique-key error.
+    async def claim_many(self, interaction_ids: Collection[int]) -> set[int]:
+        """The ids this call took, in one unit of work; the others were someone else's.
+
+        One transaction for every interaction that arrived together: on SQLite the
+        transaction, not the row, is what a claim costs. Ids go in ascending order, so
+        two PostgreSQL processes claiming overlapping sets wait for each other in the
+        same order and never deadlock; a concurrent claim of the same id waits for the
+        other transaction and then loses quietly (ON CONFLICT DO NOTHING).
         """
-        values = {"interaction_id": interaction_id, "claimed_at": self.ctx.now()}
+        now = self.ctx.now()
+        rows = [{"interaction_id": i, "claimed_at": now} for i in sorted(set(interaction_ids))]
 
-        async def take(conn: Conn) -> bool:
-            return bool((await conn.execute(self._insert, values)).rowcount)
+        async def take(conn: Conn) -> set[int]:
+            return set((await conn.execute(self._insert, rows)).scalars())
 
         return await self.ctx.db.write(take)
 

@@ -16,7 +16,7 @@ import pytest
 
 from bot.app import StorefrontBot, create_bot
 from bot.settings import Settings
-from bot.testing import DiscordHarness, FakeDiscord, offline, payloads
+from bot.testing import DiscordHarness, FakeDiscord, FakeMember, offline, payloads
 from bot.testing.records import APPLICATION_COMMAND, InteractionResult
 from store.db.engine import Database
 from tests.bot.conftest import Shopfront, _free_port, make_settings, workers_settled
@@ -50,6 +50,48 @@ async def test_the_same_interaction_delivered_twice_is_answered_once(
     assert _errors(caplog) == []
 
 
+def _cart_add(harness: DiscordHarness, world: FakeDiscord, member: FakeMember) -> InteractionResult:
+    """One `/cart add paid-1m` interaction as Discord sends it to every session on a token."""
+    channel = next(iter(world.guilds[member.guild_id].channels.values()))
+    data = harness.commands.build(
+        "cart", ("add",), {"item": "paid-1m"}, guild_id=member.guild_id, user_id=member.id
+    )
+    result = InteractionResult(
+        id=world.new_id(),
+        token=f"itoken-twice-{world.new_id()}",
+        user_id=member.id,
+        channel_id=channel.id,
+        guild_id=member.guild_id,
+        name="cart add",
+        world=world,
+    )
+    result.payload = payloads.interaction_payload(
+        world,
+        interaction_id=result.id,
+        token=result.token,
+        type=APPLICATION_COMMAND,
+        user=member.user,
+        channel=channel,
+        data=data,
+    )
+    return result
+
+
+async def test_two_copies_arriving_together_in_one_process_are_answered_once(
+    shopfront: Shopfront, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Both copies are read in the same turn (one claim batch): one line, one answer."""
+    front = shopfront
+    twice = _cart_add(front.harness, front.world, front.alice)
+    await asyncio.gather(
+        front.harness.send(twice, strict=False), front.harness.send(twice, strict=False)
+    )
+    cart = await front.bot.shop.carts.view(front.guild_id, front.alice.id)
+    assert cart.item_count == 1
+    assert _callbacks(twice) == 1
+    assert _errors(caplog) == []
+
+
 async def _two_bots(
     database_url: str, world: FakeDiscord, clock: FakeClock, stack: AsyncExitStack
 ) -> list[tuple[StorefrontBot, DiscordHarness]]:
@@ -75,29 +117,7 @@ async def test_two_processes_receiving_one_interaction_change_the_cart_once(
     alice = guild.add_member("alice")
     async with AsyncExitStack() as stack:
         (bot_a, harness_a), (_, harness_b) = await _two_bots(database_url, world, clock, stack)
-        # One interaction as Discord sends it to every session on the token.
-        channel = next(iter(guild.channels.values()))
-        data = harness_a.commands.build(
-            "cart", ("add",), {"item": "paid-1m"}, guild_id=guild.id, user_id=alice.id
-        )
-        twice = InteractionResult(
-            id=world.new_id(),
-            token="itoken-twice",
-            user_id=alice.id,
-            channel_id=channel.id,
-            guild_id=guild.id,
-            name="cart add",
-            world=world,
-        )
-        twice.payload = payloads.interaction_payload(
-            world,
-            interaction_id=twice.id,
-            token=twice.token,
-            type=APPLICATION_COMMAND,
-            user=alice.user,
-            channel=channel,
-            data=data,
-        )
+        twice = _cart_add(harness_a, world, alice)
         await asyncio.gather(
             harness_a.send(twice, strict=False), harness_b.send(twice, strict=False)
         )

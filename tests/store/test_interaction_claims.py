@@ -62,3 +62,11 @@ async def test_purge_removes_more_than_one_chunk(shop: Shop, clock: FakeClock) -
     clock.advance(hours=2)
     assert await claims.purge(clock.now - timedelta(hours=1)) == count
     assert await claims.claim(INTERACTION) is True
+
+
+async def test_claiming_several_at_once_takes_only_the_free_ones(shop: Shop) -> None:
+    """A batch of ids, one already taken: the others are won, that one is not."""
+    claims = shop.interaction_claims
+    await claims.claim(INTERACTION + 1)
+    won = await claims.claim_many([INTERACTION, INTERACTION + 1, INTERACTION + 2])
+    assert won == {INTERACTION, INTERACTION + 2}
