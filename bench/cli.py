@@ -111,6 +111,10 @@ def flatten(config: BenchConfig, results: dict[str, dict[str, Any]]) -> dict[str
         # The mixed p99 with the batch jobs running, over the plain mixed p99.
         "workers_p99_vs_mixed": workers_ratio,
         "workers_jobs_done_within_load": workers.get("jobs_done_within_load"),
+        # Units of work over 50 ms during that load (logged by name; see phases.workers).
+        "workers_slow_units": (
+            sum(workers["slow_units"].values()) if "slow_units" in workers else None
+        ),
         "storm_events_per_s": storm.get("storm_events_per_s"),
         "duplicate_grants": storm.get("duplicate_grants"),
         "rss_mb": results.get("memory", {}).get("rss_mb"),
@@ -216,6 +220,7 @@ def render_table(summary: dict[str, Any]) -> str:
         "workers_p99_ms",
         "workers_p99_vs_mixed",
         "workers_jobs_done_within_load",
+        "workers_slow_units",
         "storm_events_per_s",
         "duplicate_grants",
         "rss_mb",

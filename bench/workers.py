@@ -15,9 +15,11 @@ the effects worker's own throughput, not the batch work measured here.
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -145,6 +147,36 @@ async def seed_worker_rows(database: BenchDatabase, sizes: tuple[int, int, int])
         await _seed_postgres(database.dsn, sizes)
 
 
+class SlowUnits(logging.Handler):
+    """Collects the store's "unit <name> took N ms" warnings (units over 50 ms)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.units: dict[str, int] = {}
+        self.worst_ms = 0.0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.msg != "unit %s took %.0f ms" or not isinstance(record.args, tuple):
+            return
+        name, took = record.args[0], float(record.args[1])  # type: ignore[arg-type]
+        self.units[str(name)] = self.units.get(str(name), 0) + 1
+        self.worst_ms = max(self.worst_ms, took)
+
+
+@contextmanager
+def watching_slow_units() -> Iterator[SlowUnits]:
+    found = SlowUnits()
+    logger = logging.getLogger("store.db")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    logger.addHandler(found)
+    try:
+        yield found
+    finally:
+        logger.removeHandler(found)
+        logger.setLevel(level)
+
+
 def _jobs(bot: StorefrontBot) -> dict[str, Callable[[], Awaitable[Any]]]:
     """The batch jobs as the bot's workers call them (bot.app), by worker name."""
     shop = bot.shop
@@ -195,7 +227,8 @@ async def workers(config: BenchConfig, workdir: Path) -> dict[str, Any]:
                 pending.append((name, task))
 
         pending: list[tuple[str, asyncio.Future[tuple[float, int | None]]]] = []
-        stats = await drive_mixed(running, config, before_measure=start_jobs)
+        with watching_slow_units() as slow:
+            stats = await drive_mixed(running, config, before_measure=start_jobs)
         load_s = stats.elapsed_s
         for name, task in pending:
             took, count = await task
@@ -204,6 +237,9 @@ async def workers(config: BenchConfig, workdir: Path) -> dict[str, Any]:
     result["worker_rows"] = sum(sizes)
     result["jobs"] = jobs_done
     result["jobs_done_within_load"] = all(j["seconds"] <= load_s for j in jobs_done.values())
+    # Units of work that held the loop over 50 ms during the load, by name (any kind).
+    result["slow_units"] = slow.units
+    result["slow_unit_worst_ms"] = round(slow.worst_ms, 1)
     result["errors_logged"] = errors.count
     result["first_error"] = errors.first
     return result
