@@ -141,10 +141,9 @@ class MembershipWorkers:
         now = self.ctx.now()
 
         async def claim(conn: Conn) -> tuple[list[RemoveRole], int]:
-            removed: list[RemoveRole] = []
             rows = (
                 await conn.execute(
-                    select(memberships)
+                    select(memberships.c.shop_id, memberships.c.member_id, memberships.c.tier)
                     .where(memberships.c.role_active.is_(True))
                     .where(memberships.c.permanent.is_(False))
                     .where(memberships.c.expires_at <= now)
@@ -152,26 +151,29 @@ class MembershipWorkers:
                     .with_for_update(skip_locked=True)
                 )
             ).all()
+            if not rows:
+                return [], 0
+            # One statement for the batch (executemany), not one round of it per row.
+            await conn.execute(
+                _RELEASE_ROLE,
+                [
+                    {"k_shop": r.shop_id, "k_member": r.member_id, "k_tier": r.tier, "v_now": now}
+                    for r in rows
+                ],
+            )
+            removed: list[RemoveRole] = []
+            by_shop: dict[int, list[RemoveRole]] = {}
             for row in rows:
-                await conn.execute(
-                    update(memberships)
-                    .where(
-                        memberships.c.shop_id == row.shop_id,
-                        memberships.c.member_id == row.member_id,
-                        memberships.c.tier == row.tier,
-                    )
-                    .values(role_active=False, updated_at=now)
-                )
                 tier = self.ctx.tiers.get(row.tier)
                 if tier is None or tier.role_id is None:
                     continue
                 effect = RemoveRole(
                     member_id=int(row.member_id), tier=row.tier, role_id=tier.role_id
                 )
-                await store_effects(
-                    conn, [effect], order_id=None, now=now, shop_id=int(row.shop_id)
-                )
+                by_shop.setdefault(int(row.shop_id), []).append(effect)
                 removed.append(effect)
+            for shop_id, shop_effects in by_shop.items():
+                await store_effects(conn, shop_effects, order_id=None, now=now, shop_id=shop_id)
             return removed, len(rows)
 
         return await self.ctx.db.write(claim)
@@ -224,6 +226,17 @@ class MembershipWorkers:
             after = (int(rows[-1].member_id), str(rows[-1].tier))
             await asyncio.sleep(0)  # let the loop serve members between chunks
 
+
+# The expiry's batch: the role is no longer held (executemany, one row per key).
+_RELEASE_ROLE = (
+    update(memberships)
+    .where(
+        memberships.c.shop_id == bindparam("k_shop"),
+        memberships.c.member_id == bindparam("k_member"),
+        memberships.c.tier == bindparam("k_tier"),
+    )
+    .values(role_active=False, updated_at=bindparam("v_now"))
+)
 
 # One statement for a whole batch (executemany): the key and the next due time.
 _RESCHEDULE = (
