@@ -8,6 +8,7 @@ many processes receive it, exactly one goes on to change the store and answer.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Collection
 from datetime import datetime
 
@@ -81,3 +82,4 @@ class InteractionClaims:
             total += removed
             if removed < PURGE_CHUNK:
                 return total
+            await asyncio.sleep(0)  # a turn of the loop between chunks: interactions wait
