@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import random
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -325,7 +326,10 @@ class FakeDiscord:
     """
 
     def __init__(self, *, bot_name: str = "Storefront", application_id: int | None = None) -> None:
-        self._sequence = itertools.count()
+        #: Counting from a random point: two fake worlds (two sandbox processes on one
+        #: database) practically never make the same id in the same millisecond, which
+        #: the interaction claims would read as one interaction delivered twice.
+        self._sequence = itertools.count(random.randrange(1 << 21))
         self.users: dict[int, FakeUser] = {}
         self.guilds: dict[int, FakeGuild] = {}
         self.channels: dict[int, FakeChannel] = {}
