@@ -167,14 +167,16 @@ class SlowUnits(logging.Handler):
 def watching_slow_units() -> Iterator[SlowUnits]:
     found = SlowUnits()
     logger = logging.getLogger("store.db")
-    level = logger.level
+    level, propagate = logger.level, logger.propagate
     logger.setLevel(logging.WARNING)
+    logger.propagate = False  # counted here, not printed over the table
     logger.addHandler(found)
     try:
         yield found
     finally:
         logger.removeHandler(found)
         logger.setLevel(level)
+        logger.propagate = propagate
 
 
 def _jobs(bot: StorefrontBot) -> dict[str, Callable[[], Awaitable[Any]]]:
