@@ -70,9 +70,9 @@ class Periodic:
         if self._stopped:
             return
         self._stopped = True
-        task = self._loop.get_task()
-        self._loop.cancel()
-        if task is not None:
+        # A kick's restart may start a fresh task as the old one ends: stop that too.
+        while (task := self._loop.get_task()) is not None and not task.done():
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 

@@ -95,3 +95,18 @@ async def test_a_stopped_worker_runs_no_more() -> None:
     worker.kick()
     await asyncio.sleep(0.05)
     assert calls == [1]
+
+
+async def test_a_kick_just_before_stop_leaves_nothing_running() -> None:
+    """The restart a kick asked for does not outlive the stop."""
+
+    async def job() -> None:
+        return None
+
+    worker = Periodic("late", 3600, job)
+    worker.start()
+    await asyncio.wait_for(worker.ran_once(), timeout=2)
+    worker.kick()
+    await worker.stop()
+    await asyncio.sleep(0.05)
+    assert [t for t in asyncio.all_tasks() if t.get_name() == "worker-late"] == []
