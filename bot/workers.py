@@ -40,6 +40,9 @@ class Periodic:
         self._ran = asyncio.Event()
         self._busy = False
         self._again = False
+        # A restart was asked for and its pass has not begun: a second `restart` now
+        # would try to start the task the first one is about to start (RuntimeError).
+        self._restart_pending = False
         self._stopped = True
 
     async def ran_once(self) -> None:
@@ -57,13 +60,15 @@ class Periodic:
         Between passes the loop is only sleeping: restarting it runs a pass at once.
         During a pass it is never cancelled (the job would stop half-way); the pass
         runs the job once more instead, so work that arrived meanwhile is not left
-        for the next interval.
+        for the next interval. Several kicks between two passes ask for one restart:
+        the pass it starts serves them all.
         """
         if self._stopped:
             return
         if self._busy:
             self._again = True
-        else:
+        elif not self._restart_pending:
+            self._restart_pending = True
             self._loop.restart()
 
     async def stop(self) -> None:
@@ -77,6 +82,7 @@ class Periodic:
                 await task
 
     async def _pass(self) -> None:
+        self._restart_pending = False
         self._busy = True
         try:
             again = True

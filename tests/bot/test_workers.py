@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import pytest
 
@@ -110,3 +111,25 @@ async def test_a_kick_just_before_stop_leaves_nothing_running() -> None:
     await worker.stop()
     await asyncio.sleep(0.05)
     assert [t for t in asyncio.all_tasks() if t.get_name() == "worker-late"] == []
+
+
+async def test_two_kicks_between_passes_run_one_extra_pass_without_errors(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The second kick joins the restart the first asked for instead of starting a
+    task that is already running (asyncio would log that at ERROR)."""
+
+    async def job() -> None:
+        return None
+
+    worker = Periodic("twice", 3600, job)
+    worker.start()
+    await asyncio.wait_for(worker.ran_once(), timeout=2)
+    with caplog.at_level(logging.ERROR):
+        worker.kick()
+        worker.kick()
+        for _ in range(20):
+            await asyncio.sleep(0.01)
+    await worker.stop()
+    assert worker.runs == 2
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
