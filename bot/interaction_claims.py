@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -73,7 +74,15 @@ class ClaimFirst:
         try:
             won = await self._claim(interaction_id)
         except StoreError as error:
+            log.warning("could not claim an interaction: %s", error.message)
             await self._refuse(data, error.message)
+            return
+        except Exception:
+            # A bug, not the database being busy: logged in full, and the member still
+            # gets an answer rather than "This interaction failed".
+            reference = secrets.token_hex(4)
+            log.exception("claiming interaction %s failed (ref %s)", interaction_id, reference)
+            await self._refuse(data, f"Something went wrong; please try again (ref {reference}).")
             return
         if not won:
             log.info(
@@ -125,7 +134,6 @@ class ClaimFirst:
 
     async def _refuse(self, data: Any, message: str) -> None:
         """No claim, no work: tell the member to try again, as any unit of work would."""
-        log.warning("could not claim an interaction: %s", message)
         try:
             interaction: discord.Interaction[Any] = discord.Interaction(
                 data=data, state=self._state

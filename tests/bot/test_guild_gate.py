@@ -16,6 +16,7 @@ from typing import Any
 import aiohttp
 import pytest
 import pytest_asyncio
+from sqlalchemy import func, select
 
 from bot.app import StorefrontBot, create_bot
 from bot.guild_gate import REFUSAL
@@ -24,6 +25,7 @@ from bot.testing import DiscordHarness, FakeDiscord, FakeMember, offline
 from bot.testing import payloads as discord_payloads
 from bot.testing.records import MODAL_SUBMIT, InteractionResult
 from store.db.engine import Database
+from store.db.schema import interaction_claims
 from tests.bot.conftest import _free_port, make_settings, workers_settled
 from tests.store.helpers import snapshot
 from tests.support import FakeClock
@@ -118,6 +120,15 @@ async def test_a_command_from_another_guild_is_refused_and_changes_nothing(
     _refused(result)
     assert await snapshot(guilds.bot.database) == before
     assert str(guilds.other_guild) in caplog.text
+
+
+async def test_an_interaction_from_another_guild_costs_no_claim(guilds: TwoGuilds) -> None:
+    """The gate refuses before the claim: a foreign guild's flood writes nothing at all."""
+    await guilds.harness.slash(guilds.eve, "shop")
+    claims = await guilds.bot.database.read(
+        lambda conn: conn.execute(select(func.count()).select_from(interaction_claims))
+    )
+    assert claims.scalar_one() == 0
 
 
 async def test_a_button_from_another_guild_is_refused_and_changes_nothing(
