@@ -8,13 +8,13 @@ many processes receive it, exactly one goes on to change the store and answer.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Collection
 from datetime import datetime
 
 from sqlalchemy import Insert, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from store.batches import in_chunks
 from store.context import StoreContext
 from store.db.engine import Conn
 from store.db.schema import interaction_claims
@@ -76,10 +76,4 @@ class InteractionClaims:
             )
             return int(result.rowcount)
 
-        total = 0
-        while True:
-            removed = await self.ctx.db.write(chunk)
-            total += removed
-            if removed < PURGE_CHUNK:
-                return total
-            await asyncio.sleep(0)  # a turn of the loop between chunks: interactions wait
+        return await in_chunks(lambda: self.ctx.db.write(chunk), PURGE_CHUNK)

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Row, bindparam, select, tuple_, update
 from sqlalchemy.util.typing import TupleAny
 
+from store.batches import in_chunks
 from store.context import StoreContext
 from store.db.engine import Conn
 from store.db.schema import memberships
@@ -47,12 +48,14 @@ class MembershipWorkers:
         """
         await self.reminder_settings.apply()
         reminders: list[ExpiryReminder] = []
-        while True:
+
+        async def batch() -> int:
             sent, claimed = await self.claim_reminder_batch(limit)
-            reminders += sent
-            if claimed < limit:
-                return reminders
-            await asyncio.sleep(0)  # let the loop serve members between batches
+            reminders.extend(sent)
+            return claimed
+
+        await in_chunks(batch, limit)
+        return reminders
 
     async def claim_reminder_batch(self, limit: int = BATCH) -> tuple[list[ExpiryReminder], int]:
         """One batch: the `limit` memberships due soonest; returns (reminders, rows claimed).
@@ -134,12 +137,14 @@ class MembershipWorkers:
         `limit` memberships per short transaction, with a turn of the loop between them,
         until none is left (a run reaches every expired member, however many)."""
         removed: list[RemoveRole] = []
-        while True:
-            batch, claimed = await self.claim_expired_batch(limit)
-            removed += batch
-            if claimed < limit:
-                return removed
-            await asyncio.sleep(0)  # let the loop serve members between batches
+
+        async def batch() -> int:
+            released, claimed = await self.claim_expired_batch(limit)
+            removed.extend(released)
+            return claimed
+
+        await in_chunks(batch, limit)
+        return removed
 
     async def claim_expired_batch(self, limit: int = BATCH) -> tuple[list[RemoveRole], int]:
         """One batch of `claim_expired`: (removals, memberships claimed)."""

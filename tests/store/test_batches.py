@@ -6,10 +6,12 @@ units, and a run must still finish the whole job, not only its first chunk.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
 
+from store.batches import in_chunks
 from store.effects import AddRole
 from store.shop import Shop
 from tests.support import GUILD, MOD, FakeClock
@@ -49,3 +51,31 @@ async def test_roles_due_in_chunks_lists_every_member_once(shop: Shop, clock: Fa
     roles = [e for chunk in chunks for e in chunk if isinstance(e, AddRole)]
     seen = sorted((e.member_id, e.tier) for e in roles)
     assert seen == sorted((m, t) for m in MEMBERS for t in ("paid", "premium"))
+
+
+async def test_in_chunks_repeats_the_unit_until_one_comes_back_short() -> None:
+    sizes = iter([3, 3, 1, 3])
+    units: list[int] = []
+
+    async def unit() -> int:
+        units.append(next(sizes))
+        return units[-1]
+
+    assert await in_chunks(unit, limit=3) == 7
+    assert units == [3, 3, 1]
+
+
+async def test_in_chunks_lets_other_tasks_run_between_units() -> None:
+    seen: list[str] = []
+
+    async def other() -> None:
+        seen.append("other")
+
+    async def unit() -> int:
+        seen.append("unit")
+        if len(seen) == 1:
+            asyncio.get_running_loop().create_task(other())
+        return 1 if seen.count("unit") < 2 else 0
+
+    await in_chunks(unit, limit=1)
+    assert seen == ["unit", "other", "unit"]
