@@ -7,7 +7,6 @@ lock on SQLite) while lines change, so concurrent adds never lose a line.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,6 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import BindParameter
 
 from store.accounts import AccountBook
+from store.batches import in_chunks
 from store.catalog import CatalogItem
 from store.context import StoreContext
 from store.db.engine import Conn
@@ -232,35 +232,50 @@ class CartService:
         `chunk` carts per unit of work, in id order, with a turn of the loop between
         units: on SQLite a unit holds the event loop, and one statement over every
         abandoned cart of a large shop would hold every member's interaction with it.
+        Only carts that still have lines are picked: an emptied cart keeps its old
+        updated_at, and every later run would read it again.
+
+        The delete repeats the staleness test: on PostgreSQL a `/cart add` may commit
+        between the pick and the delete (its upsert refreshes updated_at), and its new
+        line must stay. The pick also locks the carts (SKIP LOCKED: one being changed
+        right now is not abandoned), so such an add waits for this unit instead.
         """
         after = 0
+        removed = 0
 
-        async def purge(conn: Conn) -> tuple[int, int | None]:
+        async def purge(conn: Conn) -> tuple[int, int, int]:
+            has_lines = select(cart_lines.c.id).where(cart_lines.c.cart_id == carts.c.id).exists()
             ids = (
                 (
                     await conn.execute(
                         select(carts.c.id)
-                        .where(carts.c.id > after, carts.c.updated_at < older_than)
+                        .where(carts.c.id > after, carts.c.updated_at < older_than, has_lines)
                         .order_by(carts.c.id)
                         .limit(chunk)
+                        .with_for_update(skip_locked=True)
                     )
                 )
                 .scalars()
                 .all()
             )
             if not ids:
-                return 0, None
-            result = await conn.execute(delete(cart_lines).where(cart_lines.c.cart_id.in_(ids)))
-            return int(result.rowcount), int(ids[-1]) if len(ids) == chunk else None
+                return 0, 0, after
+            still_stale = select(carts.c.id).where(
+                carts.c.id.in_(ids), carts.c.updated_at < older_than
+            )
+            result = await conn.execute(
+                delete(cart_lines).where(cart_lines.c.cart_id.in_(still_stale))
+            )
+            return int(result.rowcount), len(ids), int(ids[-1])
 
-        removed = 0
-        while True:
-            lines, last = await self.ctx.db.write(purge)
+        async def unit() -> int:
+            nonlocal after, removed
+            lines, picked, after = await self.ctx.db.write(purge)
             removed += lines
-            if last is None:
-                return removed
-            after = last
-            await asyncio.sleep(0)  # let the loop serve members between chunks
+            return picked
+
+        await in_chunks(unit, chunk)
+        return removed
 
     # ---- helpers ------------------------------------------------------------
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import Connection, Engine, event, update
 
+from store.db.schema import carts
 from store.errors import CartFull, InvalidInput, NotFound, StoreError
 from store.shop import Shop
 from tests.store.helpers import snapshot
@@ -187,3 +190,52 @@ async def test_abandoned_carts_are_purged(shop: Shop, clock: FakeClock) -> None:
     assert removed == 1
     assert (await shop.carts.view(GUILD, ALICE)).is_empty
     assert not (await shop.carts.view(GUILD, BOB)).is_empty
+
+
+@contextmanager
+def after_statement(starts: str, action: Callable[[Connection], object]) -> Iterator[list[str]]:
+    """Run `action` on the unit's own connection after each statement starting with
+    `starts` (the point where a concurrent writer could commit); yields those statements."""
+    seen: list[str] = []
+
+    def listener(conn: Connection, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.startswith(starts):
+            seen.append(statement)
+            action(conn)
+
+    event.listen(Engine, "after_cursor_execute", listener)
+    try:
+        yield seen
+    finally:
+        event.remove(Engine, "after_cursor_execute", listener)
+
+
+async def test_a_cart_touched_after_the_purge_picked_it_keeps_its_lines(
+    shop: Shop, clock: FakeClock
+) -> None:
+    """A `/cart add` committing between the purge's pick and its delete refreshes the
+    cart's updated_at: the delete sees it is no longer abandoned and leaves it alone."""
+    await shop.carts.add(GUILD, ALICE, "paid-1m")
+    await shop.carts.add(GUILD, BOB, "paid-1m")
+    clock.advance(days=31)
+
+    def alice_adds(conn: Connection) -> None:
+        conn.execute(update(carts).where(carts.c.member_id == ALICE).values(updated_at=clock()))
+
+    with after_statement("SELECT carts.id", alice_adds) as picks:
+        removed = await shop.carts.purge_abandoned(clock() - timedelta(days=30))
+    assert picks, "the purge no longer picks carts with this statement"
+    assert removed == 1
+    assert not (await shop.carts.view(GUILD, ALICE)).is_empty
+    assert (await shop.carts.view(GUILD, BOB)).is_empty
+
+
+async def test_carts_the_purge_emptied_are_not_read_again(shop: Shop, clock: FakeClock) -> None:
+    """An emptied cart keeps its old updated_at; the next runs skip it (no lines)."""
+    for member in range(500, 507):
+        await shop.carts.add(GUILD, member, "paid-1m")
+    clock.advance(days=31)
+    await shop.carts.purge_abandoned(clock() - timedelta(days=30), chunk=3)
+    with after_statement("SELECT carts.id", lambda _conn: None) as picks:
+        assert await shop.carts.purge_abandoned(clock() - timedelta(days=30), chunk=3) == 0
+    assert len(picks) == 1
