@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -24,12 +23,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import asyncpg  # type: ignore[import-untyped]
-
 from bench.config import BenchConfig
 from bench.phases import drive_mixed, summarize
 from bench.running import counting_errors, real_bot
-from bench.seed import SHOP_ID, BenchDatabase, bench_database, member_id
+from bench.seed import SHOP_ID, BenchDatabase, Rows, bench_database, insert_rows, member_id
 from bot.app import StorefrontBot
 
 #: Rows of batch work by kind; 100,000 in all.
@@ -40,111 +37,34 @@ EXPIRED = 30_000
 FIRST_ID = 50_000_000
 
 
-def _worker_rows(now: datetime, sizes: tuple[int, int, int]) -> dict[str, list[tuple[Any, ...]]]:
+def _worker_rows(now: datetime, sizes: tuple[int, int, int]) -> Rows:
     carts_n, reminders_n, expired_n = sizes
     old = now - timedelta(days=60)
-    rows: dict[str, list[tuple[Any, ...]]] = {"cart": [], "line": [], "membership": []}
+    rows: Rows = {"carts": [], "cart_lines": [], "memberships": []}
     for n in range(carts_n):
         mid = member_id(FIRST_ID + n)
-        rows["cart"].append((FIRST_ID + n, SHOP_ID, mid, 1, old))
-        rows["line"].append((FIRST_ID + n, FIRST_ID + n, "paid-1m", 1, mid, False, None, None, old))
+        rows["carts"].append((FIRST_ID + n, SHOP_ID, mid, 1, old))
+        rows["cart_lines"].append(
+            (FIRST_ID + n, FIRST_ID + n, "paid-1m", 1, mid, False, None, None, old)
+        )
     base = FIRST_ID + carts_n
     for n in range(reminders_n):  # ends in two days: the 3-day reminder is due
         expires = now + timedelta(days=2)
-        rows["membership"].append(
+        rows["memberships"].append(
             (SHOP_ID, member_id(base + n), "paid", expires, False, None, True, now, now)
         )
     base += reminders_n
     for n in range(expired_n):  # ran out yesterday, still holds its role
         expires = now - timedelta(days=1)
-        rows["membership"].append(
+        rows["memberships"].append(
             (SHOP_ID, member_id(base + n), "paid", expires, False, 3, True, now, None)
         )
     return rows
 
 
-def _seed_sqlite(path: Path, sizes: tuple[int, int, int]) -> None:
-    def stamp(value: Any) -> Any:
-        if isinstance(value, datetime):
-            return value.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
-        return value
-
-    rows = _worker_rows(datetime.now(UTC), sizes)
-    table = {k: [tuple(stamp(v) for v in row) for row in r] for k, r in rows.items()}
-    conn = sqlite3.connect(path, timeout=30)
-    try:
-        with conn:
-            conn.executemany(
-                "INSERT INTO carts (id, shop_id, member_id, version, updated_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                table["cart"],
-            )
-            conn.executemany(
-                "INSERT INTO cart_lines (id, cart_id, sku, quantity, recipient_id, anonymous, "
-                "note, from_order_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                table["line"],
-            )
-            conn.executemany(
-                "INSERT INTO memberships (shop_id, member_id, tier, expires_at, permanent, "
-                "reminded_days, role_active, updated_at, remind_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                table["membership"],
-            )
-    finally:
-        conn.close()
-
-
-async def _seed_postgres(dsn: str, sizes: tuple[int, int, int]) -> None:
-    rows = _worker_rows(datetime.now(UTC), sizes)
-    conn = await asyncpg.connect(dsn)
-    try:
-        async with conn.transaction():
-            await conn.copy_records_to_table(
-                "carts",
-                records=rows["cart"],
-                columns=["id", "shop_id", "member_id", "version", "updated_at"],
-            )
-            await conn.copy_records_to_table(
-                "cart_lines",
-                records=rows["line"],
-                columns=[
-                    "id",
-                    "cart_id",
-                    "sku",
-                    "quantity",
-                    "recipient_id",
-                    "anonymous",
-                    "note",
-                    "from_order_id",
-                    "created_at",
-                ],
-            )
-            await conn.copy_records_to_table(
-                "memberships",
-                records=rows["membership"],
-                columns=[
-                    "shop_id",
-                    "member_id",
-                    "tier",
-                    "expires_at",
-                    "permanent",
-                    "reminded_days",
-                    "role_active",
-                    "updated_at",
-                    "remind_at",
-                ],
-            )
-        await conn.execute("ANALYZE")
-    finally:
-        await conn.close()
-
-
 async def seed_worker_rows(database: BenchDatabase, sizes: tuple[int, int, int]) -> None:
     """Set-up, not measured: plain sqlite3 or asyncpg, around the store."""
-    if database.sqlite_path is not None:
-        await asyncio.to_thread(_seed_sqlite, database.sqlite_path, sizes)
-    else:
-        await _seed_postgres(database.dsn, sizes)
+    await insert_rows(database, _worker_rows(datetime.now(UTC), sizes))
 
 
 class SlowUnits(logging.Handler):
