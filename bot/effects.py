@@ -382,32 +382,36 @@ class EffectDeliverer:
         giver = None
         if effect.giver_id is not None:
             giver = await self._display(stored, effect.giver_id)
-        embed = gift_notice_embed(effect, giver, server=self._server_name(stored))
+        embed = gift_notice_embed(effect, giver, server=await self._server_name(stored))
         return await self._dm(effect.member_id, embed)
 
     async def _gift_withdrawn(self, stored: StoredEffect) -> str:
         assert isinstance(stored.effect, GiftWithdrawn)
-        embed = gift_withdrawn_embed(stored.effect, server=self._server_name(stored))
+        embed = gift_withdrawn_embed(stored.effect, server=await self._server_name(stored))
         return await self._dm(stored.effect.member_id, embed)
 
     async def _gift_restored(self, stored: StoredEffect) -> str:
         assert isinstance(stored.effect, GiftRestored)
-        embed = gift_restored_embed(stored.effect, server=self._server_name(stored))
+        embed = gift_restored_embed(stored.effect, server=await self._server_name(stored))
         return await self._dm(stored.effect.member_id, embed)
 
     async def _receipt(self, stored: StoredEffect) -> str:
         assert isinstance(stored.effect, Receipt)
-        embed = receipt_embed(stored.effect, server=self._server_name(stored), locale=self.locale)
+        embed = receipt_embed(
+            stored.effect, server=await self._server_name(stored), locale=self.locale
+        )
         return await self._dm(stored.effect.member_id, embed)
 
     async def _refund_notice(self, stored: StoredEffect) -> str:
         assert isinstance(stored.effect, RefundNotice)
-        embed = refund_embed(stored.effect, server=self._server_name(stored), locale=self.locale)
+        embed = refund_embed(
+            stored.effect, server=await self._server_name(stored), locale=self.locale
+        )
         return await self._dm(stored.effect.member_id, embed)
 
     async def _reminder(self, stored: StoredEffect) -> str:
         assert isinstance(stored.effect, ExpiryReminder)
-        embed = reminder_embed(stored.effect, server=self._server_name(stored))
+        embed = reminder_embed(stored.effect, server=await self._server_name(stored))
         return await self._dm(stored.effect.member_id, embed)
 
     async def _dm(self, user_id: int, embed: discord.Embed) -> str:
@@ -448,7 +452,7 @@ class EffectDeliverer:
     async def _review_alert(self, stored: StoredEffect) -> str:
         assert isinstance(stored.effect, ReviewAlert)
         effect = stored.effect
-        embed = review_alert_embed(effect, server=self._server_name(stored))
+        embed = review_alert_embed(effect, server=await self._server_name(stored))
         summary = f"review needed for order {effect.order_id}: {effect.reason}"
         return await self._post_audit(embed, summary)
 
@@ -495,8 +499,15 @@ class EffectDeliverer:
         except (discord.NotFound, discord.Forbidden):
             return None  # the bot is no longer in it
 
-    def _server_name(self, stored: StoredEffect) -> str | None:
+    async def _server_name(self, stored: StoredEffect) -> str | None:
+        """The shop's server, named in DMs; one another process's shard holds is asked
+        for over REST (a DM is still sent, unnamed, if that fails)."""
         guild = self.client.get_guild(int(stored.extra.get("shop_id") or 0))
+        if guild is None:
+            try:
+                guild = await self._guild_on_another_shard(stored)
+            except discord.HTTPException:
+                return None
         return guild.name if guild is not None else None
 
     async def _member(self, guild: discord.Guild, member_id: int) -> discord.Member | None:

@@ -174,6 +174,24 @@ async def test_a_role_in_a_guild_on_the_other_shard_is_still_given(sharded: Shar
     assert sharded.roles[0] in sharded.world.member(bob.id).roles
 
 
+async def test_a_receipt_sent_by_the_other_process_names_the_server(sharded: Sharded) -> None:
+    """A DM about a guild this process does not hold still says which server it is from."""
+    alice, guild = sharded.member(0, "alice"), sharded.guilds[0]
+    shop = sharded.processes[1].bot.shop
+    await shop.grants.grant_points(guild.id, 1, alice.id, 1000, "test")
+    await shop.carts.add(guild.id, alice.id, "points-100")
+    order = (await shop.orders.checkout(guild.id, alice.id, points=10**6)).order
+    assert order.cash_due.amount == 0  # paid with points: its receipt waits in the outbox
+    assert await sharded.processes[1].bot.deliverer.deliver_pending() >= 1
+    [receipt] = [
+        embed
+        for message in sharded.world.dms(alice.id)
+        for embed in message.embeds
+        if "Receipt" in str(embed.get("title", ""))
+    ]
+    assert f"**{guild.name}**" in str(receipt)
+
+
 async def test_reminders_and_expiries_are_delivered_once_by_two_processes(
     sharded: Sharded, clock: FakeClock
 ) -> None:
