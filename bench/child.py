@@ -1,6 +1,10 @@
 """Phases measured in a fresh process: start-up time and peak memory.
 
 `python -m bench.child startup URL` prints `READY` once the bot is ready offline;
+`python -m bench.child mixed URL FIRST MEMBERS INTERACTIONS WARMUP CONCURRENCY SEED`
+warms up, prints `WARM`, waits for a line on stdin (so several processes measure the
+same window), runs the mixed workload over members FIRST to FIRST + MEMBERS and prints
+its latencies as JSON (the `processes` phase, bench.processes);
 `python -m bench.child memory URL MEMBERS INTERACTIONS CONCURRENCY` drives the mixed
 workload over the members and prints the peak RSS in MB (`rss_mb`, the bot and the
 offline harness together), the RSS once the bot was ready (`rss_ready_mb`) and the
@@ -79,12 +83,52 @@ async def _memory(url: str, members: int, interactions: int, concurrency: int) -
     )
 
 
+async def _mixed(url: str, first: int, sizes: dict[str, int]) -> None:
+    import time
+    from dataclasses import replace
+
+    from bench.config import BenchConfig
+    from bench.phases import drive_mixed
+    from bench.running import counting_errors, real_bot
+    from bench.seed import BenchDatabase
+
+    config = replace(BenchConfig(db="postgres"), **sizes)
+
+    async def barrier() -> None:
+        print("WARM", flush=True)
+        await asyncio.to_thread(sys.stdin.readline)
+
+    async with counting_errors() as errors, real_bot(BenchDatabase("x", url)) as (running, _bot):
+        stats = await drive_mixed(running, config, before_measure=barrier, first=first)
+        ended = time.time()
+    print(
+        json.dumps(
+            {
+                "interactions": stats.count,
+                "elapsed_s": stats.elapsed_s,
+                "started": ended - stats.elapsed_s,
+                "ended": ended,
+                "finals_ms": stats.finals_ms(),
+                "failed_interactions": stats.failed,
+                "outcomes": stats.outcomes(),
+                "errors_logged": errors.count,
+                "first_error": errors.first,
+            }
+        ),
+        flush=True,
+    )
+
+
 def main(argv: list[str]) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     if argv[0] == "startup":
         asyncio.run(_startup(argv[1]))
     elif argv[0] == "memory":
         asyncio.run(_memory(argv[1], int(argv[2]), int(argv[3]), int(argv[4])))
+    elif argv[0] == "mixed":
+        names = ("members", "interactions", "warmup", "concurrency", "seed")
+        sizes = dict(zip(names, (int(a) for a in argv[3:8]), strict=True))
+        asyncio.run(_mixed(argv[1], int(argv[2]), sizes))
     else:
         raise SystemExit(f"unknown phase {argv[0]!r}")
 

@@ -22,9 +22,10 @@ ALL_PHASES = ("mixed", "floor", "burst", "storm", "memory", "startup", "claims",
 
 
 def _phases() -> dict[str, Phase]:
-    from bench import claims, phases, storm, subprocs, workers
+    from bench import claims, phases, processes, storm, subprocs, workers
 
     return {
+        "processes": processes.processes,
         "mixed": phases.mixed,
         "floor": phases.floor,
         "burst": phases.burst,
@@ -49,9 +50,23 @@ def parse_args(argv: list[str] | None) -> tuple[BenchConfig, Path | None]:
     parser.add_argument("--memory-members", type=int, help="members for the RSS phase")
     parser.add_argument("--worker-rows", type=int, help="rows of batch work (100,000)")
     parser.add_argument("--phases", default=",".join(ALL_PHASES), help="comma-separated")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="N > 1: also run the mixed workload in 1 and in N OS processes at once on one "
+        "PostgreSQL database (the load split between them) and report both",
+    )
     parser.add_argument("--json", type=Path, help="write the results here")
     args = parser.parse_args(argv)
-    config = BenchConfig(db=args.db, postgres_url=args.postgres_url)
+    if args.processes < 1:
+        parser.error("--processes must be at least 1")
+    if args.processes > 1 and args.db != "postgres":
+        parser.error(
+            "--processes N > 1 needs --db postgres: processes share one database, "
+            "and the SQLite store is for one process"
+        )
+    config = BenchConfig(db=args.db, postgres_url=args.postgres_url, processes=args.processes)
     if args.quick:
         config = config.quick()
     sizes = {
@@ -68,6 +83,8 @@ def parse_args(argv: list[str] | None) -> tuple[BenchConfig, Path | None]:
     unknown = set(wanted) - set(ALL_PHASES)
     if unknown:
         parser.error(f"unknown phases: {', '.join(sorted(unknown))}")
+    if config.processes > 1:
+        wanted += ("processes",)
     return replace(config, phases=wanted), args.json
 
 
@@ -81,11 +98,12 @@ def flatten(config: BenchConfig, results: dict[str, dict[str, Any]]) -> dict[str
     if mixed.get("throughput_per_s") and floor.get("throughput_per_s"):
         ratio = round(mixed["throughput_per_s"] / floor["throughput_per_s"], 3)
     workers = results.get("workers", {})
-    failed = [r.get("failed_interactions") for r in (mixed, burst, workers) if r]
+    procs = results.get("processes", {})
+    failed = [r.get("failed_interactions") for r in (mixed, burst, workers, procs) if r]
     workers_ratio = None
     if mixed.get("p99_ms") and workers.get("p99_ms"):
         workers_ratio = round(workers["p99_ms"] / mixed["p99_ms"], 3)
-    return {
+    summary = {
         "db": config.db,
         "members": config.members,
         "concurrency": config.concurrency,
@@ -129,6 +147,16 @@ def flatten(config: BenchConfig, results: dict[str, dict[str, Any]]) -> dict[str
         "platform": platform.platform(),
         "phases": results,
     }
+    if procs:  # only with --processes N > 1: the default output stays as it was
+        summary |= {
+            "processes": procs["processes"],
+            "mixed_1_process_throughput_per_s": procs["one"]["throughput_per_s"],
+            "mixed_1_process_p99_ms": procs["one"]["p99_ms"],
+            "mixed_n_processes_throughput_per_s": procs["many"]["throughput_per_s"],
+            "mixed_n_processes_p99_ms": procs["many"]["p99_ms"],
+            "mixed_n_processes_gain": procs["gain"],
+        }
+    return summary
 
 
 def targets(summary: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
@@ -231,12 +259,36 @@ def render_table(summary: dict[str, Any]) -> str:
         "python_version",
     ):
         rows.append((key, "-" if summary.get(key) is None else str(summary[key])))
+    if "processes" in summary:
+        rows += [
+            (key, str(summary[key]))
+            for key in (
+                "processes",
+                "mixed_1_process_throughput_per_s",
+                "mixed_1_process_p99_ms",
+                "mixed_n_processes_throughput_per_s",
+                "mixed_n_processes_p99_ms",
+                "mixed_n_processes_gain",
+            )
+        ]
     width = max(len(r[0]) for r in rows)
     lines = [f"{name:<{width}}  {value}" for name, value in rows]
     lines.append("")
     for name, measured, met in targets(summary):
         mark = "--  " if met is None else ("MET " if met else "MISS")
         lines.append(f"[{mark}] {name}: {measured}")
+    if "processes" in summary:
+        n, one = summary["processes"], summary["phases"]["processes"]["one"]
+        many = summary["phases"]["processes"]["many"]
+        lines.append("")
+        lines.append(f"mixed on PostgreSQL, 1 process vs {n} at once (same load, split):")
+        lines.append(f"  1 process   {one['throughput_per_s']:>8}/s  p99 {one['p99_ms']} ms")
+        lines.append(
+            f"  {n} processes {many['throughput_per_s']:>8}/s  p99 {many['p99_ms']} ms"
+            f"  (x{summary['mixed_n_processes_gain']}; each: "
+            + ", ".join(f"{e['throughput_per_s']}/s" for e in many["each"])
+            + ")"
+        )
     lines.append("[--  ] = not measured in this run, or a SQLite target (shown for information)")
     return "\n".join(lines)
 

@@ -35,6 +35,9 @@ class BenchConfig:
     #: Rows of batch work the workers phase adds (abandoned carts, reminders, expiries).
     worker_rows: int = 100_000
     seed: int = 1
+    #: OS processes running the mixed workload at once on one PostgreSQL database (the
+    #: `processes` phase, beside one process); 1 = that phase is not run.
+    processes: int = 1
     phases: tuple[str, ...] = ("mixed", "floor", "burst", "storm", "memory", "startup")
 
     def quick(self) -> BenchConfig:

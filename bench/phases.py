@@ -51,10 +51,17 @@ async def drive_mixed(
     config: BenchConfig,
     *,
     before_measure: Callable[[], Awaitable[None]] | None = None,
+    first: int = 0,
 ) -> RunStats:
-    """Warm up, then measure; `before_measure` runs in between (the workers phase)."""
+    """Warm up, then measure; `before_measure` runs in between (the workers phase, the
+    start barrier of several processes). Members are `first` to `first + config.members`."""
     driver = Driver(
-        running.harness, running.guild, running.panels, config.members, seed=config.seed
+        running.harness,
+        running.guild,
+        running.panels,
+        config.members,
+        seed=config.seed,
+        first=first,
     )
     await run_closed_loop(driver.ops(config.warmup), driver.run_op, config.concurrency)
     running.harness.reset_log()

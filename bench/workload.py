@@ -89,11 +89,15 @@ class Driver:
         *,
         seed: int,
         transient_members: bool = False,
+        first: int = 0,
     ) -> None:
         self.harness = harness
         self.guild = guild
         self.panels = panels
         self.members = members
+        #: The first member index this driver uses: drivers in several processes on one
+        #: database take disjoint ranges [first, first + members).
+        self.first = first
         #: Members leave the fake world after their interaction (see `Guild.visiting`).
         self.transient_members = transient_members
         self.rng = random.Random(seed)
@@ -121,14 +125,14 @@ class Driver:
 
     def _next_with_lines(self) -> int:
         for _ in range(self.members):
-            index = self._remove_cursor
+            index = self.first + self._remove_cursor
             self._remove_cursor = (self._remove_cursor + 1) % self.members
             if self.known_lines(index):
                 return index
-        return 0
+        return self.first
 
     def _next_checkout(self) -> int:
-        index = self._checkout_cursor
+        index = self.first + self._checkout_cursor
         self._checkout_cursor = (self._checkout_cursor - 1) % self.members
         return index
 
@@ -140,7 +144,7 @@ class Driver:
         elif op == "checkout":
             index = self._next_checkout()
         else:
-            index = rng.randrange(self.members)
+            index = self.first + rng.randrange(self.members)
         if not self.transient_members:
             return await self._run_op(op, index, self.guild.member(index), sku)
         with self.guild.visiting(index) as member:
