@@ -8,12 +8,11 @@ mentions); everything is cut to Discord's limits, which discord.py does not chec
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 import discord
-from babel.numbers import format_decimal
 
-from bot.render.text import fit_lines
+from bot.render.text import fit_lines, number, when
 from store.effects import (
     ExpiryReminder,
     GiftNotice,
@@ -61,20 +60,6 @@ def shop_text(text: str, limit: int = FIELD_LIMIT) -> str:
 
 def mention(user_id: int) -> str:
     return f"<@{user_id}>"
-
-
-def timestamp(moment: datetime, style: str = "D") -> str:
-    """Discord renders this in each reader's own time zone and language."""
-    return f"<t:{int(moment.timestamp())}:{style}>"
-
-
-def parse_moment(value: str) -> datetime | None:
-    """Outbox payloads carry ISO dates; a naive one is UTC, as the store writes them."""
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _where(server: str | None) -> str:
@@ -164,7 +149,7 @@ def receipt_embed(
         paid = shop_text(effect.total or "—", 100)  # written before amounts travelled
     embed.add_field(name="Paid", value=paid, inline=True)
     if effect.points_used:
-        points = format_decimal(effect.points_used, locale=locale)
+        points = number(effect.points_used, locale)
         embed.add_field(name="Points used", value=f"{points} points", inline=True)
     embed.add_field(
         name="Delivered",
@@ -196,16 +181,13 @@ def refund_embed(
 
 def reminder_embed(effect: ExpiryReminder, *, server: str | None = None) -> discord.Embed:
     tier = shop_text(effect.tier, 100)
-    moment = (
-        effect.expires_at
-        if isinstance(effect.expires_at, datetime)
-        else parse_moment(effect.expires_at)
-    )
     # Date and time: a membership ends at a moment, and the reader's clock shows which.
+    # The outbox decodes ISO moments (`store.effects`); what it could not stays text.
+    ends = effect.expires_at
     date = (
-        f"{timestamp(moment, 'f')} ({timestamp(moment, 'R')})"
-        if moment
-        else shop_text(str(effect.expires_at), 100)
+        f"{when(ends)} ({when(ends, 'R')})"
+        if isinstance(ends, datetime)
+        else shop_text(str(ends), 100)
     )
     days = "day" if effect.days == 1 else "days"
     embed = discord.Embed(
