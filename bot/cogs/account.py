@@ -16,17 +16,16 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.cogs.common import NOT_YOUR_ACCOUNT, check_owner, picked, shop_id, whole
+from bot.effects import DISCORD_CANNOT_DM
 from bot.render import account as render
 from bot.render.notices import receipt_embed
-from bot.replies import Reply
+from bot.replies import NO_MENTIONS, Reply
 
 if TYPE_CHECKING:
     from bot.app import StorefrontBot
 
+
 #: Discord's code for "Cannot send messages to this user" (DMs closed, bot blocked).
-CANNOT_DM = 50007
-
-
 class AccountCog(commands.Cog, name="Account"):
     def __init__(self, bot: StorefrontBot) -> None:
         self.bot = bot
@@ -140,9 +139,9 @@ class AccountCog(commands.Cog, name="Account"):
         """Send by DM; False when the member's DMs are closed to the bot (Discord 50007)."""
         try:
             channel = await self.bot.create_dm(discord.Object(user_id))
-            await channel.send(embed=embed, allowed_mentions=discord.AllowedMentions.none())
+            await channel.send(embed=embed, allowed_mentions=NO_MENTIONS)
         except discord.Forbidden as error:
-            if error.code == CANNOT_DM:
+            if error.code == DISCORD_CANNOT_DM:
                 return False
             raise
         return True

@@ -14,7 +14,7 @@ from typing import Any
 
 import discord
 
-from bot.controls import button, finished, link, select
+from bot.controls import button, finished, link, select, view
 from bot.render.lines import order_pages
 from bot.render.pages import clamp, page_buttons, page_label
 from bot.render.text import COLOUR, SUCCESS, fit_lines, number, safe, signed, until, when
@@ -195,10 +195,7 @@ def order_view(owner: int, detail: OrderDetail, *, locale: str, page: int = 0) -
     )
     if detail.has_receipt:
         items.append(button(f"account:receipt:{owner}:{order.id}", "Send me the receipt again"))
-    result = discord.ui.View(timeout=None)
-    for item in items:
-        result.add_item(item)
-    return finished(result)
+    return view(*items)
 
 
 def cancelled_embed(order: Order, *, locale: str) -> discord.Embed:

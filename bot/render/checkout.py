@@ -9,7 +9,7 @@ from datetime import datetime
 
 import discord
 
-from bot.controls import button, finished, link
+from bot.controls import button, link, view
 from bot.payflow import GatewayOption, PaymentChoice
 from bot.render.lines import order_pages
 from bot.render.pages import clamp, page_buttons, page_label
@@ -67,12 +67,7 @@ def checkout_view(
     if url is not None:
         items.append(link(url, "Pay"))
     items.extend(page_buttons(f"checkout:page:{owner}:{order.id}", index, pages))
-    if not items:
-        return None
-    result = discord.ui.View(timeout=None)
-    for item in items:
-        result.add_item(item)
-    return finished(result)
+    return view(*items) if items else None
 
 
 def choice_embed(choice: PaymentChoice, *, locale: str) -> discord.Embed:
@@ -99,6 +94,9 @@ def choice_embed(choice: PaymentChoice, *, locale: str) -> discord.Embed:
     return embed
 
 
+PRIMARY, SECONDARY = discord.ButtonStyle.primary, discord.ButtonStyle.secondary
+
+
 def choice_view(
     owner: int, options: Sequence[GatewayOption], points: int, *, locale: str
 ) -> discord.ui.View:
@@ -107,28 +105,27 @@ def choice_view(
     The points button is the cart's own (``cart:points``), so it behaves exactly as
     everywhere else; the gateway buttons carry the member and the gateway's name.
     """
-    result = discord.ui.View(timeout=None)
-    for option in options[:20]:
-        result.add_item(
-            button(
-                f"checkout:via:{owner}:{option.name}"[:100],
-                option.label[:80],
-                style=(
-                    discord.ButtonStyle.secondary
-                    if option.test_payment
-                    else discord.ButtonStyle.primary
-                ),
-            )
+    items = [
+        button(
+            f"checkout:via:{owner}:{option.name}"[:100],
+            option.label[:80],
+            style=(
+                discord.ButtonStyle.secondary
+                if option.test_payment
+                else discord.ButtonStyle.primary
+            ),
         )
+        for option in options[:20]
+    ]
     if points:
-        result.add_item(
+        items.append(
             button(
                 f"cart:points:{owner}",
                 f"Use my {number(points, locale)} points",
                 style=discord.ButtonStyle.success,
             )
         )
-    return finished(result)
+    return view(*items)
 
 
 def paid_with_points_embed(order: Order, *, locale: str) -> discord.Embed:
@@ -155,6 +152,4 @@ def already_paid_embed(order: Order) -> discord.Embed:
 
 
 def pay_view(url: str) -> discord.ui.View:
-    result = discord.ui.View(timeout=None)
-    result.add_item(link(url, "Pay"))
-    return finished(result)
+    return view(link(url, "Pay"))
