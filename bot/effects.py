@@ -120,6 +120,8 @@ class EffectDeliverer:
         self.shop = shop
         self.audit_channel_id = audit_channel_id
         self.locale = locale
+        #: Names of guilds another process's shard holds, asked once over REST.
+        self._other_shard_names: dict[int, str | None] = {}
         self._handlers: dict[type[Effect], Handler] = {
             AddRole: self._add_role,
             RemoveRole: self._remove_role,
@@ -502,13 +504,17 @@ class EffectDeliverer:
     async def _server_name(self, stored: StoredEffect) -> str | None:
         """The shop's server, named in DMs; one another process's shard holds is asked
         for over REST (a DM is still sent, unnamed, if that fails)."""
-        guild = self.client.get_guild(int(stored.extra.get("shop_id") or 0))
-        if guild is None:
+        guild_id = int(stored.extra.get("shop_id") or 0)
+        guild = self.client.get_guild(guild_id)
+        if guild is not None:
+            return guild.name
+        if guild_id not in self._other_shard_names:  # one REST call per guild, not per DM
             try:
-                guild = await self._guild_on_another_shard(stored)
+                other = await self._guild_on_another_shard(stored)
             except discord.HTTPException:
                 return None
-        return guild.name if guild is not None else None
+            self._other_shard_names[guild_id] = other.name if other is not None else None
+        return self._other_shard_names[guild_id]
 
     async def _member(self, guild: discord.Guild, member_id: int) -> discord.Member | None:
         member = guild.get_member(member_id)
