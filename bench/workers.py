@@ -112,7 +112,9 @@ def _jobs(bot: StorefrontBot) -> dict[str, Callable[[], Awaitable[Any]]]:
         "reminders": shop.memberships.claim_reminders,
         "expiry": shop.memberships.claim_expired,
         "restore-roles": lambda: bot.deliverer.restore_roles(guild),
-        "reconcile": lambda: bot.flow.reconcile(timedelta(minutes=30)),
+        "reconcile": lambda: bot.flow.reconcile(
+            timedelta(minutes=bot.settings.workers.pending_age_minutes)
+        ),
     }
 
 

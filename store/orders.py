@@ -517,25 +517,13 @@ class OrderService:
     async def stale_without_session(self, older_than: timedelta, limit: int = 100) -> list[Order]:
         """Pending card orders that never got a gateway session (a crash or a gateway
         outage between checkout and the session), untouched for `older_than`."""
-        cutoff = self.ctx.now() - older_than
-
-        async def stale(conn: Conn) -> list[Order]:
-            ids = (
-                await conn.execute(
-                    select(orders.c.id)
-                    .where(
-                        orders.c.state == S.PENDING.value,
-                        orders.c.updated_at <= cutoff,
-                        orders.c.gateway_session_id.is_(None),
-                        orders.c.cash_due > 0,
-                    )
-                    .order_by(orders.c.updated_at)
-                    .limit(limit)
-                )
-            ).scalars()
-            return [await load_order(conn, self.ctx, int(i)) for i in list(ids)]
-
-        return await self.ctx.db.read(stale)
+        where = [
+            orders.c.state == S.PENDING.value,
+            orders.c.updated_at <= self.ctx.now() - older_than,
+            orders.c.gateway_session_id.is_(None),
+            orders.c.cash_due > 0,
+        ]
+        return await self._pending_where(where, limit)
 
     async def by_session(self, gateway: str, session_id: str) -> Order | None:
         """The order a gateway session was opened for; None for a session not of this shop
