@@ -180,15 +180,18 @@ class PaymentFlow:
         An order whose gateway the operator has since disabled cannot be acted on
         here: refused rather than sent to a gateway that never saw it.
         """
-        if order.gateway is None:
-            return self.gateway
-        gateway = self.gateways.get(order.gateway)
+        gateway = self._holder(order)
         if gateway is None:
             raise PaymentUnavailable(
                 f"Order #{order.id} went through the {order.gateway!r} payment gateway, "
                 "which this shop no longer has enabled; ask a moderator."
             )
         return gateway
+
+    def _holder(self, order: Order) -> Gateway | None:
+        """The enabled gateway holding the order's session (the default before it has
+        one); None when the operator has disabled the one it went through."""
+        return self.gateways.get(order.gateway or self.gateway.name)
 
     def on_effects(self, callback: EffectsReady) -> None:
         """Who to wake when new effects wait in the outbox (the bot's deliverer)."""
@@ -240,7 +243,7 @@ class PaymentFlow:
             return CheckoutOutcome(order, None, result.effects, result.cart, result.created)
         stored = self._stored_session(order)
         if stored is not None:
-            holder = self.gateways.get(stored.gateway)
+            holder = self._holder(order)
             if holder is None:
                 raise PaymentUnavailable(
                     f"Order #{order.id} waits for a payment method this shop no longer "
@@ -275,13 +278,13 @@ class PaymentFlow:
             return None
         if expires is None or _past(expires, self.shop.ctx.now()):
             return None
-        if (order.gateway or self.gateway.name) not in self.gateways:
+        if self._holder(order) is None:
             return None
         return order.checkout_url
 
     def test_payment(self, order: Order) -> bool:
         """Whether the gateway holding the order's session takes no real money."""
-        holder = self.gateways.get(order.gateway or self.gateway.name)
+        holder = self._holder(order)
         return holder is not None and not holder.takes_real_money
 
     async def session_for(self, order: Order, gateway: Gateway | None = None) -> CheckoutSession:
@@ -499,8 +502,8 @@ class PaymentFlow:
         session_id = order.gateway_session_id
         # A gateway the operator disabled can't be asked, and a payment there would
         # never reach this shop: the order is simply cancelled.
-        if session_id is not None and (order.gateway or self.gateway.name) in self.gateways:
-            gateway = self.gateway_for(order)
+        gateway = self._holder(order)
+        if session_id is not None and gateway is not None:
             try:
                 await gateway.expire_session(session_id)
             except GatewayError as exc:
