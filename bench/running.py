@@ -11,9 +11,11 @@ import discord
 
 from bench.seed import BenchDatabase
 from bench.shopfront import Guild, Panels, bench_settings, free_port
-from bot.app import StorefrontBot, create_bot
+from bot.app import StorefrontBot
 from bot.gc_tuning import restore_garbage_collector, tune_garbage_collector
+from bot.runtime import build_storefront
 from bot.testing import DiscordHarness, offline
+from bot.testing.storefront import storefront_offline
 from store.catalog import Catalog
 
 
@@ -56,9 +58,12 @@ class Running:
 async def real_bot(database: BenchDatabase) -> AsyncIterator[tuple[Running, StorefrontBot]]:
     """The shop as `storefront run` builds it, on the bench database, offline."""
     port = free_port()
-    bot = create_bot(bench_settings(database.url, port))
+    front = build_storefront(bench_settings(database.url, port))
+    bot = front.bot
     guild = Guild()
-    async with offline(bot, guild.world, strict=False, keep_log=False, schema=False) as harness:
+    async with storefront_offline(
+        front, guild.world, strict=False, keep_log=False, schema=False
+    ) as harness:
         # The bot tunes its garbage collector when ready, and restores it when closed.
         panels = Panels(guild, bot.shop.catalog, bot.shop.ctx.config.locale)
         yield Running(harness, guild, panels, f"http://127.0.0.1:{port}"), bot

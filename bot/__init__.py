@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from bot.app import StorefrontBot, create_bot
+    from bot.app import StorefrontBot
 
-__all__ = ["StorefrontBot", "create_bot"]
+__all__ = ["StorefrontBot"]
 
 
 def __getattr__(name: str) -> Any:

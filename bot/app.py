@@ -1,21 +1,19 @@
-"""Building and running the storefront bot: one place assembles everything.
+"""The storefront bot: discord.py's client with the shop's cogs, gate and claims.
 
-`create_bot(settings)` makes the engine, the store, every enabled payment gateway,
-the payment flow and the web application and passes them into `StorefrontBot`.
-`setup_hook` prepares the database, loads the cogs, registers the one persistent
-`Control` item, starts the gateways, the web server and the workers; `close()` stops
-them in reverse order.
+The bot translates Discord to service calls; it owns none of the lifecycles around it.
+`bot.runtime` builds it with the store, the gateways and the web application, and
+starts and stops those; ``setup_hook`` only loads the cogs and registers the one
+persistent `Control` item, so the same bot serves a gateway connection or
+interactions posted over HTTP.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
-from datetime import timedelta
+from collections.abc import Mapping
 from typing import Any
 
 import discord
-from aiohttp import web
 from discord import app_commands
 from discord.ext import commands
 
@@ -24,19 +22,14 @@ from bot.cooldown import Cooldown
 from bot.effects import EffectDeliverer
 from bot.gc_tuning import restore_garbage_collector, tune_garbage_collector
 from bot.guild_gate import GuildGate
-from bot.interaction_claims import PURGE_SECONDS, ClaimFirst
+from bot.interaction_claims import ClaimFirst
 from bot.payflow import PaymentFlow
 from bot.render.text import refusal_embed
 from bot.replies import NO_MENTIONS, Refusal, Replies, Reply
 from bot.settings import Settings
-from bot.web import create_web_app
 from bot.workers import Periodic
-from payments.gateway import Gateway, GatewayContext
-from payments.registry import load_gateway
-from store.clock import Clock, utcnow
-from store.db.engine import Database, create_engine
-from store.db.migrate import ensure_schema
-from store.deployment import Deployment
+from payments.gateway import Gateway
+from store.db.engine import Database
 from store.shop import Shop
 
 log = logging.getLogger("bot.app")
@@ -82,10 +75,8 @@ class StorefrontBot(commands.Bot):
         settings: Settings,
         database: Database,
         shop: Shop,
-        gateway: Gateway,
         flow: PaymentFlow,
-        web_app: web.Application,
-        serve: bool = True,
+        gateway_events: bool = True,
         **client_options: Any,
     ) -> None:
         intents = discord.Intents.default()
@@ -103,10 +94,11 @@ class StorefrontBot(commands.Bot):
         self.database = database
         self.shop = shop
         #: The default gateway; `flow.gateways` holds every enabled one, by name.
-        self.gateway = gateway
+        self.gateway = flow.gateway
         self.flow = flow
-        self.web_app = web_app
-        self.serve = serve
+        #: Whether this process connects to Discord's gateway and so receives guild
+        #: events; a process serving interactions over HTTP alone does not.
+        self.gateway_events = gateway_events
         self.replies = Replies(shop, Cooldown(settings.discord.cooldown_seconds))
         self.router = ComponentRouter(self._unknown_component)
         # Installed before the gate, so the gate runs first: a foreign guild costs no write.
@@ -119,10 +111,13 @@ class StorefrontBot(commands.Bot):
             shop,
             audit_channel_id=settings.discord.audit_channel_id,
             locale=settings.store.locale,
+            holds_guild=self.holds_guild,
+            ready=self.ready_to_act,
         )
-        self.workers: list[Periodic] = []
-        self._effects: Periodic | None = None
-        self._runner: web.AppRunner | None = None
+        #: The outbox worker; `bot.runtime` starts it with the others.
+        self.effects = Periodic(
+            "effects", settings.workers.outbox_seconds, self.deliverer.deliver_pending
+        )
         self._collector_before: tuple[int, int, int] | None = None
         flow.on_effects(self.kick_effects)
 
@@ -137,65 +132,34 @@ class StorefrontBot(commands.Bot):
         from bot.cogs.checkout import CheckoutCog
         from bot.cogs.shop import ShopCog
 
-        await ensure_schema(self.database.engine, migrate=self.database.is_sqlite)
         await self.add_cog(ShopCog(self))
         await self.add_cog(CheckoutCog(self))
         await self.add_cog(AccountCog(self))
         await self.add_cog(AdminCog(self))
         self.add_dynamic_items(Control)
-        if not self.serve:
-            return
-        for gateway in self.gateways.values():
-            await gateway.start()
-        self._runner = web.AppRunner(self.web_app)
-        await self._runner.setup()
-        web_settings = self.settings.web
-        await web.TCPSite(self._runner, web_settings.host, web_settings.port).start()
-        self._start_workers()
 
-    def _start_workers(self) -> None:
-        timing = self.settings.workers
-        shop = self.shop
-        pending_age = timedelta(minutes=timing.pending_age_minutes)
-        self._effects = Periodic("effects", timing.outbox_seconds, self.deliverer.deliver_pending)
-        self.workers = [
-            self._effects,
-            Periodic(
-                "reconcile", timing.reconcile_seconds, lambda: self.flow.reconcile(pending_age)
-            ),
-            Periodic(
-                "reminders",
-                timing.reminders_seconds,
-                self._then_deliver(shop.memberships.claim_reminders),
-            ),
-            Periodic(
-                "expiry", timing.expiry_seconds, self._then_deliver(shop.memberships.claim_expired)
-            ),
-            Periodic("interaction-claims", PURGE_SECONDS, self.claim_first.purge_old),
-            Periodic(
-                "abandoned-carts",
-                timing.abandoned_carts_seconds,
-                lambda: shop.carts.purge_abandoned(
-                    shop.ctx.now() - timedelta(days=shop.ctx.config.abandoned_cart_days)
-                ),
-            ),
-        ]
-        for worker in self.workers:
-            worker.start()
+    def ready_to_act(self) -> bool:
+        """Logged in and, with a gateway connection, its guilds known (READY)."""
+        if self.gateway_events:
+            return self.is_ready()
+        return self.user is not None
 
-    def _then_deliver(
-        self, job: Callable[[], Awaitable[list[Any]]]
-    ) -> Callable[[], Awaitable[None]]:
-        async def run() -> None:
-            if await job():
-                await self.kick_effects()
+    def holds_guild(self, guild_id: int) -> bool:
+        """Whether Discord sends this guild's events here, so the cache knows it.
 
-        return run
+        A process serving interactions over HTTP alone holds none (what an interaction
+        brings is cached as an unavailable guild); a sharded one holds its shards'.
+        """
+        if not self.gateway_events:
+            return False
+        count = self.shard_count
+        if count is None or not isinstance(self, discord.AutoShardedClient):
+            return True
+        return (guild_id >> 22) % count in (self.shard_ids or range(count))
 
     async def kick_effects(self) -> None:
         """New effects wait in the outbox: deliver now rather than at the next tick."""
-        if self._effects is not None:
-            self._effects.kick()
+        self.effects.kick()
 
     async def on_ready(self) -> None:
         before = tune_garbage_collector()
@@ -204,11 +168,11 @@ class StorefrontBot(commands.Bot):
 
     async def on_guild_available(self, guild: discord.Guild) -> None:
         """No member loses paid access through drift: give back what is paid for."""
-        if self.serve and self.guild_gate.admits(guild.id):
+        if self.guild_gate.admits(guild.id):
             await self.deliverer.restore_roles(guild)
 
     async def on_member_join(self, member: discord.Member) -> None:
-        if self.serve and self.guild_gate.admits(member.guild.id):
+        if self.guild_gate.admits(member.guild.id):
             await self.deliverer.restore_roles(member.guild, member.id)
 
     async def _unknown_component(
@@ -224,19 +188,9 @@ class StorefrontBot(commands.Bot):
         await self.replies.guard(interaction, explain)
 
     async def close(self) -> None:
-        for worker in reversed(self.workers):
-            await worker.stop()
-        self.workers = []
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-        if self.serve:
-            for gateway in reversed(list(self.gateways.values())):
-                await gateway.close()
         for name in list(self.cogs):
             await self.remove_cog(name)
         await super().close()
-        await self.database.dispose()
         if self._collector_before is not None:
             restore_garbage_collector(self._collector_before)
             self._collector_before = None
@@ -250,50 +204,3 @@ class ShardedStorefrontBot(StorefrontBot, commands.AutoShardedBot):
     shard that holds it. The workers need nothing more: each job claims its rows in the
     database, so running them in every process still does each thing once.
     """
-
-
-def create_bot(settings: Settings, *, clock: Clock = utcnow, serve: bool = True) -> StorefrontBot:
-    """Assemble the application from settings; nothing touches the network yet."""
-    database = Database(
-        create_engine(
-            settings.database.url,
-            pool_size=settings.database.pool_size,
-            lock_timeout_ms=settings.database.lock_timeout_ms,
-        )
-    )
-    shop = Shop.build(database, settings.store, settings.memberships, clock=clock)
-    context = GatewayContext(
-        shop_name=settings.store.name,
-        public_url=settings.web.public_url,
-        environment=settings.environment,
-        clock=clock,
-    )
-    gateways = [
-        load_gateway(name, settings.payments.gateway_options(name), context)
-        for name in settings.payments.enabled
-    ]
-    flow = PaymentFlow(
-        shop,
-        gateways,
-        public_url=settings.web.public_url,
-        deployment=Deployment(shop.ctx, configured=settings.payments.instance_id),
-    )
-    discord_settings = settings.discord
-    bot_class: type[StorefrontBot] = StorefrontBot
-    client_options: dict[str, Any] = {}
-    if discord_settings.sharded:
-        bot_class = ShardedStorefrontBot
-        client_options = {
-            "shard_count": discord_settings.shard_count,
-            "shard_ids": discord_settings.shards,
-        }
-    return bot_class(
-        settings=settings,
-        database=database,
-        shop=shop,
-        gateway=flow.gateway,
-        flow=flow,
-        web_app=create_web_app(flow),
-        serve=serve,
-        **client_options,
-    )

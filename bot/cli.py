@@ -104,6 +104,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="migrate and check everything, print what would run, then exit",
     )
+    run.add_argument(
+        "--gateway-events",
+        action="store_true",
+        help="with interactions over HTTP, also connect to Discord's gateway for guild "
+        "events (role healing on joins); one process per deployment, or none",
+    )
     run.set_defaults(handler=_run)
 
     sync = commands.add_parser(
@@ -163,7 +169,11 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
         raise SettingsError("environment: the sandbox is for development, not production")
     test_payments = None if sandbox else check_discord_gateway(settings)
     revision = asyncio.run(_prepare_database(settings))
-    for line in _describe_run(settings, sandbox=sandbox, revision=revision):
+    gateway_events = settings.discord.interactions == "gateway" or bool(args.gateway_events)
+    lines = _describe_run(
+        settings, sandbox=sandbox, revision=revision, gateway_events=gateway_events
+    )
+    for line in lines:
         print(line, flush=True)
     if test_payments is not None:
         print(f"WARNING: {test_payments}", flush=True)
@@ -179,20 +189,35 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
         return 0
     token = settings.discord.token
     assert token is not None  # not sandbox mode, so a token is configured
-    asyncio.run(_serve(settings, token.get_secret_value()))
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve(settings, token.get_secret_value(), gateway_events=gateway_events))
     return 0
 
 
-async def _serve(settings: Settings, token: str) -> None:
+async def _serve(settings: Settings, token: str, *, gateway_events: bool) -> None:
+    """Serve until stopped: the web side always; the gateway connection when asked.
+
+    Without the gateway (interactions over HTTP), the bot logs in over REST only: it
+    learns its application id and user, answers what Discord posts to /interactions,
+    and sends its messages, role changes and DMs over REST.
+    """
     import aiohttp
     import discord
 
-    from bot.app import create_bot
+    from bot.runtime import build_storefront, serving
 
-    bot = create_bot(settings)
+    front = build_storefront(settings, gateway_events=gateway_events)
     try:
-        async with bot:
-            await bot.start(token)
+        async with serving(front):
+            if gateway_events:
+                await front.bot.start(token)
+            else:
+                await front.bot.login(token)
+                log.warning(
+                    "serving interactions over HTTP at %s/interactions; no gateway connection",
+                    settings.web.public_url.rstrip("/"),
+                )
+                await asyncio.Event().wait()  # until the process is stopped
     except discord.LoginFailure:
         raise CommandFailed("Discord refused the bot token (STOREFRONT_DISCORD__TOKEN)") from None
     except (aiohttp.ClientError, OSError) as error:
@@ -213,10 +238,11 @@ def _sync_commands(settings: Settings, args: argparse.Namespace) -> int:
 async def _sync(settings: Settings, token: str, *, everywhere: bool) -> None:
     import discord
 
-    from bot.app import create_bot
+    from bot.runtime import build_storefront
 
-    bot = create_bot(settings, serve=False)
-    async with bot:
+    front = build_storefront(settings)
+    bot = front.bot
+    try:
         await bot.login(token)
         if everywhere:
             synced = await bot.tree.sync()
@@ -227,6 +253,9 @@ async def _sync(settings: Settings, token: str, *, everywhere: bool) -> None:
             bot.tree.copy_global_to(guild=guild)
             synced = await bot.tree.sync(guild=guild)
             print(f"synced {len(synced)} commands to guild {guild_id}")
+    finally:
+        await bot.close()
+        await front.database.dispose()
 
 
 def _check_config(settings: Settings, args: argparse.Namespace) -> int:
@@ -330,7 +359,9 @@ def _check_sqlite_file(settings: Settings) -> None:
         raise CommandFailed(f"{where}: cannot create files in {path.parent}")
 
 
-def _describe_run(settings: Settings, *, sandbox: bool, revision: str | None) -> list[str]:
+def _describe_run(
+    settings: Settings, *, sandbox: bool, revision: str | None, gateway_events: bool = True
+) -> list[str]:
     tiers = ", ".join(sorted(settings.memberships)) or "none"
     if sandbox:
         members = settings.sandbox.members
@@ -354,8 +385,18 @@ def _describe_run(settings: Settings, *, sandbox: bool, revision: str | None) ->
         f"{len(settings.catalog)} items, tiers: {tiers}",
         f"mode: {mode}",
         _shards_line(settings, sandbox=sandbox),
+        _interactions_line(settings, sandbox=sandbox, gateway_events=gateway_events),
         ("starting: the local sandbox" if sandbox else "starting: connecting to Discord"),
     ]
+
+
+def _interactions_line(settings: Settings, *, sandbox: bool, gateway_events: bool) -> str:
+    if sandbox or settings.discord.interactions == "gateway":
+        return "interactions: over the gateway connection"
+    where = f"{settings.web.public_url.rstrip('/')}/interactions"
+    if gateway_events:
+        return f"interactions: over HTTP at {where}; gateway connected for guild events"
+    return f"interactions: over HTTP at {where}; no gateway connection (REST only)"
 
 
 def _shards_line(settings: Settings, *, sandbox: bool) -> str:

@@ -115,12 +115,19 @@ class EffectDeliverer:
         *,
         audit_channel_id: int | None,
         locale: str = "en_US",
+        holds_guild: Callable[[int], bool] | None = None,
+        ready: Callable[[], bool] | None = None,
     ) -> None:
         self.client = client
+        #: Whether the client may act yet; default: its gateway session is ready.
+        self.ready = ready or client.is_ready
+        #: Whether this process's cache knows a guild (Discord sends it the guild's
+        #: events); any other guild is asked for over REST. Default: every guild.
+        self.holds_guild = holds_guild or (lambda guild_id: True)
         self.shop = shop
         self.audit_channel_id = audit_channel_id
         self.locale = locale
-        #: Names of guilds another process's shard holds, asked once over REST.
+        #: Names of guilds this process does not hold, asked once over REST.
         self._other_shard_names: dict[int, str | None] = {}
         self._handlers: dict[type[Effect], Handler] = {
             AddRole: self._add_role,
@@ -142,7 +149,7 @@ class EffectDeliverer:
         Before the client is ready nothing is claimed: guilds and members are not known
         yet, and a claim would only burn an attempt. The next run delivers them.
         """
-        if not self.client.is_ready():
+        if not self.ready():
             return 0
         settled = 0
         for stored in await self.shop.outbox.claim(limit):
@@ -215,7 +222,7 @@ class EffectDeliverer:
     async def _change_role(
         self, stored: StoredEffect, effect: AddRole | RemoveRole, *, add: bool
     ) -> str:
-        guild = self._guild(stored) or await self._guild_on_another_shard(stored)
+        guild = await self._shop_guild(stored)
         if guild is None:
             return GUILD_GONE
         member = await self._member(guild, effect.member_id)
@@ -432,7 +439,7 @@ class EffectDeliverer:
     async def _display(self, stored: StoredEffect, user_id: int) -> str:
         """The giver as the recipient knows them in that server; a mention if unknown."""
         name: str | None = None
-        guild = self._guild(stored)
+        guild = self._cached_guild(stored)
         member = guild.get_member(user_id) if guild is not None else None
         if member is not None:
             name = member.display_name
@@ -477,40 +484,41 @@ class EffectDeliverer:
 
     # -- look-ups ---------------------------------------------------------------------------
 
-    def _guild(self, stored: StoredEffect) -> discord.Guild | None:
-        guild = self.client.get_guild(int(stored.extra.get("shop_id") or 0))
-        if guild is not None and guild.unavailable:
-            raise Transient(f"guild {guild.id} is unavailable (Discord outage)")
-        return guild
-
-    async def _guild_on_another_shard(self, stored: StoredEffect) -> discord.Guild | None:
-        """A guild another process's shard holds, over REST (which any shard may use).
-
-        A sharded process caches only its own shards' guilds, while any process may claim
-        any effect; without this a role for another shard's guild would count as gone.
-        """
-        client = self.client
+    def _cached_guild(self, stored: StoredEffect) -> discord.Guild | None:
+        """The shop's guild as the cache knows it; None where this process holds it not."""
         guild_id = int(stored.extra.get("shop_id") or 0)
-        count = client.shard_count
-        if not guild_id or count is None or not isinstance(client, discord.AutoShardedClient):
+        return self.client.get_guild(guild_id) if self.holds_guild(guild_id) else None
+
+    async def _shop_guild(self, stored: StoredEffect) -> discord.Guild | None:
+        """The shop's guild: from the cache if this process holds it, else over REST.
+
+        A sharded process caches only its own shards' guilds and one serving HTTP
+        interactions alone caches none, while any process may claim any effect; without
+        REST a role for a guild held elsewhere would count as gone.
+        """
+        guild_id = int(stored.extra.get("shop_id") or 0)
+        if not guild_id:
             return None
-        if (guild_id >> 22) % count in (client.shard_ids or range(count)):
-            return None  # one of ours: absent from the cache means the bot left it
+        if self.holds_guild(guild_id):
+            guild = self._cached_guild(stored)
+            if guild is not None and guild.unavailable:
+                raise Transient(f"guild {guild.id} is unavailable (Discord outage)")
+            return guild  # absent from the cache means the bot left it
         try:
-            return await client.fetch_guild(guild_id, with_counts=False)
+            return await self.client.fetch_guild(guild_id, with_counts=False)
         except (discord.NotFound, discord.Forbidden):
             return None  # the bot is no longer in it
 
     async def _server_name(self, stored: StoredEffect) -> str | None:
-        """The shop's server, named in DMs; one another process's shard holds is asked
-        for over REST (a DM is still sent, unnamed, if that fails)."""
+        """The shop's server, named in DMs; one held elsewhere is asked for over REST
+        once (a DM is still sent, unnamed, if that fails)."""
         guild_id = int(stored.extra.get("shop_id") or 0)
-        guild = self.client.get_guild(guild_id)
-        if guild is not None:
-            return guild.name
+        if self.holds_guild(guild_id):
+            guild = self._cached_guild(stored)
+            return guild.name if guild is not None else None
         if guild_id not in self._other_shard_names:  # one REST call per guild, not per DM
             try:
-                other = await self._guild_on_another_shard(stored)
+                other = await self._shop_guild(stored)
             except discord.HTTPException:
                 return None
             self._other_shard_names[guild_id] = other.name if other is not None else None

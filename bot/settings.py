@@ -81,6 +81,25 @@ class DiscordSettings(_Section):
     shard_count: int | None = Field(default=None, ge=1, le=10_000)
     #: The shards this process runs; unset with a count, all of them.
     shard_ids: list[int] | None = None
+    #: How Discord delivers interactions: over the gateway connection, or posted to
+    #: ``{web.public_url}/interactions`` (processes behind a load balancer).
+    interactions: Literal["gateway", "http"] = "gateway"
+    #: The application's public key (hex, from the Developer Portal) that HTTP
+    #: interactions are verified with; public, so not a secret.
+    public_key: str | None = None
+
+    @field_validator("public_key")
+    @classmethod
+    def _ed25519_key(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip().lower()
+        if len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
+            raise ValueError(
+                "the application's public key is 64 hexadecimal characters "
+                "(Developer Portal, General Information, Public Key)"
+            )
+        return value
 
     @field_validator("guild_ids", "moderator_role_ids")
     @classmethod
@@ -114,6 +133,15 @@ class DiscordSettings(_Section):
         twice = sorted({i for i in ids if ids.count(i) > 1})
         if twice:
             raise ConfigError(f"discord.shard_ids: {', '.join(map(str, twice))} listed twice")
+        return self
+
+    @model_validator(mode="after")
+    def _http_needs_key(self) -> DiscordSettings:
+        if self.interactions == "http" and self.public_key is None:
+            raise ConfigError(
+                "discord.public_key: interactions over HTTP are verified with the "
+                "application's public key; set it (Developer Portal, General Information)"
+            )
         return self
 
     @property

@@ -1,8 +1,8 @@
 """Running the storefront with the sandbox in place of Discord.
 
-The same `create_bot` assembly as production — store, gateway, web app, workers —
+The same assembly as production (`bot.runtime`: store, gateway, web app, workers),
 logged in through the offline harness, with the sandbox page and API mounted on the
-bot's own web application.
+storefront's own web application.
 """
 
 from __future__ import annotations
@@ -12,11 +12,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from bot.app import StorefrontBot, create_bot
+from bot.app import StorefrontBot
+from bot.runtime import build_storefront
 from bot.sandbox.api import SandboxApi
 from bot.sandbox.world import SandboxLayout, build_world, sandbox_settings
 from bot.settings import Settings
-from bot.testing import DiscordHarness, offline
+from bot.testing import DiscordHarness
+from bot.testing.storefront import storefront_offline
 from store.clock import Clock, utcnow
 
 
@@ -33,13 +35,13 @@ class RunningSandbox:
 async def sandbox(settings: Settings, *, clock: Clock = utcnow) -> AsyncIterator[RunningSandbox]:
     """The whole application against a simulated guild, until the block ends."""
     world, layout = build_world(settings)
-    bot = create_bot(sandbox_settings(settings, layout), clock=clock)
+    front = build_storefront(sandbox_settings(settings, layout), clock=clock)
     api = SandboxApi(layout)
-    api.add_routes(bot.web_app)
-    async with offline(bot, world, strict=False, keep_log=False) as harness:
+    api.add_routes(front.web_app)
+    async with storefront_offline(front, world, strict=False, keep_log=False) as harness:
         api.attach(harness)
         yield RunningSandbox(
-            bot, harness, api, layout, f"{settings.web.public_url.rstrip('/')}/sandbox"
+            front.bot, harness, api, layout, f"{settings.web.public_url.rstrip('/')}/sandbox"
         )
 
 

@@ -3,11 +3,17 @@
 Payloads enter through discord.py's own gateway parsers; REST leaves through the fake; dispatch
 is awaited by recording the tasks discord.py names for it (never by scanning all tasks, which
 grows with every view timer). Everything patched is restored by ``close()``.
+
+For a bot that takes interactions over HTTP, the harness plays Discord's side of that too:
+each interaction is signed with a key the test made and posted to the bot's endpoint, and
+the HTTP response is taken as the interaction's callback. A middleware on the bot's web
+application (``http_middleware``) lets the harness follow the dispatch the request starts.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
@@ -15,8 +21,12 @@ from contextvars import ContextVar
 from types import TracebackType
 from typing import Any
 
+import aiohttp
 import discord
+from aiohttp import web
+from discord.http import Route
 from discord.webhook.async_ import AsyncWebhookAdapter
+from nacl.signing import SigningKey
 
 from bot.testing import payloads, spec
 from bot.testing.commands import CommandCatalog, RefusedByClient
@@ -52,6 +62,9 @@ DISPATCH_TASK_PREFIXES = (
     "discord.py: ",
 )
 _ROUTER_ATTRIBUTE = "_offline_harness_router"
+#: Names the interaction an HTTP delivery carries, for the harness's own middleware.
+HARNESS_HEADER = "X-Offline-Harness-Interaction"
+CALLBACK_ROUTE = "/interactions/{webhook_id}/{webhook_token}/callback"
 
 Actor = FakeMember | FakeUser | int
 MessageRef = FakeMessage | InteractionResult | int
@@ -128,8 +141,19 @@ class DiscordHarness:
         keep_log: bool = True,
         token: str = "offline-token",
         schema: bool | None = None,
+        connect: bool = True,
+        interactions_url: str | None = None,
+        signing_key: SigningKey | None = None,
     ) -> None:
+        if (interactions_url is None) != (signing_key is None):
+            raise ValueError("interactions over HTTP need both interactions_url and signing_key")
         self.client = client
+        #: Whether the client opens a gateway session (READY, GUILD_CREATE); a process that
+        #: takes interactions over HTTP alone only logs in over REST.
+        self.connect = connect
+        self.interactions_url = interactions_url
+        self.signing_key = signing_key
+        self._http: aiohttp.ClientSession | None = None
         self.world = world if world is not None else FakeDiscord()
         if not self.world.guilds:
             self.world.add_guild()
@@ -199,13 +223,16 @@ class DiscordHarness:
             self._session_id = id(client.http._HTTPClient__session)  # type: ignore[attr-defined]
             self._router = _WebhookRouter.current()
             self._router.fakes[self._session_id] = self.rest
-            if self.shard_count is None:
+            if not self.connect:
+                pass
+            elif self.shard_count is None:
                 self._connect(None, self.world.guilds.values())
             else:
                 self._connect_shards(self.shard_count)
         finally:
             self._current.reset(token)
-        await asyncio.wait_for(client.wait_until_ready(), timeout=self.settle_timeout)
+        if self.connect:
+            await asyncio.wait_for(client.wait_until_ready(), timeout=self.settle_timeout)
         await self.settle(self.startup)
         self._raise_problems(self.startup)
 
@@ -250,6 +277,8 @@ class DiscordHarness:
         self._started = False
         try:
             await self.client.close()
+            if self._http is not None:
+                await self._http.close()
         finally:
             if self._router is not None and self._session_id is not None:
                 self._router.remove(self._session_id)
@@ -419,7 +448,10 @@ class DiscordHarness:
         token = self._current.set(weakref.ref(result))
         result.started_at = time.perf_counter() - self.arrival_delay
         try:
-            self._parsers["INTERACTION_CREATE"](result.payload)
+            if self.interactions_url is None:
+                self._parsers["INTERACTION_CREATE"](result.payload)
+            else:
+                await self._post(result)
         finally:
             self._current.reset(token)
         await self.settle(result)
@@ -428,6 +460,60 @@ class DiscordHarness:
             reason = "expired: answered after the deadline" if result.expired else "never answered"
             raise InteractionFailed(f"interaction {result.name!r} {reason}")
         return result
+
+    # -- interactions over HTTP ----------------------------------------------------------
+
+    async def _post(self, result: InteractionResult) -> None:
+        """Deliver as Discord does to an Interactions Endpoint URL: signed, over HTTP."""
+        assert self.interactions_url is not None and self.signing_key is not None
+        if self._http is None:
+            self._http = aiohttp.ClientSession()
+        body = json.dumps(result.payload).encode()
+        timestamp = str(int(time.time()))
+        signature = self.signing_key.sign(timestamp.encode() + body).signature.hex()
+        headers = {
+            "Content-Type": "application/json",
+            "X-Signature-Ed25519": signature,
+            "X-Signature-Timestamp": timestamp,
+            HARNESS_HEADER: result.token,
+        }
+        async with self._http.post(self.interactions_url, data=body, headers=headers) as reply:
+            result.http_status = reply.status
+            await reply.read()
+
+    def http_middleware(self) -> Any:
+        """For the bot's web application: follow the dispatch an HTTP delivery starts, and
+        take its response as the interaction's callback, the moment it is written."""
+
+        @web.middleware
+        async def follow(
+            request: web.Request,
+            handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+        ) -> web.StreamResponse:
+            result = self.rest.interactions.get(request.headers.get(HARNESS_HEADER, ""))
+            if result is None:
+                return await handler(request)
+            token = self._current.set(weakref.ref(result))
+            try:
+                response = await handler(request)
+            finally:
+                self._current.reset(token)
+            self._take_callback(result, response)
+            return response
+
+        return follow
+
+    def _take_callback(self, result: InteractionResult, response: web.StreamResponse) -> None:
+        """Discord reads the response as the callback, before anything sent after it."""
+        body = response.body if isinstance(response, web.Response) else None
+        if response.status != 200 or not isinstance(body, bytes):
+            return  # Discord shows "This interaction failed"; `send` reports it
+        route = Route("POST", CALLBACK_ROUTE, webhook_id=result.id, webhook_token=result.token)
+        try:
+            answer = json.loads(body)
+            self.rest.handle("http", self.rest.webhook_routes, route, answer, {}, [], result)
+        except discord.HTTPException:
+            return  # recorded as the interaction's problem by the fake
 
     async def slash(
         self,

@@ -88,6 +88,8 @@ class InteractionResult(Activity):
     modal: dict[str, Any] | None = None
     #: Set when the first callback came after the acknowledgement deadline (Discord: 10062).
     expired: bool = False
+    #: For an interaction delivered over HTTP: the status the bot's endpoint answered.
+    http_status: int | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
 

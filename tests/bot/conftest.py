@@ -1,7 +1,8 @@
 """The real storefront bot, offline: the harness stands in for Discord.
 
-The bot is built by `create_bot` from settings, on the test's database (SQLite and
-PostgreSQL), with the fake gateway and the web application on a loopback port.
+The storefront is built by `bot.runtime.build_storefront` from settings, on the test's
+database (SQLite and PostgreSQL), with the fake gateway and the web application on a
+loopback port.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
-from bot.app import StorefrontBot, create_bot
+from bot.app import StorefrontBot
+from bot.runtime import Storefront, build_storefront
 from bot.settings import Settings, defaults_text
-from bot.testing import DiscordHarness, FakeDiscord, FakeMember, offline
+from bot.testing import DiscordHarness, FakeDiscord, FakeMember
+from bot.testing.storefront import storefront_offline
 from store.db.engine import Database
 from tests.support import FakeClock
 
@@ -68,11 +71,11 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def workers_settled(bot: StorefrontBot) -> None:
+async def workers_settled(front: Storefront) -> None:
     """Wait for each worker's first pass (run at start), so its bookkeeping writes
     (reminder schedules, reconciliation) are done before a test snapshots the database."""
     async with asyncio.timeout(10):
-        await asyncio.gather(*(worker.ran_once() for worker in bot.workers))
+        await asyncio.gather(*(worker.ran_once() for worker in front.workers))
 
 
 def make_settings(database_url: str, port: int, **discord: Any) -> Settings:
@@ -122,13 +125,13 @@ async def shopfront(
     data["discord"]["token"] = "offline-token"
     data["store"].update(store_overrides)
     settings = Settings(**data)
-    bot = create_bot(settings, clock=clock)
-    async with aiohttp.ClientSession() as http, offline(bot, world) as harness:
-        await workers_settled(bot)
+    front = build_storefront(settings, clock=clock)
+    async with aiohttp.ClientSession() as http, storefront_offline(front, world) as harness:
+        await workers_settled(front)
         yield Shopfront(
             harness=harness,
             world=world,
-            bot=bot,
+            bot=front.bot,
             alice=alice,
             bob=bob,
             mod=mod,

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import create_bot
 from bot.gc_tuning import THRESHOLDS
-from bot.testing import FakeDiscord, offline
+from bot.runtime import build_storefront
+from bot.testing import FakeDiscord
+from bot.testing.storefront import storefront_offline
 from tests.bot.conftest import _free_port, make_settings
 from tests.support import FakeClock
 
@@ -23,8 +24,8 @@ async def test_ready_bot_collects_less_often_and_restores_the_collector_when_clo
     world = FakeDiscord()
     world.add_guild("Storefront Test")
     settings = make_settings(f"sqlite+aiosqlite:///{tmp_path / 'shop.db'}", _free_port())
-    bot = create_bot(settings, clock=FakeClock())
-    async with offline(bot, world):
+    front = build_storefront(settings, clock=FakeClock())
+    async with storefront_offline(front, world):
         assert gc.get_threshold() == THRESHOLDS
         assert gc.get_freeze_count() > 0
     assert gc.get_threshold() == before

@@ -18,12 +18,14 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import func, select
 
-from bot.app import StorefrontBot, create_bot
+from bot.app import StorefrontBot
 from bot.guild_gate import REFUSAL
+from bot.runtime import build_storefront
 from bot.settings import Settings
-from bot.testing import DiscordHarness, FakeDiscord, FakeMember, offline
+from bot.testing import DiscordHarness, FakeDiscord, FakeMember
 from bot.testing import payloads as discord_payloads
 from bot.testing.records import MODAL_SUBMIT, InteractionResult
+from bot.testing.storefront import storefront_offline
 from store.db.engine import Database
 from store.db.schema import interaction_claims
 from tests.bot.conftest import _free_port, make_settings, workers_settled
@@ -63,10 +65,10 @@ async def _two_guilds(
     ).model_dump(mode="python")
     data["discord"]["token"] = "offline-token"
     data["payments"]["fake"]["allow_with_discord"] = True
-    bot = create_bot(Settings(**data), clock=clock)
-    async with aiohttp.ClientSession(), offline(bot, world) as harness:
-        await workers_settled(bot)
-        yield TwoGuilds(harness, world, bot, shop.id, other.id, alice, eve, eves_mods.id)
+    front = build_storefront(Settings(**data), clock=clock)
+    async with aiohttp.ClientSession(), storefront_offline(front, world) as harness:
+        await workers_settled(front)
+        yield TwoGuilds(harness, world, front.bot, shop.id, other.id, alice, eve, eves_mods.id)
 
 
 @pytest_asyncio.fixture

@@ -14,10 +14,12 @@ from contextlib import AsyncExitStack
 
 import pytest
 
-from bot.app import StorefrontBot, create_bot
+from bot.app import StorefrontBot
+from bot.runtime import build_storefront
 from bot.settings import Settings
-from bot.testing import DiscordHarness, FakeDiscord, FakeMember, offline, payloads
+from bot.testing import DiscordHarness, FakeDiscord, FakeMember, payloads
 from bot.testing.records import APPLICATION_COMMAND, InteractionResult
+from bot.testing.storefront import storefront_offline
 from store.db.engine import Database
 from tests.bot.conftest import Shopfront, _free_port, make_settings, workers_settled
 from tests.support import FakeClock
@@ -100,10 +102,10 @@ async def _two_bots(
     for _ in range(2):
         data = make_settings(database_url, _free_port()).model_dump(mode="python")
         data["discord"]["token"] = "offline-token"
-        bot = create_bot(Settings(**data), clock=clock)
-        harness = await stack.enter_async_context(offline(bot, world))
-        await workers_settled(bot)
-        started.append((bot, harness))
+        front = build_storefront(Settings(**data), clock=clock)
+        harness = await stack.enter_async_context(storefront_offline(front, world))
+        await workers_settled(front)
+        started.append((front.bot, harness))
     return started
 
 

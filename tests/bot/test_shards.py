@@ -19,7 +19,8 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import select
 
-from bot.app import ShardedStorefrontBot, StorefrontBot, create_bot
+from bot.app import ShardedStorefrontBot, StorefrontBot
+from bot.runtime import Storefront, build_storefront
 from bot.settings import Settings
 from bot.testing import (
     DiscordHarness,
@@ -27,9 +28,9 @@ from bot.testing import (
     FakeGuild,
     FakeMember,
     NotOnThisShard,
-    offline,
     on_shard,
 )
+from bot.testing.storefront import storefront_offline
 from bot.workers import Periodic
 from store.db.engine import Database
 from store.db.schema import effects
@@ -49,12 +50,16 @@ def database_url(postgres_database: str) -> str:
 
 @dataclass
 class Process:
-    bot: StorefrontBot
+    front: Storefront
     harness: DiscordHarness
     url: str
 
+    @property
+    def bot(self) -> StorefrontBot:
+        return self.front.bot
+
     def worker(self, name: str) -> Periodic:
-        return next(w for w in self.bot.workers if w.name == name)
+        return next(w for w in self.front.workers if w.name == name)
 
 
 @dataclass
@@ -109,10 +114,10 @@ async def sharded(
             data["memberships"]["paid"]["role_id"] = paid.id
             data["memberships"]["premium"]["role_id"] = premium.id
             data["discord"].update(token="offline-token", shard_count=SHARDS, shard_ids=[shard])
-            bot = create_bot(Settings(**data), clock=clock)
-            harness = await stack.enter_async_context(offline(bot, world))
-            await workers_settled(bot)
-            processes.append(Process(bot, harness, f"http://127.0.0.1:{port}"))
+            front = build_storefront(Settings(**data), clock=clock)
+            harness = await stack.enter_async_context(storefront_offline(front, world))
+            await workers_settled(front)
+            processes.append(Process(front, harness, f"http://127.0.0.1:{port}"))
         yield Sharded(world, guilds, processes, [paid.id, premium.id], http)
 
 

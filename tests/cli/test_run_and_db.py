@@ -89,6 +89,32 @@ def test_dry_run_without_shard_settings_says_one_connection(
     assert "shards: none (one connection for every guild)" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize(
+    ("flags", "line"),
+    [
+        ([], "interactions: over HTTP at http://127.0.0.1:8080/interactions; no gateway "),
+        (
+            ["--gateway-events"],
+            "interactions: over HTTP at http://127.0.0.1:8080/interactions; "
+            "gateway connected for guild events",
+        ),
+    ],
+)
+def test_dry_run_says_where_interactions_over_http_arrive(
+    isolated: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    flags: list[str],
+    line: str,
+) -> None:
+    monkeypatch.setenv("STOREFRONT_DISCORD__TOKEN", "tok")
+    monkeypatch.setenv("STOREFRONT_PAYMENTS__FAKE__ALLOW_WITH_DISCORD", "true")
+    monkeypatch.setenv("STOREFRONT_DISCORD__INTERACTIONS", "http")
+    monkeypatch.setenv("STOREFRONT_DISCORD__PUBLIC_KEY", "ab" * 32)
+    assert main(["run", "--dry-run", *flags]) == 0
+    assert line in capsys.readouterr().out
+
+
 def test_the_sandbox_runs_unsharded_whatever_the_shard_settings(
     isolated: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

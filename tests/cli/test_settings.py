@@ -288,12 +288,12 @@ def test_instance_id_from_the_environment_reaches_the_payment_flow(
     isolated: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """STOREFRONT_PAYMENTS__INSTANCE_ID names the deployment to the gateway, not the database."""
-    from bot.app import create_bot
+    from bot.runtime import build_storefront
 
     monkeypatch.setenv("STOREFRONT_PAYMENTS__INSTANCE_ID", "shop-restored-2")
     monkeypatch.setenv("STOREFRONT_DATABASE__URL", f"sqlite:///{isolated / 'shop.db'}")
-    bot = create_bot(load_settings(), serve=False)
-    assert asyncio.run(bot.flow.deployment.instance_id()) == "shop-restored-2"
+    front = build_storefront(load_settings())
+    assert asyncio.run(front.flow.deployment.instance_id()) == "shop-restored-2"
 
 
 @pytest.mark.parametrize("bad", ["has space", "x" * 65, "a/b", ""])
@@ -341,6 +341,40 @@ def test_bad_shard_settings_are_refused_in_one_line(
         monkeypatch.setenv("STOREFRONT_DISCORD__SHARD_COUNT", count)
     if ids is not None:
         monkeypatch.setenv("STOREFRONT_DISCORD__SHARD_IDS", ids)
+    with pytest.raises(SettingsError) as refused:
+        load_settings()
+    assert len(refused.value.problems) == 1
+    assert refused.value.problems[0].startswith(problem)
+
+
+def test_interactions_over_http_come_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    key = "AB" * 32
+    monkeypatch.setenv("STOREFRONT_DISCORD__INTERACTIONS", "http")
+    monkeypatch.setenv("STOREFRONT_DISCORD__PUBLIC_KEY", key)
+    discord = load_settings().discord
+    assert (discord.interactions, discord.public_key) == ("http", key.lower())
+
+
+@pytest.mark.parametrize(
+    ("interactions", "key", "problem"),
+    [
+        ("http", None, "discord.public_key: interactions over HTTP are verified with the "),
+        (
+            "http",
+            "abc",
+            "discord.public_key: the application's public key is 64 hexadecimal characters",
+        ),
+        ("webhook", None, "discord.interactions: input should be 'gateway' or 'http'"),
+    ],
+)
+def test_bad_interaction_settings_are_refused_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, interactions: str, key: str | None, problem: str
+) -> None:
+    monkeypatch.setenv("STOREFRONT_DISCORD__INTERACTIONS", interactions)
+    if key is not None:
+        monkeypatch.setenv("STOREFRONT_DISCORD__PUBLIC_KEY", key)
     with pytest.raises(SettingsError) as refused:
         load_settings()
     assert len(refused.value.problems) == 1

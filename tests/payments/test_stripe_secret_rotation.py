@@ -1,7 +1,7 @@
 """Rotating the Stripe webhook secret from the environment, end to end.
 
 The settings are loaded from STOREFRONT_* variables as `storefront run` loads them and the
-gateway is the one `create_bot` builds from them; only the webhook's signature varies.
+gateway is the one `build_storefront` builds from them; only the webhook's signature varies.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ import pytest
 from payments_harness import Clock
 from stripe_api_stub import StripeStub, signed
 
-from bot.app import StorefrontBot, create_bot
+from bot.app import StorefrontBot
+from bot.runtime import build_storefront
 from bot.settings import SettingsError, load_settings
 from payments.errors import WebhookVerificationError
 from payments.models import EventKind
@@ -45,7 +46,7 @@ def rotating_env(
 
 @pytest.fixture
 def bot_from_env(rotating_env: None, clock: Clock) -> StorefrontBot:
-    return create_bot(load_settings(), clock=clock, serve=False)
+    return build_storefront(load_settings(), clock=clock).bot
 
 
 def _paid_body(stub: StripeStub, clock: Clock) -> bytes:

@@ -19,9 +19,10 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.app import create_bot
+from bot.runtime import build_storefront
 from bot.settings import Settings, defaults_text
-from bot.testing import FakeDiscord, offline
+from bot.testing import FakeDiscord
+from bot.testing.storefront import storefront_offline
 from tests.bot.conftest import Shopfront, _free_port, make_settings
 from tests.support import FakeClock
 
@@ -108,12 +109,12 @@ async def build_shopfront(
     if change is not None:
         change(data)
     settings = Settings(**data)
-    bot = create_bot(settings, clock=clock)
-    async with aiohttp.ClientSession() as http, offline(bot, world) as harness:
+    front = build_storefront(settings, clock=clock)
+    async with aiohttp.ClientSession() as http, storefront_offline(front, world) as harness:
         yield Shopfront(
             harness=harness,
             world=world,
-            bot=bot,
+            bot=front.bot,
             alice=alice,
             bob=bob,
             mod=mod,
