@@ -119,6 +119,7 @@ class StorefrontBot(commands.Bot):
             "effects", settings.workers.outbox_seconds, self.deliverer.deliver_pending
         )
         self._collector_before: tuple[int, int, int] | None = None
+        self._cogs_loaded = False
         flow.on_effects(self.kick_effects)
 
     @property
@@ -137,9 +138,20 @@ class StorefrontBot(commands.Bot):
         await self.add_cog(AccountCog(self))
         await self.add_cog(AdminCog(self))
         self.add_dynamic_items(Control)
+        self._cogs_loaded = True
+        if not self.gateway_events:
+            self._tune_collector()  # no READY will come: the start-up objects are here
+
+    def accepting_interactions(self) -> bool:
+        """Logged in with the commands loaded, and not closing: an interaction routed now
+        reaches its command."""
+        return self._cogs_loaded and self.user is not None and not self.is_closed()
 
     def ready_to_act(self) -> bool:
-        """Logged in and, with a gateway connection, its guilds known (READY)."""
+        """Logged in and, with a gateway connection, its guilds known (READY); never
+        once closing, when its HTTP session is gone."""
+        if self.is_closed():
+            return False
         if self.gateway_events:
             return self.is_ready()
         return self.user is not None
@@ -162,6 +174,9 @@ class StorefrontBot(commands.Bot):
         self.effects.kick()
 
     async def on_ready(self) -> None:
+        self._tune_collector()
+
+    def _tune_collector(self) -> None:
         before = tune_garbage_collector()
         if self._collector_before is None:
             self._collector_before = before
@@ -188,6 +203,7 @@ class StorefrontBot(commands.Bot):
         await self.replies.guard(interaction, explain)
 
     async def close(self) -> None:
+        self._cogs_loaded = False
         for name in list(self.cogs):
             await self.remove_cog(name)
         await super().close()

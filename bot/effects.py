@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -54,6 +55,8 @@ FIRST_RETRY = timedelta(seconds=30)
 LAST_RETRY = timedelta(hours=1)
 #: Members looked at between two turns of the loop when restoring roles.
 RESTORE_YIELD_EVERY = 50
+#: How long a guild fetched over REST (one this process does not hold) is reused.
+FETCHED_GUILD_SECONDS = 60.0
 DISCORD_CANNOT_DM = 50007
 MOVE_ROLE_FIX = (
     "Server Settings → Roles: drag the bot's role above {role}, and make sure the bot's "
@@ -129,6 +132,9 @@ class EffectDeliverer:
         self.locale = locale
         #: Names of guilds this process does not hold, asked once over REST.
         self._other_shard_names: dict[int, str | None] = {}
+        #: Guilds this process does not hold, as last fetched over REST, and when: a
+        #: burst of role changes asks once, and a role changed since is seen soon after.
+        self._fetched_guilds: dict[int, tuple[float, discord.Guild]] = {}
         self._handlers: dict[type[Effect], Handler] = {
             AddRole: self._add_role,
             RemoveRole: self._remove_role,
@@ -204,7 +210,7 @@ class EffectDeliverer:
             error=error,
         )
         try:
-            await self._post_audit(embed, f"gave up on effect {stored.id}: {error}")
+            await self.post_audit(embed, f"gave up on effect {stored.id}: {error}")
         except Exception:
             log.exception("could not report giving up on effect %s", stored.id)
         await self.shop.outbox.done(stored.id, f"gave up after {stored.attempts} attempts: {error}")
@@ -305,7 +311,7 @@ class EffectDeliverer:
             f"could not {action} role {role_name} ({role_id}) in guild {guild.id} "
             f"for members {member_ids}: {why}"
         )
-        await self._post_audit(embed, summary)
+        await self.post_audit(embed, summary)
 
     async def restore_roles(self, guild: discord.Guild, member_id: int | None = None) -> int:
         """Give back paid roles a member lacks; returns how many roles were given.
@@ -463,9 +469,9 @@ class EffectDeliverer:
         effect = stored.effect
         embed = review_alert_embed(effect, server=await self._server_name(stored))
         summary = f"review needed for order {effect.order_id}: {effect.reason}"
-        return await self._post_audit(embed, summary)
+        return await self.post_audit(embed, summary)
 
-    async def _post_audit(self, embed: discord.Embed, summary: str) -> str:
+    async def post_audit(self, embed: discord.Embed, summary: str) -> str:
         """Post to the moderators; without a usable channel, a WARNING keeps it visible."""
         if self.audit_channel_id is None:
             log.warning("no audit channel configured; %s", summary)
@@ -504,10 +510,16 @@ class EffectDeliverer:
             if guild is not None and guild.unavailable:
                 raise Transient(f"guild {guild.id} is unavailable (Discord outage)")
             return guild  # absent from the cache means the bot left it
+        fetched = self._fetched_guilds.get(guild_id)
+        if fetched is not None and time.monotonic() - fetched[0] < FETCHED_GUILD_SECONDS:
+            return fetched[1]
         try:
-            return await self.client.fetch_guild(guild_id, with_counts=False)
+            guild = await self.client.fetch_guild(guild_id, with_counts=False)
         except (discord.NotFound, discord.Forbidden):
+            self._fetched_guilds.pop(guild_id, None)
             return None  # the bot is no longer in it
+        self._fetched_guilds[guild_id] = (time.monotonic(), guild)
+        return guild
 
     async def _server_name(self, stored: StoredEffect) -> str | None:
         """The shop's server, named in DMs; one held elsewhere is asked for over REST

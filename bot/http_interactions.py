@@ -22,6 +22,7 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -55,9 +56,12 @@ class InteractionEndpoint:
         client: discord.Client,
         public_key: str,
         *,
+        accepting: Callable[[], bool],
         answer_within: float = ANSWER_WITHIN_SECONDS,
     ) -> None:
         self.client = client
+        #: Whether the bot can route an interaction yet (logged in, cogs loaded).
+        self.accepting = accepting
         self.key = VerifyKey(bytes.fromhex(public_key))
         self.answer_within = answer_within
 
@@ -65,7 +69,9 @@ class InteractionEndpoint:
         app.router.add_post("/interactions", self.handle)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        body = await request.content.read(MAX_INTERACTION_BYTES + 1)
+        if (request.content_length or 0) > MAX_INTERACTION_BYTES:
+            return web.Response(status=413, text="interaction too large")
+        body = await request.read()  # the whole body, however it arrives
         if len(body) > MAX_INTERACTION_BYTES:
             return web.Response(status=413, text="interaction too large")
         refusal = self._unverified(request, body)
@@ -79,8 +85,9 @@ class InteractionEndpoint:
             return web.Response(status=400, text="not an interaction")
         if kind == PING:
             return web.json_response({"type": PONG})
-        if self.client.user is None:
-            # Started, not yet logged in: Discord shows the member a failure, as it would
+        if not self.accepting():
+            # Started, not yet logged in with its commands loaded: refused before the
+            # claim, so nothing is lost; Discord shows the member a failure, as it would
             # for a gateway process that is still connecting.
             return web.Response(status=503, text="starting")
         try:

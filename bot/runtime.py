@@ -105,7 +105,10 @@ def build_storefront(
     web_app = create_web_app(flow)
     if over_http:
         assert discord_settings.public_key is not None  # settings insist on it
-        InteractionEndpoint(bot, discord_settings.public_key).add_routes(web_app)
+        endpoint = InteractionEndpoint(
+            bot, discord_settings.public_key, accepting=bot.accepting_interactions
+        )
+        endpoint.add_routes(web_app)
     return Storefront(settings, database, shop, flow, bot, web_app)
 
 
@@ -113,8 +116,9 @@ def build_storefront(
 async def serving(front: Storefront) -> AsyncIterator[Storefront]:
     """Run the schema check, gateways, web server and workers until the block ends.
 
-    The bot is closed first on the way out (no new interactions), then the workers,
-    the web server, the gateways and the database, each even if an earlier one failed.
+    On the way out the workers stop, then the web server (no new interactions or
+    webhooks), then the bot, the gateways and the database, each even if an earlier
+    one failed.
     """
     async with AsyncExitStack() as stack:
         stack.push_async_callback(front.database.dispose)
@@ -122,6 +126,7 @@ async def serving(front: Storefront) -> AsyncIterator[Storefront]:
         for gateway in front.flow.gateways.values():
             await gateway.start()
             stack.push_async_callback(gateway.close)
+        stack.push_async_callback(front.bot.close)
         runner = web.AppRunner(front.web_app)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
@@ -131,7 +136,6 @@ async def serving(front: Storefront) -> AsyncIterator[Storefront]:
         for worker in front.workers:
             worker.start()
             stack.push_async_callback(worker.stop)
-        stack.push_async_callback(front.bot.close)
         yield front
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
@@ -69,7 +70,9 @@ class Periodic:
             self._again = True
         elif not self._restart_pending:
             self._restart_pending = True
-            self._loop.restart()
+            # In an empty context: a kick from an interaction's handler must not leave
+            # that interaction's context variables in the worker's long-lived task.
+            contextvars.Context().run(self._loop.restart)
 
     async def stop(self) -> None:
         if self._stopped:

@@ -326,6 +326,13 @@ class AdminCog(commands.Cog, name="ShopAdmin"):
         guild = interaction.guild
         if not isinstance(member, discord.Member) or guild is None:
             return False
+        if not self.bot.holds_guild(guild.id):
+            # No cache of this guild here (interactions over HTTP, no gateway): the
+            # member's role ids and permissions as Discord signed them in the payload.
+            if self.moderator_roles.intersection(member._roles):
+                return True
+            allowed = interaction.permissions
+            return allowed.manage_guild or allowed.administrator
         if guild.owner_id == member.id:
             return True
         if self.moderator_roles.intersection(role.id for role in member.roles):
@@ -340,16 +347,8 @@ class AdminCog(commands.Cog, name="ShopAdmin"):
         if self.audit_channel_id is None:
             log.info("audit: %s %s %s: %s", interaction.user.id, what, member_id, why)
             return
-        channel = self.bot.get_channel(self.audit_channel_id)
-        if not isinstance(channel, discord.abc.Messageable):
-            log.warning(
-                "audit channel %s is not a text channel the bot can see", self.audit_channel_id
-            )
-            return
+        embed = render.audit_embed(interaction.user.id, what, member_id, why)
         try:
-            await channel.send(
-                embed=render.audit_embed(interaction.user.id, what, member_id, why),
-                allowed_mentions=NO_MENTIONS,
-            )
+            await self.bot.deliverer.post_audit(embed, f"{interaction.user.id} {what}: {why}")
         except discord.HTTPException as error:
             log.warning("could not post to the audit channel: %s", error)

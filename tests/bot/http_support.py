@@ -30,6 +30,35 @@ class WebProcess:
     url: str
 
 
+def shop_guild(world: FakeDiscord) -> FakeGuild:
+    """A guild with what `web_process` settings name: tier roles, moderators, audit."""
+    guild = world.add_guild("Storefront Test")
+    guild.add_role("Paid")
+    guild.add_role("Premium")
+    guild.add_role("Shop moderators")
+    guild.add_text_channel("shop-audit")
+    return guild
+
+
+def http_settings(database_url: str, guild: FakeGuild, key: SigningKey, port: int) -> Settings:
+    """Interactions over HTTP, verified with ``key``'s public half, for `shop_guild`."""
+    paid, premium = guild.role("Paid"), guild.role("Premium")
+    data = make_settings(
+        database_url,
+        port,
+        moderator_role_ids=[guild.role("Shop moderators").id],
+        audit_channel_id=guild.channel("shop-audit").id,
+    ).model_dump(mode="python")
+    data["memberships"]["paid"]["role_id"] = paid.id
+    data["memberships"]["premium"]["role_id"] = premium.id
+    data["discord"].update(
+        token="offline-token",
+        interactions="http",
+        public_key=key.verify_key.encode().hex(),
+    )
+    return Settings(**data)
+
+
 @asynccontextmanager
 async def web_process(
     database_url: str,
@@ -41,18 +70,13 @@ async def web_process(
     gateway_events: bool = False,
 ) -> AsyncIterator[WebProcess]:
     """One `storefront run` with interactions over HTTP, on its own port; with
-    ``gateway_events``, `storefront run --gateway-events` (also connected for guild events)."""
+    ``gateway_events``, `storefront run --gateway-events` (also connected for guild events).
+
+    The guild is one `shop_guild` made: the settings name its roles and channel.
+    """
     port = _free_port()
-    paid, premium = guild.role("Paid"), guild.role("Premium")
-    data = make_settings(database_url, port).model_dump(mode="python")
-    data["memberships"]["paid"]["role_id"] = paid.id
-    data["memberships"]["premium"]["role_id"] = premium.id
-    data["discord"].update(
-        token="offline-token",
-        interactions="http",
-        public_key=key.verify_key.encode().hex(),
-    )
-    front = build_storefront(Settings(**data), clock=clock, gateway_events=gateway_events)
+    settings = http_settings(database_url, guild, key, port)
+    front = build_storefront(settings, clock=clock, gateway_events=gateway_events)
     url = f"http://127.0.0.1:{port}"
     async with storefront_offline(
         front, world, interactions_url=f"{url}/interactions", signing_key=key

@@ -7,6 +7,7 @@ process's ``/interactions``; the bot's first answer comes back in the HTTP respo
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import time
 from collections.abc import AsyncIterator
@@ -16,12 +17,25 @@ import aiohttp
 import pytest
 import pytest_asyncio
 from nacl.signing import SigningKey
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.gc_tuning import THRESHOLDS
+from bot.http_interactions import MAX_INTERACTION_BYTES
+from bot.runtime import build_storefront, serving
 from bot.testing import FakeDiscord, FakeGuild, FakeMember, payloads
 from bot.testing.harness import CALLBACK_ROUTE as CALLBACK
 from bot.testing.records import APPLICATION_COMMAND, DEFERRED_CHANNEL_MESSAGE
 from store.db.engine import Database
-from tests.bot.http_support import WebProcess, outbox_empty, web_process
+from store.db.schema import interaction_claims
+from tests.bot.conftest import _free_port
+from tests.bot.http_support import (
+    WebProcess,
+    http_settings,
+    outbox_empty,
+    shop_guild,
+    web_process,
+)
 from tests.store.helpers import snapshot
 from tests.support import FakeClock
 
@@ -47,9 +61,7 @@ async def over_http(
     database: Database, database_url: str, clock: FakeClock
 ) -> AsyncIterator[OverHttp]:
     world = FakeDiscord()
-    guild = world.add_guild("Storefront Test")
-    guild.add_role("Paid")
-    guild.add_role("Premium")
+    guild = shop_guild(world)
     alice = guild.add_member("alice")
     key = SigningKey.generate()
     async with (
@@ -175,3 +187,122 @@ async def test_an_interaction_posted_twice_changes_the_cart_once(
     cart = await over_http.process.front.shop.carts.view(over_http.guild.id, over_http.alice.id)
     assert [(line.sku, line.quantity) for line in cart.lines] == [("points-100", 1)]
     assert [r for r in caplog.records if r.levelname == "ERROR"] == []
+
+
+async def test_a_body_arriving_in_pieces_is_verified_whole(over_http: OverHttp) -> None:
+    """Discord's larger interactions come in several TCP segments; all are read."""
+    body = json.dumps({"type": 1, "id": "1", "padding": "x" * 6000}).encode()
+    headers = _signed(over_http.key, body)
+
+    async def pieces() -> AsyncIterator[bytes]:
+        for start in range(0, len(body), 1000):
+            yield body[start : start + 1000]
+            await asyncio.sleep(0.01)
+
+    async with over_http.http.post(over_http.endpoint, data=pieces(), headers=headers) as reply:
+        assert reply.status == 200
+        assert await reply.json() == {"type": 1}
+
+
+async def test_a_signed_body_that_is_not_json_gets_400(over_http: OverHttp) -> None:
+    body = b"{not json"
+    async with over_http.http.post(
+        over_http.endpoint, data=body, headers=_signed(over_http.key, body)
+    ) as reply:
+        assert reply.status == 400
+
+
+async def test_a_body_too_large_for_an_interaction_gets_413(over_http: OverHttp) -> None:
+    body = b"x" * (MAX_INTERACTION_BYTES + 1)
+    async with over_http.http.post(
+        over_http.endpoint, data=body, headers=_signed(over_http.key, body)
+    ) as reply:
+        assert reply.status == 413
+
+
+async def test_a_moderator_is_known_without_a_guild_cache_and_the_audit_is_posted(
+    over_http: OverHttp,
+) -> None:
+    """No gateway, no cached roles: the moderator role comes from Discord's signed payload,
+    and the audit channel is fetched over REST."""
+    mod = over_http.guild.add_member("mod", roles=[over_http.guild.role("Shop moderators").id])
+    granted = await over_http.process.harness.slash(
+        mod,
+        "shopadmin",
+        "points",
+        "grant",
+        options={"member": over_http.alice, "amount": 50, "reason": "welcome"},
+    )
+    assert "50" in str(granted.embed)
+    shop = over_http.process.front.shop
+    assert (await shop.accounts.account(over_http.guild.id, over_http.alice.id)).points == 50
+    audit = over_http.world.channel_messages(over_http.guild.channel("shop-audit").id)
+    assert len(audit) == 1 and "welcome" in str(audit[0].embeds)
+
+
+async def test_a_member_without_the_role_is_refused_moderator_commands(
+    over_http: OverHttp,
+) -> None:
+    refused = await over_http.process.harness.slash(
+        over_http.alice,
+        "shopadmin",
+        "points",
+        "grant",
+        options={"member": over_http.alice, "amount": 50, "reason": "me"},
+    )
+    assert "Only the shop's moderators" in str(refused.embed)
+    shop = over_http.process.front.shop
+    assert (await shop.accounts.account(over_http.guild.id, over_http.alice.id)).points == 0
+
+
+async def test_a_process_without_the_gateway_tunes_the_collector_at_login(
+    over_http: OverHttp,
+) -> None:
+    assert gc.get_threshold() == THRESHOLDS
+
+
+async def test_an_interaction_before_login_gets_503_and_claims_nothing(
+    database: Database, database_url: str, clock: FakeClock
+) -> None:
+    """The web side starts before the REST login: what arrives then is refused unclaimed,
+    so Discord's member can simply try again once the process is up."""
+    world = FakeDiscord()
+    guild = shop_guild(world)
+    alice = guild.add_member("alice")
+    key = SigningKey.generate()
+    port = _free_port()
+    front = build_storefront(http_settings(database_url, guild, key, port), clock=clock)
+    payload = payloads.interaction_payload(
+        world,
+        interaction_id=world.new_id(),
+        token="itoken-early",
+        type=APPLICATION_COMMAND,
+        user=alice.user,
+        channel=guild.channel("shop-audit"),
+        data={"id": "1", "name": "shop", "type": 1},
+    )
+    body = json.dumps(payload).encode()
+    async with (
+        serving(front),
+        aiohttp.ClientSession() as http,
+        http.post(
+            f"http://127.0.0.1:{port}/interactions", data=body, headers=_signed(key, body)
+        ) as reply,
+    ):
+        assert reply.status == 503
+
+    async def claims(conn: AsyncConnection) -> int:
+        return int(
+            (await conn.execute(select(func.count()).select_from(interaction_claims))).scalar_one()
+        )
+
+    assert await database.read(claims) == 0
+
+
+async def test_a_closed_process_neither_routes_interactions_nor_delivers_effects(
+    over_http: OverHttp,
+) -> None:
+    bot = over_http.process.front.bot
+    assert bot.accepting_interactions() and bot.ready_to_act()
+    await bot.close()
+    assert not bot.accepting_interactions() and not bot.ready_to_act()
