@@ -294,6 +294,11 @@ class CartService:
             )
         gift = recipient != buyer
         if gift and not item.giftable:
+            if self.ctx.catalog.renews_every(item) is not None:
+                raise InvalidInput(
+                    "A subscription renews on the buyer's own payment, so it can't be a "
+                    "gift; gift one-off time instead."
+                )
             raise InvalidInput(f"{item.name} can't be given as a gift.")
         if anonymous and not gift:
             raise InvalidInput("Only gifts to another member can be anonymous.")

@@ -12,7 +12,7 @@ from typing import Any
 
 from store.config import StoreConfig, TierConfig
 from store.errors import ConfigError, InvalidInput
-from store.kinds.base import ItemKind
+from store.kinds.base import Interval, ItemKind
 from store.money import Money
 
 
@@ -57,6 +57,12 @@ class Catalog:
                 spec = kind.parse_options(entry.kind_options())
             except ValueError as exc:
                 raise ConfigError(f"{where}: {exc} {which}") from exc
+            renews = kind.renews_every(spec) is not None
+            if renews and entry.giftable and "giftable" in entry.model_fields_set:
+                raise ConfigError(
+                    f"{where}.giftable: a subscription can't be a gift (gifts are one-off "
+                    f"time); leave giftable out {which}"
+                )
             items.append(
                 CatalogItem(
                     sku=entry.sku,
@@ -65,7 +71,7 @@ class Catalog:
                     image_url=entry.image_url,
                     price=Money(entry.price, store.currency),
                     kind=entry.kind,
-                    giftable=entry.giftable,
+                    giftable=entry.giftable and not renews,
                     max_quantity=entry.max_quantity,
                     spec=spec,
                 )
@@ -89,6 +95,10 @@ class Catalog:
 
     def kind_of(self, item: CatalogItem) -> ItemKind:
         return self.kinds[item.kind]
+
+    def renews_every(self, item: CatalogItem) -> Interval | None:
+        """The item's renewal interval when it is sold as a subscription."""
+        return self.kind_of(item).renews_every(item.spec)
 
     def describe(self, item: CatalogItem, quantity: int = 1) -> str:
         return self.kind_of(item).describe(item.spec, quantity)

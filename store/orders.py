@@ -254,6 +254,11 @@ class OrderService:
                 ]
                 draft = LineDraft(item.sku, item.spec, row.quantity, member_id, row.recipient_id)
                 await ctx.catalog.kind_of(item).validate_line(draft, CartLineContext(book, others))
+            if points and any(ctx.catalog.renews_every(item) for _, item in drafts):
+                raise InvalidInput(
+                    "A subscription renews on your card each time, so it can't be paid with "
+                    "points. Check out without points, or remove the subscription."
+                )
             subtotal = sum(item.price.amount * row.quantity for row, item in drafts)
             balance, reserved = await book.balance(member_id)
             applied = plan_points(

@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 from store.config import TierConfig
 from store.effects import Effect
@@ -21,6 +21,11 @@ from store.effects import Effect
 if TYPE_CHECKING:
     from store.accounts import AccountBook
 
+
+#: How often a subscription renews.
+Interval = Literal["month", "year"]
+#: Calendar months in each interval.
+INTERVAL_MONTHS: dict[str, int] = {"month": 1, "year": 12}
 
 #: The ledger memo of a line given back because the refund that took it failed.
 GIVEN_BACK = "given back: the refund failed"
@@ -83,6 +88,14 @@ class ItemKind(ABC):
     @abstractmethod
     def describe(self, spec: Mapping[str, Any], quantity: int) -> str:
         """What a line gives, in words a member reads ('3 months of Paid')."""
+
+    def renews_every(self, spec: Mapping[str, Any]) -> Interval | None:
+        """The interval an item sold as a subscription renews at; None for one-off items.
+
+        A renewing line is charged again every interval by the gateway, so it can be
+        paid only by a gateway that takes subscriptions, never with points.
+        """
+        return None
 
     async def validate_line(self, line: LineDraft, context: LineContext) -> None:  # noqa: B027
         """Raise InvalidInput when this line may not join the cart; default: allowed."""

@@ -9,20 +9,35 @@ from store.accounts import AccountBook, Reason, Source
 from store.effects import Effect
 from store.errors import InvalidInput
 from store.gift_notices import gift_restored, gift_withdrawn
-from store.kinds.base import GIVEN_BACK, ItemKind, LineContext, LineDraft, PaidLine
+from store.kinds.base import (
+    GIVEN_BACK,
+    INTERVAL_MONTHS,
+    Interval,
+    ItemKind,
+    LineContext,
+    LineDraft,
+    PaidLine,
+)
 
 
 class MembershipKind(ItemKind):
     name = "membership"
 
     def parse_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
-        unknown = set(options) - {"tier", "months", "days", "permanent"}
+        unknown = set(options) - {"tier", "months", "days", "permanent", "billing", "interval"}
         if unknown:
             raise ValueError(f"unknown option(s) {', '.join(sorted(unknown))}")
         tier = options.get("tier")
         if not isinstance(tier, str) or tier not in self.tiers:
             known = ", ".join(sorted(self.tiers)) or "none configured"
             raise ValueError(f"tier {tier!r} is not a configured membership tier ({known})")
+        billing = options.get("billing", "one_off")
+        if billing == "subscription":
+            return self._subscription(tier, options)
+        if billing != "one_off":
+            raise ValueError(f"billing must be 'one_off' or 'subscription', not {billing!r}")
+        if "interval" in options:
+            raise ValueError("interval is for billing = 'subscription' only")
         permanent = options.get("permanent", False)
         months = options.get("months", 0)
         days = options.get("days", 0)
@@ -37,8 +52,37 @@ class MembershipKind(ItemKind):
             raise ValueError("set months or days, or permanent = true")
         return {"tier": tier, "months": months, "days": days, "permanent": permanent}
 
+    @staticmethod
+    def _subscription(tier: str, options: Mapping[str, Any]) -> dict[str, Any]:
+        """One interval of time, renewed by the gateway every interval until cancelled."""
+        interval = options.get("interval")
+        if interval not in INTERVAL_MONTHS:
+            raise ValueError(
+                f"interval must be 'month' or 'year' for a subscription, not {interval!r}"
+            )
+        extra = sorted({"months", "days", "permanent"} & set(options))
+        if extra:
+            raise ValueError(f"a subscription's period is its interval; remove {', '.join(extra)}")
+        return {
+            "tier": tier,
+            "months": INTERVAL_MONTHS[interval],
+            "days": 0,
+            "permanent": False,
+            "billing": "subscription",
+            "interval": interval,
+        }
+
+    def renews_every(self, spec: Mapping[str, Any]) -> Interval | None:
+        if spec.get("billing") != "subscription":
+            return None
+        interval: Interval = "year" if spec["interval"] == "year" else "month"
+        return interval
+
     def describe(self, spec: Mapping[str, Any], quantity: int) -> str:
         tier = str(spec["tier"]).title()
+        interval = self.renews_every(spec)
+        if interval is not None:
+            return f"{tier} membership, renewing every {interval}"
         if spec["permanent"]:
             return f"Permanent {tier} membership"
         parts = []
@@ -52,6 +96,8 @@ class MembershipKind(ItemKind):
 
     async def validate_line(self, line: LineDraft, context: LineContext) -> None:
         tier = line.spec["tier"]
+        if self.renews_every(line.spec) is not None:
+            self._check_subscription(line, context)
         if line.spec["permanent"] and line.quantity != 1:
             raise InvalidInput("A permanent membership can only be bought once.")
         state = await context.membership(line.recipient_id, tier)
@@ -72,6 +118,19 @@ class MembershipKind(ItemKind):
                     f"The cart has a permanent {tier.title()} membership for this member; "
                     "time can't be added to it."
                 )
+
+    def _check_subscription(self, line: LineDraft, context: LineContext) -> None:
+        tier = str(line.spec["tier"]).title()
+        # Never a gift: the catalog makes every subscription item not giftable.
+        if line.quantity != 1:
+            raise InvalidInput(f"A {tier} subscription is bought once; it renews by itself.")
+        for other in context.other_lines:
+            if (
+                other.recipient_id == line.recipient_id
+                and other.spec.get("tier") == line.spec["tier"]
+                and self.renews_every(other.spec) is not None
+            ):
+                raise InvalidInput(f"The cart already has a {tier} subscription.")
 
     async def apply(self, line: PaidLine, book: AccountBook) -> list[Effect]:
         spec = line.spec
