@@ -69,15 +69,18 @@ class GuildGate:
 
     async def refuse(self, interaction: discord.Interaction[Any]) -> None:
         """A short private refusal; nothing else is read or written."""
-        try:
-            if interaction.type is discord.InteractionType.autocomplete:
-                await interaction.response.autocomplete([])
-            else:
-                await interaction.response.send_message(
-                    embed=refusal_embed(REFUSAL), ephemeral=True
-                )
-        except discord.HTTPException as error:
-            log.warning("could not answer a refused interaction: %s", error)
+        await refuse_privately(interaction, REFUSAL)
+
+
+async def refuse_privately(interaction: discord.Interaction[Any], message: str) -> None:
+    """Answer an interaction no handler will see: privately, or with no suggestions."""
+    try:
+        if interaction.type is discord.InteractionType.autocomplete:
+            await interaction.response.autocomplete([])
+        else:
+            await interaction.response.send_message(embed=refusal_embed(message), ephemeral=True)
+    except discord.HTTPException as error:
+        log.warning("could not answer a refused interaction: %s", error)
 
 
 def _snowflake(value: Any) -> int | None:

@@ -27,7 +27,7 @@ from typing import Any
 import discord
 from discord.ext import commands
 
-from bot.render.text import refusal_embed
+from bot.guild_gate import refuse_privately
 from store.errors import StoreError
 from store.interaction_claims import InteractionClaims
 
@@ -138,16 +138,9 @@ class ClaimFirst:
             interaction: discord.Interaction[Any] = discord.Interaction(
                 data=data, state=self._state
             )
-            if interaction.type is discord.InteractionType.autocomplete:
-                await interaction.response.autocomplete([])
-            else:
-                await interaction.response.send_message(
-                    embed=refusal_embed(message), ephemeral=True
-                )
         except (KeyError, TypeError, ValueError):
             return  # too malformed to answer
-        except discord.HTTPException as error:
-            log.warning("could not answer an unclaimed interaction: %s", error)
+        await refuse_privately(interaction, message)
 
     async def purge_old(self) -> None:
         """Forget claims older than `CLAIMS_KEPT` (a worker's job)."""
