@@ -12,6 +12,10 @@ producing the signed webhook the gateway would send)::
         @pytest.fixture
         def driver(self, gateway): ...
 
+A gateway declaring ``supports_subscriptions`` also runs the subscription checks, for
+which its driver implements ``renew`` and ``subscription_webhooks``; a gateway that does
+not declare them is checked to refuse them.
+
 Importing this module needs pytest and pytest-asyncio (the project's dev extras).
 """
 
@@ -23,9 +27,15 @@ from datetime import timedelta
 
 import pytest
 
-from payments.errors import WebhookVerificationError
+from payments.errors import GatewayError, WebhookVerificationError
 from payments.gateway import Gateway, GatewayOptions
-from payments.models import CheckoutRequest, CheckoutSession, EventKind, RefundResult
+from payments.models import (
+    CheckoutRequest,
+    CheckoutSession,
+    EventKind,
+    GatewayEvent,
+    RefundResult,
+)
 
 SignedWebhook = tuple[bytes, dict[str, str]]
 
@@ -52,6 +62,27 @@ class GatewayDriver(ABC):
     @abstractmethod
     async def unknown_webhook(self) -> SignedWebhook:
         """A correctly signed webhook of an event type the shop does not act on."""
+
+    async def renew(self, subscription_id: str) -> None:
+        """Make the gateway bill the subscription's next period now (and succeed).
+
+        Needed only by gateways that declare ``supports_subscriptions``.
+        """
+        raise NotImplementedError("a driver for a gateway with subscriptions implements renew")
+
+    async def subscription_webhooks(self, subscription_id: str) -> list[SignedWebhook]:
+        """Every signed webhook the gateway sent about the subscription so far, in order.
+
+        Needed only by gateways that declare ``supports_subscriptions``.
+        """
+        raise NotImplementedError(
+            "a driver for a gateway with subscriptions implements subscription_webhooks"
+        )
+
+
+def recurring(request: CheckoutRequest) -> CheckoutRequest:
+    """``request`` with every line charged again every month."""
+    return replace(request, lines=tuple(replace(line, interval="month") for line in request.lines))
 
 
 def _flip_one_byte(body: bytes) -> bytes:
@@ -258,3 +289,125 @@ class GatewayContract:
         assert first.session_id != second.session_id
         assert (await gateway.fetch_session(first.session_id)).instance_id == "a"
         assert (await gateway.fetch_session(second.session_id)).instance_id == "b"
+
+    # -- subscriptions -------------------------------------------------------------
+
+    @staticmethod
+    def _needs_subscriptions(gateway: Gateway, declared: bool) -> None:
+        if gateway.supports_subscriptions != declared:
+            pytest.skip(
+                "for gateways declaring subscriptions"
+                if declared
+                else "for gateways without subscriptions"
+            )
+
+    @staticmethod
+    async def _verified(
+        gateway: Gateway, driver: GatewayDriver, subscription_id: str
+    ) -> list[GatewayEvent]:
+        return [
+            await gateway.resolve_event(event)
+            for body, headers in await driver.subscription_webhooks(subscription_id)
+            for event in gateway.verify_webhook(body, headers)
+        ]
+
+    async def _subscribe(
+        self, gateway: Gateway, driver: GatewayDriver, n: int
+    ) -> tuple[CheckoutRequest, GatewayEvent]:
+        request = recurring(driver.checkout_request(f"contract-sub-{n}", f"sub-key-{n}"))
+        session = await gateway.create_checkout(request)
+        await driver.pay(session)
+        body, headers = await driver.payment_webhook(session)
+        [paid] = [await gateway.resolve_event(e) for e in gateway.verify_webhook(body, headers)]
+        return request, paid
+
+    @pytest.mark.asyncio
+    async def test_without_subscriptions_a_recurring_checkout_is_refused(
+        self, gateway: Gateway, driver: GatewayDriver
+    ) -> None:
+        """A gateway that cannot renew never takes a first payment it would not repeat."""
+        self._needs_subscriptions(gateway, declared=False)
+        with pytest.raises(GatewayError) as caught:
+            await gateway.create_checkout(recurring(driver.checkout_request("contract-s1", "s1")))
+        assert caught.value.transient is False
+        assert "subscriptions" in str(caught.value)
+
+    @pytest.mark.asyncio
+    async def test_without_subscriptions_cancelling_one_is_refused(
+        self, gateway: Gateway, driver: GatewayDriver
+    ) -> None:
+        """The subscription methods refuse permanently rather than pretend."""
+        self._needs_subscriptions(gateway, declared=False)
+        with pytest.raises(GatewayError) as caught:
+            await gateway.cancel_subscription("sub_anything")
+        assert caught.value.transient is False
+
+    @pytest.mark.asyncio
+    async def test_a_recurring_checkout_gives_an_open_session(
+        self, gateway: Gateway, driver: GatewayDriver
+    ) -> None:
+        """A subscription is bought through a hosted session like any checkout."""
+        self._needs_subscriptions(gateway, declared=True)
+        request = recurring(driver.checkout_request("contract-s2", "s2"))
+        session = await gateway.create_checkout(request)
+        assert session.url.startswith(("https://", "http://"))
+        assert (await gateway.fetch_session(session.session_id)).status == "open"
+
+    @pytest.mark.asyncio
+    async def test_paying_a_recurring_checkout_names_its_subscription(
+        self, gateway: Gateway, driver: GatewayDriver
+    ) -> None:
+        """payment_succeeded for the order carries the new subscription's id."""
+        self._needs_subscriptions(gateway, declared=True)
+        request, paid = await self._subscribe(gateway, driver, 3)
+        assert (paid.kind, paid.order_id, paid.amount) == (
+            EventKind.PAYMENT_SUCCEEDED,
+            request.order_id,
+            request.total,
+        )
+        assert paid.subscription_id
+
+    @pytest.mark.asyncio
+    async def test_a_renewal_reports_a_paid_invoice_of_the_subscription(
+        self, gateway: Gateway, driver: GatewayDriver
+    ) -> None:
+        """Each renewal is invoice_paid naming the subscription, a new invoice and the
+        period it pays for, and is never marked as the checkout's first invoice."""
+        self._needs_subscriptions(gateway, declared=True)
+        request, paid = await self._subscribe(gateway, driver, 4)
+        assert paid.subscription_id is not None
+        await driver.renew(paid.subscription_id)
+        events = await self._verified(gateway, driver, paid.subscription_id)
+        renewals = [e for e in events if e.kind == EventKind.INVOICE_PAID and not e.first_invoice]
+        assert [(e.subscription_id, e.amount, e.currency) for e in renewals] == [
+            (paid.subscription_id, request.recurring_amount, request.currency)
+        ]
+        [renewal] = renewals
+        assert renewal.invoice_id
+        assert renewal.period_end is not None and renewal.period_end > gateway.context.now()
+
+    @pytest.mark.asyncio
+    async def test_cancel_and_resume_report_cancel_at_period_end(
+        self, gateway: Gateway, driver: GatewayDriver
+    ) -> None:
+        """Cancelling at period end and resuming each report the flag as it now is."""
+        self._needs_subscriptions(gateway, declared=True)
+        _, paid = await self._subscribe(gateway, driver, 5)
+        assert paid.subscription_id is not None
+        await gateway.cancel_subscription(paid.subscription_id)
+        await gateway.resume_subscription(paid.subscription_id)
+        events = await self._verified(gateway, driver, paid.subscription_id)
+        assert [
+            e.cancel_at_period_end for e in events if e.kind == EventKind.SUBSCRIPTION_UPDATED
+        ] == [True, False]
+
+    @pytest.mark.asyncio
+    async def test_manage_url_is_a_link_for_the_member(
+        self, gateway: Gateway, driver: GatewayDriver
+    ) -> None:
+        """Members fix their payment details at a page the gateway names."""
+        self._needs_subscriptions(gateway, declared=True)
+        _, paid = await self._subscribe(gateway, driver, 6)
+        assert paid.subscription_id is not None
+        url = await gateway.manage_url(paid.subscription_id, "https://shop.test/account")
+        assert url.startswith(("https://", "http://"))

@@ -14,6 +14,7 @@ import json
 import os
 import secrets
 import tempfile
+from calendar import monthrange
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -27,21 +28,34 @@ from yarl import URL
 
 from payments import signing
 from payments.errors import GatewayConfigError, GatewayError, WebhookVerificationError
-from payments.fake_pages import CheckoutPage, PageLine, render_checkout_page
+from payments.fake_pages import (
+    CheckoutPage,
+    InvoiceRow,
+    ManagePage,
+    PageLine,
+    render_checkout_page,
+    render_manage_page,
+)
 from payments.gateway import Gateway, GatewayContext, GatewayOptions
 from payments.models import (
     CheckoutRequest,
     CheckoutSession,
     EventKind,
     GatewayEvent,
+    Interval,
     RefundResult,
     SessionState,
     check_currency,
+    check_utc,
 )
-from payments.web_guard import JSON_OR_FORM, same_site
+from payments.web_guard import JSON_OR_FORM, origin_of, same_site
 
 FakeStatus = Literal["open", "pending", "paid", "failed", "expired"]
 DisputeStatus = Literal["open", "won", "lost"]
+SubscriptionStatus = Literal["active", "past_due", "ended"]
+#: "open" is an invoice whose payment failed and waits for the member to fix it; "void"
+#: one left open when its subscription ended.
+InvoiceStatus = Literal["paid", "open", "void"]
 
 _EVENT_TYPES = frozenset(kind.value for kind in EventKind)
 
@@ -56,6 +70,12 @@ ACTIONS = (
     "dispute-won",
     "dispute-lost",
 )
+
+#: Buttons of a subscription (``/fake-gateway/subscriptions/{id}/{action}``): the member's
+#: (cancel at period end, resume, fix-payment) and the tester's.
+SUBSCRIPTION_ACTIONS = ("renew", "fail-next-renewal", "cancel", "resume", "fix-payment")
+#: Buttons of one invoice of a subscription (``/fake-gateway/invoices/{id}/{action}``).
+INVOICE_ACTIONS = ("refund", "dispute-lost")
 
 
 class FakeOptions(GatewayOptions):
@@ -102,6 +122,11 @@ class FakeSessionNotFound(GatewayError):
         super().__init__(f"no fake checkout session {session_id!r}", transient=False)
 
 
+class FakeSubscriptionNotFound(GatewayError):
+    def __init__(self, what: str) -> None:
+        super().__init__(f"no fake {what}", transient=False)
+
+
 class IllegalAction(GatewayError):
     """The action does not fit the session's state (HTTP 409)."""
 
@@ -136,6 +161,10 @@ class FakeSession:
     dispute: DisputeStatus | None = None
     notice: str = ""
     instance_id: str | None = None
+    interval: Interval | None = None
+    #: What each renewal of the subscription this checkout starts will charge.
+    recurring_amount: int = 0
+    subscription_id: str | None = None
 
     @property
     def refunded(self) -> int:
@@ -158,6 +187,7 @@ class FakeSession:
             currency=self.currency,
             payment_failed=self.status == "failed",
             instance_id=self.instance_id,
+            subscription_id=self.subscription_id,
         )
 
     def public(self) -> dict[str, Any]:
@@ -173,6 +203,7 @@ class FakeSession:
             "dispute": self.dispute,
             "expires_at": self.expires_at.isoformat(),
             "notice": self.notice,
+            "subscription_id": self.subscription_id,
         }
 
     def to_json(self) -> dict[str, Any]:
@@ -188,6 +219,122 @@ class FakeSession:
         data["refunds"] = [FakeRefund(**refund) for refund in data["refunds"]]
         data["created_at"] = datetime.fromisoformat(data["created_at"])
         data["expires_at"] = datetime.fromisoformat(data["expires_at"])
+        return cls(**data)
+
+
+def add_intervals(anchor: datetime, interval: Interval, count: int) -> datetime:
+    """``anchor`` plus ``count`` calendar months or years, as card billing counts them.
+
+    Counted from the anchor rather than step by step, so a subscription started on the
+    31st renews on the last day of shorter months and on the 31st again after them.
+    """
+    months = anchor.month - 1 + count * (1 if interval == "month" else 12)
+    year, month = anchor.year + months // 12, months % 12 + 1
+    return anchor.replace(year=year, month=month, day=min(anchor.day, monthrange(year, month)[1]))
+
+
+@dataclass
+class FakeInvoice:
+    invoice_id: str
+    amount: int
+    period_start: datetime
+    period_end: datetime
+    status: InvoiceStatus
+    #: The invoice the checkout paid; its refunds and disputes are the session's own.
+    first: bool = False
+    refunds: list[FakeRefund] = field(default_factory=list)
+    dispute: DisputeStatus | None = None
+
+    @property
+    def refunded(self) -> int:
+        return sum(refund.amount for refund in self.refunds)
+
+
+@dataclass
+class FakeSubscription:
+    """A subscription started by paying a checkout with recurring lines.
+
+    Periods are counted from ``anchor`` (the first payment): ``periods`` paid so far make
+    ``current_period_end``. Renewals happen when the gateway's clock passes that end.
+    """
+
+    subscription_id: str
+    session_id: str
+    order_id: str
+    amount: int
+    currency: str
+    interval: Interval
+    anchor: datetime
+    periods: int = 1
+    status: SubscriptionStatus = "active"
+    cancel_at_period_end: bool = False
+    fail_next_renewal: bool = False
+    return_url: str | None = None
+    instance_id: str | None = None
+    ended_at: datetime | None = None
+    notice: str = ""
+    invoices: list[FakeInvoice] = field(default_factory=list)
+
+    @property
+    def current_period_end(self) -> datetime:
+        return add_intervals(self.anchor, self.interval, self.periods)
+
+    def open_invoice(self) -> FakeInvoice | None:
+        return next((i for i in self.invoices if i.status == "open"), None)
+
+    def public(self) -> dict[str, Any]:
+        """What scripts get back as JSON."""
+        return {
+            "subscription_id": self.subscription_id,
+            "session_id": self.session_id,
+            "order_id": self.order_id,
+            "status": self.status,
+            "interval": self.interval,
+            "amount": self.amount,
+            "currency": self.currency,
+            "current_period_end": self.current_period_end.isoformat(),
+            "cancel_at_period_end": self.cancel_at_period_end,
+            "fail_next_renewal": self.fail_next_renewal,
+            "ended_at": None if self.ended_at is None else self.ended_at.isoformat(),
+            "notice": self.notice,
+            "invoices": [
+                {
+                    "invoice_id": i.invoice_id,
+                    "amount": i.amount,
+                    "status": i.status,
+                    "period_start": i.period_start.isoformat(),
+                    "period_end": i.period_end.isoformat(),
+                    "first": i.first,
+                    "refunded": i.refunded,
+                    "dispute": i.dispute,
+                }
+                for i in self.invoices
+            ],
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["anchor"] = self.anchor.isoformat()
+        data["ended_at"] = None if self.ended_at is None else self.ended_at.isoformat()
+        for invoice in data["invoices"]:
+            invoice["period_start"] = invoice["period_start"].isoformat()
+            invoice["period_end"] = invoice["period_end"].isoformat()
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> FakeSubscription:
+        data = dict(data)
+        data["anchor"] = datetime.fromisoformat(data["anchor"])
+        if data["ended_at"] is not None:
+            data["ended_at"] = datetime.fromisoformat(data["ended_at"])
+        invoices = []
+        for raw in data["invoices"]:
+            invoice = dict(raw)
+            invoice["period_start"] = datetime.fromisoformat(invoice["period_start"])
+            invoice["period_end"] = datetime.fromisoformat(invoice["period_end"])
+            invoice["refunds"] = [FakeRefund(**r) for r in invoice["refunds"]]
+            invoices.append(FakeInvoice(**invoice))
+        data["invoices"] = invoices
         return cls(**data)
 
 
@@ -217,7 +364,13 @@ def _request_fingerprint(request: CheckoutRequest) -> str:
     return json.dumps(
         [
             request.order_id,
-            [[line.name, line.quantity, line.unit_amount] for line in request.lines],
+            # The interval only when set, so sessions stored before subscriptions keep
+            # their fingerprint and a retried checkout still finds them.
+            [
+                [line.name, line.quantity, line.unit_amount]
+                + ([line.interval] if line.interval else [])
+                for line in request.lines
+            ],
             request.total,
             request.currency,
             request.success_url,
@@ -235,6 +388,7 @@ class FakeGateway(Gateway):
     Options: ClassVar[type[GatewayOptions]] = FakeOptions
     takes_real_money: ClassVar[bool] = False
     display_name: ClassVar[str] = "Test payment (no money)"
+    supports_subscriptions: ClassVar[bool] = True
 
     def __init__(self, options: FakeOptions, context: GatewayContext) -> None:
         if context.environment == "production":
@@ -248,6 +402,7 @@ class FakeGateway(Gateway):
         self.deliveries: list[Delivery] = []
         self._sessions: dict[str, FakeSession] = {}
         self._by_key: dict[str, str] = {}
+        self._subscriptions: dict[str, FakeSubscription] = {}
         self._outbox: dict[int, _Outgoing] = {}
         self._seq = 0
         self._held: _Outgoing | None = None
@@ -325,7 +480,10 @@ class FakeGateway(Gateway):
             order_id=request.order_id,
             idempotency_key=request.idempotency_key,
             fingerprint=fingerprint,
-            lines=[PageLine(line.name, line.quantity, line.unit_amount) for line in request.lines],
+            lines=[
+                PageLine(line.name, line.quantity, line.unit_amount, line.interval)
+                for line in request.lines
+            ],
             total=request.total,
             currency=request.currency,
             success_url=request.success_url,
@@ -335,6 +493,8 @@ class FakeGateway(Gateway):
             created_at=now,
             expires_at=expires_at,
             instance_id=request.instance_id,
+            interval=request.interval,
+            recurring_amount=request.recurring_amount,
         )
         self._sessions[session.session_id] = session
         self._by_key[request.idempotency_key] = session.session_id
@@ -371,6 +531,31 @@ class FakeGateway(Gateway):
             return
         self._act(session, "expire", None)
 
+    async def cancel_subscription(
+        self, subscription_id: str, *, at_period_end: bool = True
+    ) -> None:
+        subscription = self._get_subscription(subscription_id)
+        if subscription.status == "ended":
+            return
+        if at_period_end:
+            self._act_subscription(subscription, "cancel")
+        else:
+            self._end(subscription)
+            self._save()
+
+    async def resume_subscription(self, subscription_id: str) -> None:
+        self._act_subscription(self._get_subscription(subscription_id), "resume")
+
+    async def manage_url(self, subscription_id: str, return_url: str) -> str:
+        """The fake's own "billing portal"; remembers ``return_url`` for its way back,
+        like a Stripe portal session, so the page never links where a URL tells it to."""
+        if origin_of(return_url) is None:
+            raise GatewayError(f"return_url {return_url!r} is not an http(s) URL", transient=False)
+        subscription = self._get_subscription(subscription_id)
+        subscription.return_url = return_url
+        self._save()
+        return self.context.url(f"fake-gateway/manage/{subscription_id}")
+
     def add_routes(self, app: web.Application) -> None:
         """The page is reached by following a link; the rest only from our own pages
         or from scripts, never from another site (see ``payments.web_guard``)."""
@@ -384,6 +569,35 @@ class FakeGateway(Gateway):
             "/fake-gateway/sessions/{session_id}/{action}",
             same_site(
                 self._action_handler, public_url=public_url, bodies=JSON_OR_FORM, empty_body=True
+            ),
+        )
+        app.router.add_get("/fake-gateway/manage/{subscription_id}", self._manage_handler)
+        # Registered before the per-subscription routes, which would otherwise take
+        # "advance" for a subscription id.
+        app.router.add_post(
+            "/fake-gateway/subscriptions/advance",
+            same_site(self._advance_handler, public_url=public_url, empty_body=True),
+        )
+        app.router.add_get(
+            "/fake-gateway/subscriptions/{subscription_id}",
+            same_site(self._subscription_state_handler, public_url=public_url),
+        )
+        app.router.add_post(
+            "/fake-gateway/subscriptions/{subscription_id}/{action}",
+            same_site(
+                self._subscription_action_handler,
+                public_url=public_url,
+                bodies=JSON_OR_FORM,
+                empty_body=True,
+            ),
+        )
+        app.router.add_post(
+            "/fake-gateway/invoices/{invoice_id}/{action}",
+            same_site(
+                self._invoice_action_handler,
+                public_url=public_url,
+                bodies=JSON_OR_FORM,
+                empty_body=True,
             ),
         )
         app.router.add_get(
@@ -405,6 +619,36 @@ class FakeGateway(Gateway):
 
     def session(self, session_id: str) -> dict[str, Any]:
         return self._get(session_id).public()
+
+    def subscription(self, subscription_id: str) -> dict[str, Any]:
+        return self._get_subscription(subscription_id).public()
+
+    async def perform_subscription(self, subscription_id: str, action: str) -> dict[str, Any]:
+        """Press one of a subscription's buttons (``SUBSCRIPTION_ACTIONS``)."""
+        subscription = self._get_subscription(subscription_id)
+        self._act_subscription(subscription, action)
+        return subscription.public()
+
+    async def perform_invoice(
+        self, invoice_id: str, action: str, amount: int | None = None
+    ) -> dict[str, Any]:
+        """Press one of an invoice's buttons (``INVOICE_ACTIONS``); returns its subscription."""
+        subscription, invoice = self._get_invoice(invoice_id)
+        self._act_invoice(subscription, invoice, action, amount)
+        return subscription.public()
+
+    def advance_subscriptions(self) -> list[dict[str, Any]]:
+        """Bill every subscription whose period the clock has passed; returns those changed.
+
+        Call it after moving the clock (tests, the sandbox): renewals follow the injected
+        clock instead of a timer, so a month passes in one call and never by waiting.
+        Each subscription is also brought up to date whenever it is looked at.
+        """
+        return [
+            subscription.public()
+            for subscription in list(self._subscriptions.values())
+            if self._advance(subscription)
+        ]
 
     def render_webhook(
         self, payload: Mapping[str, Any], *, bad_signature: bool = False
@@ -453,7 +697,14 @@ class FakeGateway(Gateway):
         if action == "pay" and status in ("open", "pending"):
             session.status = "paid"
             session.notice = "Payment received."
+            subscription = self._start_subscription(session)
             self._emit(session, EventKind.PAYMENT_SUCCEEDED, session.total)
+            if subscription is not None:
+                # As at Stripe, the first invoice is reported paid too; it is marked so
+                # the shop never takes it for a renewal.
+                self._emit_subscription(
+                    subscription, EventKind.INVOICE_PAID, session.total, subscription.invoices[0]
+                )
         elif action == "decline" and status in ("open", "pending"):
             # A declined card leaves the checkout open for another try, as at Stripe;
             # a delayed payment that bounces fails the completed session for good.
@@ -523,6 +774,193 @@ class FakeGateway(Gateway):
         if session.status == "pending":
             self._act(session, "pay", None)
 
+    # -- subscription state machine ------------------------------------------------
+
+    def _start_subscription(self, session: FakeSession) -> FakeSubscription | None:
+        if session.interval is None or session.subscription_id is not None:
+            return None
+        now = self.context.now()
+        subscription = FakeSubscription(
+            subscription_id=f"fsub_{secrets.token_hex(12)}",
+            session_id=session.session_id,
+            order_id=session.order_id,
+            amount=session.recurring_amount,
+            currency=session.currency,
+            interval=session.interval,
+            anchor=now,
+            instance_id=session.instance_id,
+        )
+        subscription.invoices.append(
+            FakeInvoice(
+                invoice_id=f"fin_{secrets.token_hex(12)}",
+                amount=session.total,
+                period_start=now,
+                period_end=subscription.current_period_end,
+                status="paid",
+                first=True,
+            )
+        )
+        self._subscriptions[subscription.subscription_id] = subscription
+        session.subscription_id = subscription.subscription_id
+        return subscription
+
+    def _get_subscription(self, subscription_id: str) -> FakeSubscription:
+        subscription = self._subscriptions.get(subscription_id)
+        if subscription is None:
+            raise FakeSubscriptionNotFound(f"subscription {subscription_id!r}")
+        self._advance(subscription)
+        return subscription
+
+    def _get_invoice(self, invoice_id: str) -> tuple[FakeSubscription, FakeInvoice]:
+        for subscription in self._subscriptions.values():
+            for invoice in subscription.invoices:
+                if invoice.invoice_id == invoice_id:
+                    return subscription, invoice
+        raise FakeSubscriptionNotFound(f"invoice {invoice_id!r}")
+
+    def _advance(self, subscription: FakeSubscription) -> bool:
+        """Catch up with the clock: one invoice per period passed, or the end.
+
+        A subscription whose renewal failed waits for the member (fix-payment) and is
+        not billed again meanwhile; the shop's grace period decides what they keep.
+        """
+        now = self.context.now()
+        changed = False
+        while subscription.status != "ended" and now >= subscription.current_period_end:
+            if subscription.cancel_at_period_end:
+                self._end(subscription)
+            elif subscription.status == "past_due":
+                break
+            else:
+                self._renew(subscription)
+            changed = True
+        if changed:
+            self._save()
+        return changed
+
+    def _renew(self, subscription: FakeSubscription) -> None:
+        invoice = FakeInvoice(
+            invoice_id=f"fin_{secrets.token_hex(12)}",
+            amount=subscription.amount,
+            period_start=subscription.current_period_end,
+            period_end=add_intervals(
+                subscription.anchor, subscription.interval, subscription.periods + 1
+            ),
+            status="paid",
+        )
+        subscription.invoices.append(invoice)
+        if subscription.fail_next_renewal:
+            subscription.fail_next_renewal = False
+            invoice.status = "open"
+            subscription.status = "past_due"
+            subscription.notice = "The renewal payment failed. Update your payment details."
+            self._emit_subscription(subscription, EventKind.INVOICE_FAILED, invoice.amount, invoice)
+        else:
+            self._pay_invoice(subscription, invoice)
+
+    def _pay_invoice(self, subscription: FakeSubscription, invoice: FakeInvoice) -> None:
+        invoice.status = "paid"
+        subscription.periods += 1
+        subscription.status = "active"
+        subscription.notice = "Renewal paid."
+        self._emit_subscription(subscription, EventKind.INVOICE_PAID, invoice.amount, invoice)
+
+    def _end(self, subscription: FakeSubscription) -> None:
+        subscription.status = "ended"
+        subscription.ended_at = self.context.now()
+        subscription.notice = "This subscription has ended."
+        for invoice in subscription.invoices:
+            if invoice.status == "open":
+                invoice.status = "void"
+        self._emit_subscription(subscription, EventKind.SUBSCRIPTION_ENDED, subscription.amount)
+
+    def _act_subscription(self, subscription: FakeSubscription, action: str) -> None:
+        if action not in SUBSCRIPTION_ACTIONS:
+            raise IllegalAction(f"unknown action {action!r}")
+        if subscription.status == "ended":
+            raise IllegalAction(f"cannot {action} a subscription that has ended")
+        if action in ("cancel", "resume"):
+            cancel = action == "cancel"
+            if subscription.cancel_at_period_end != cancel:
+                subscription.cancel_at_period_end = cancel
+                subscription.notice = (
+                    "This subscription ends at the end of the period."
+                    if cancel
+                    else "This subscription renews again."
+                )
+                self._emit_subscription(
+                    subscription, EventKind.SUBSCRIPTION_UPDATED, subscription.amount
+                )
+        elif action == "fail-next-renewal":
+            subscription.fail_next_renewal = True
+            subscription.notice = "The next renewal payment will fail."
+        elif action == "fix-payment":
+            subscription.fail_next_renewal = False
+            subscription.notice = "Payment details updated."
+            invoice = subscription.open_invoice()
+            if invoice is not None:
+                self._pay_invoice(subscription, invoice)
+                self._advance(subscription)
+        elif subscription.cancel_at_period_end:
+            raise IllegalAction("cannot renew a subscription set to cancel at period end")
+        elif subscription.status == "past_due":
+            raise IllegalAction("cannot renew a subscription whose last renewal is unpaid")
+        else:
+            self._renew(subscription)
+        self._save()
+
+    def _act_invoice(
+        self,
+        subscription: FakeSubscription,
+        invoice: FakeInvoice,
+        action: str,
+        amount: int | None,
+    ) -> None:
+        """Refund or lose a dispute over one invoice.
+
+        The first invoice is the checkout's payment, so its refunds and disputes are the
+        session's: one record of that money, whichever page the tester pressed.
+        """
+        if action not in INVOICE_ACTIONS:
+            raise IllegalAction(f"unknown action {action!r}")
+        if invoice.first:
+            session = self._sessions[subscription.session_id]
+            if action == "refund":
+                self._act(session, "refund", amount)
+            else:
+                if session.dispute is None:
+                    self._act(session, "dispute", None)
+                self._act(session, "dispute-lost", None)
+            return
+        if invoice.status != "paid":
+            raise IllegalAction(f"cannot {action} an invoice that is {invoice.status}")
+        if invoice.dispute is not None:
+            raise IllegalAction(f"cannot {action} an invoice with a dispute {invoice.dispute}")
+        remaining = invoice.amount - invoice.refunded
+        if action == "refund":
+            amount = remaining if amount is None else amount
+            if amount <= 0 or amount > remaining:
+                raise IllegalAction(f"refund amount must be between 1 and {remaining}")
+            refund = FakeRefund(
+                f"fr_{secrets.token_hex(8)}", amount, f"page-{secrets.token_hex(8)}"
+            )
+            invoice.refunds.append(refund)
+            self._emit_subscription(
+                subscription,
+                EventKind.REFUND_SUCCEEDED,
+                amount,
+                invoice,
+                subject_id=refund.refund_id,
+            )
+        else:
+            dispute_id = f"fdp_{secrets.token_hex(8)}"
+            invoice.dispute = "lost"
+            for kind in (EventKind.DISPUTE_OPENED, EventKind.DISPUTE_LOST):
+                self._emit_subscription(
+                    subscription, kind, remaining, invoice, subject_id=dispute_id
+                )
+        self._save()
+
     # -- webhooks ------------------------------------------------------------------
 
     def _emit(
@@ -533,23 +971,56 @@ class FakeGateway(Gateway):
         *,
         subject_id: str | None = None,
     ) -> None:
+        data: dict[str, Any] = {
+            "session_id": session.session_id,
+            "order_id": session.order_id,
+            "amount": amount,
+            "currency": session.currency,
+            "subject_id": subject_id,
+            "instance_id": session.instance_id,
+        }
+        subscription = self._subscriptions.get(session.subscription_id or "")
+        if subscription is not None:
+            data.update(_invoice_fields(subscription, subscription.invoices[0]))
+        self._send(kind, data)
+
+    def _emit_subscription(
+        self,
+        subscription: FakeSubscription,
+        kind: EventKind,
+        amount: int,
+        invoice: FakeInvoice | None = None,
+        *,
+        subject_id: str | None = None,
+    ) -> None:
+        """An event about a subscription or one of its invoices.
+
+        Only the first invoice names the checkout's session and order: a renewal is not
+        the order, and a shop must not apply a renewal's refund to it.
+        """
+        first = invoice is not None and invoice.first
+        data: dict[str, Any] = {
+            "session_id": subscription.session_id if first else None,
+            "order_id": subscription.order_id if first else None,
+            "amount": amount,
+            "currency": subscription.currency,
+            "subject_id": subject_id,
+            "instance_id": subscription.instance_id,
+            **_invoice_fields(subscription, invoice),
+        }
+        self._send(kind, data)
+
+    def _send(self, kind: EventKind, data: dict[str, Any]) -> None:
+        """Wrap ``data`` as a webhook and queue it through the fault plan."""
         payload: dict[str, Any] = {
             "id": f"evt_{secrets.token_hex(12)}",
             "type": kind.value,
             "created": int(self.context.now().timestamp()),
-            "data": {
-                "session_id": session.session_id,
-                "order_id": session.order_id,
-                "amount": amount,
-                "currency": session.currency,
-                "subject_id": subject_id,
-                "instance_id": session.instance_id,
-            },
+            "data": data,
         }
         plan = self.faults
         if not plan.applies_to(kind):
             plan = FaultPlan()
-        data = payload["data"]
         data["amount"] += plan.amount_delta
         if plan.currency is not None:
             data["currency"] = plan.currency
@@ -640,6 +1111,10 @@ class FakeGateway(Gateway):
             s["session_id"]: FakeSession.from_json(s) for s in data.get("sessions", [])
         }
         self._by_key = {s.idempotency_key: s.session_id for s in self._sessions.values()}
+        self._subscriptions = {
+            s["subscription_id"]: FakeSubscription.from_json(s)
+            for s in data.get("subscriptions", [])
+        }
         self._outbox = {o["seq"]: _Outgoing(**o) for o in data.get("outbox", [])}
         self._seq = max([self._seq, *self._outbox], default=0)
 
@@ -651,6 +1126,7 @@ class FakeGateway(Gateway):
             return
         data = {
             "sessions": [s.to_json() for s in self._sessions.values()],
+            "subscriptions": [s.to_json() for s in self._subscriptions.values()],
             "outbox": [asdict(o) for o in self._outbox.values()],
         }
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -738,6 +1214,124 @@ class FakeGateway(Gateway):
             return web.json_response({"error": str(error)}, status=400)
         return web.json_response(self.faults.model_dump(mode="json"))
 
+    async def _manage_handler(self, request: web.Request) -> web.Response:
+        try:
+            subscription = self._get_subscription(request.match_info["subscription_id"])
+        except FakeSubscriptionNotFound:
+            raise web.HTTPNotFound(text="No such subscription.") from None
+        page = ManagePage(
+            shop_name=self.context.shop_name,
+            subscription_id=subscription.subscription_id,
+            status=subscription.status,
+            amount=subscription.amount,
+            currency=subscription.currency,
+            interval=subscription.interval,
+            current_period_end=subscription.current_period_end,
+            cancel_at_period_end=subscription.cancel_at_period_end,
+            fail_next_renewal=subscription.fail_next_renewal,
+            notice=subscription.notice,
+            return_url=subscription.return_url,
+            actions=self._subscription_actions(subscription),
+            invoices=[
+                InvoiceRow(
+                    invoice_id=invoice.invoice_id,
+                    amount=invoice.amount,
+                    period_end=invoice.period_end,
+                    status=invoice.status,
+                    refunded=self._invoice_refunded(subscription, invoice),
+                    dispute=self._invoice_dispute(subscription, invoice),
+                )
+                for invoice in subscription.invoices
+            ],
+        )
+        return web.Response(text=render_manage_page(page), content_type="text/html")
+
+    @staticmethod
+    def _subscription_actions(subscription: FakeSubscription) -> list[str]:
+        if subscription.status == "ended":
+            return []
+        actions = ["fix-payment", "resume" if subscription.cancel_at_period_end else "cancel"]
+        if not subscription.cancel_at_period_end and subscription.status == "active":
+            actions.append("renew")
+        if not subscription.fail_next_renewal:
+            actions.append("fail-next-renewal")
+        return actions
+
+    def _invoice_refunded(self, subscription: FakeSubscription, invoice: FakeInvoice) -> int:
+        if invoice.first:
+            return self._sessions[subscription.session_id].refunded
+        return invoice.refunded
+
+    def _invoice_dispute(self, subscription: FakeSubscription, invoice: FakeInvoice) -> str | None:
+        if invoice.first:
+            return self._sessions[subscription.session_id].dispute
+        return invoice.dispute
+
+    async def _advance_handler(self, request: web.Request) -> web.Response:
+        return web.json_response(self.advance_subscriptions())
+
+    async def _subscription_state_handler(self, request: web.Request) -> web.Response:
+        try:
+            subscription = self._get_subscription(request.match_info["subscription_id"])
+        except FakeSubscriptionNotFound as error:
+            return web.json_response({"error": str(error)}, status=404)
+        return web.json_response(subscription.public())
+
+    async def _subscription_action_handler(self, request: web.Request) -> web.StreamResponse:
+        wants_json = "application/json" in request.headers.get("Accept", "")
+        action = request.match_info["action"]
+        try:
+            subscription = self._get_subscription(request.match_info["subscription_id"])
+            if action not in SUBSCRIPTION_ACTIONS:
+                raise web.HTTPNotFound(text=f"unknown action {action!r}")
+            self._act_subscription(subscription, action)
+        except FakeSubscriptionNotFound as error:
+            return _error(wants_json, 404, str(error))
+        except IllegalAction as error:
+            return _error(wants_json, 409, str(error))
+        if wants_json:
+            return web.json_response(subscription.public())
+        raise web.HTTPSeeOther(location=f"/fake-gateway/manage/{subscription.subscription_id}")
+
+    async def _invoice_action_handler(self, request: web.Request) -> web.StreamResponse:
+        wants_json = "application/json" in request.headers.get("Accept", "")
+        action = request.match_info["action"]
+        try:
+            amount = await _read_amount(request)
+            subscription, invoice = self._get_invoice(request.match_info["invoice_id"])
+            if action not in INVOICE_ACTIONS:
+                raise web.HTTPNotFound(text=f"unknown action {action!r}")
+            self._act_invoice(subscription, invoice, action, amount)
+        except FakeSubscriptionNotFound as error:
+            return _error(wants_json, 404, str(error))
+        except IllegalAction as error:
+            return _error(wants_json, 409, str(error))
+        except ValueError as error:
+            return _error(wants_json, 400, str(error))
+        if wants_json:
+            return web.json_response(subscription.public())
+        raise web.HTTPSeeOther(location=f"/fake-gateway/manage/{subscription.subscription_id}")
+
+
+def _invoice_fields(subscription: FakeSubscription, invoice: FakeInvoice | None) -> dict[str, Any]:
+    """The subscription part of a webhook's data; see ``GatewayEvent`` for the meaning."""
+    period_end = subscription.current_period_end if invoice is None else invoice.period_end
+    return {
+        "subscription_id": subscription.subscription_id,
+        "invoice_id": None if invoice is None else invoice.invoice_id,
+        "period_end": period_end.isoformat(),
+        "cancel_at_period_end": subscription.cancel_at_period_end,
+        "first_invoice": invoice is not None and invoice.first,
+    }
+
+
+def _optional(data: Mapping[str, Any], key: str, kind: type) -> Any:
+    """``data[key]`` when it is None, absent or of ``kind``; TypeError otherwise."""
+    value = data.get(key)
+    if value is not None and type(value) is not kind:
+        raise TypeError
+    return value
+
 
 def _error(wants_json: bool, status: int, message: str) -> web.Response:
     if wants_json:
@@ -779,8 +1373,11 @@ def parse_fake_event(payload: Any) -> list[GatewayEvent]:
         instance_id = data.get("instance_id")
         if instance_id is not None and not isinstance(instance_id, str):
             raise TypeError
-        if not isinstance(payload["id"], str) or not isinstance(data["session_id"], str):
+        # Renewals belong to a subscription, not to a checkout: no session id.
+        session_id = _optional(data, "session_id", str)
+        if not isinstance(payload["id"], str):
             raise TypeError
+        period_end = _optional(data, "period_end", str)
         if isinstance(amount, bool) or not isinstance(amount, int):
             raise TypeError
         if order_id is not None and not isinstance(order_id, str):
@@ -790,7 +1387,7 @@ def parse_fake_event(payload: Any) -> list[GatewayEvent]:
                 gateway=FakeGateway.name,
                 event_id=payload["id"],
                 kind=EventKind(event_type),
-                session_id=data["session_id"],
+                session_id=session_id,
                 order_id=order_id,
                 amount=amount,
                 currency=check_currency(currency),
@@ -798,6 +1395,13 @@ def parse_fake_event(payload: Any) -> list[GatewayEvent]:
                 raw_type=event_type,
                 subject_id=data.get("subject_id"),
                 instance_id=instance_id,
+                subscription_id=_optional(data, "subscription_id", str),
+                invoice_id=_optional(data, "invoice_id", str),
+                period_end=None
+                if period_end is None
+                else check_utc(datetime.fromisoformat(period_end), "period_end"),
+                cancel_at_period_end=_optional(data, "cancel_at_period_end", bool),
+                first_invoice=_optional(data, "first_invoice", bool) or False,
             )
         ]
     except (KeyError, TypeError, ValueError, OverflowError):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from html import escape
 
@@ -25,6 +26,13 @@ class PageLine:
     name: str
     quantity: int
     unit_amount: int
+    #: "month" or "year" for a line charged again every interval; None for once.
+    interval: str | None = None
+
+
+def every(interval: str | None) -> str:
+    """ " every month" for a recurring amount, so nobody subscribes without seeing it."""
+    return f" every {interval}" if interval else ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,8 +92,9 @@ def render_checkout_page(page: CheckoutPage) -> str:
         "<tr>"
         f'<th scope="row">{escape(line.name)}</th>'
         f"<td>{line.quantity}</td>"
-        f"<td>{escape(format_money(line.unit_amount, money))}</td>"
-        f"<td>{escape(format_money(line.unit_amount * line.quantity, money))}</td>"
+        f"<td>{escape(format_money(line.unit_amount, money) + every(line.interval))}</td>"
+        f"<td>{escape(format_money(line.unit_amount * line.quantity, money))}"
+        f"{escape(every(line.interval))}</td>"
         "</tr>"
         for line in page.lines
     )
@@ -135,6 +144,153 @@ def render_checkout_page(page: CheckoutPage) -> str:
 {refunded}{dispute}
 {customer_html}
 {operator_html}
+</main>
+</body>
+</html>
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceRow:
+    invoice_id: str
+    amount: int
+    period_end: datetime
+    status: str
+    refunded: int
+    dispute: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ManagePage:
+    shop_name: str
+    subscription_id: str
+    status: str
+    amount: int
+    currency: str
+    interval: str
+    current_period_end: datetime
+    cancel_at_period_end: bool
+    fail_next_renewal: bool
+    notice: str
+    return_url: str | None
+    actions: Sequence[str]
+    invoices: Sequence[InvoiceRow]
+
+
+_SUBSCRIPTION_BUTTONS = {
+    "fix-payment": "Update payment details",
+    "cancel": "Cancel at the end of the period",
+    "resume": "Keep my subscription",
+    "renew": "Renew now",
+    "fail-next-renewal": "Fail the next renewal",
+}
+_MEMBER_SUBSCRIPTION_ACTIONS = ("fix-payment", "cancel", "resume")
+
+
+def _subscription_form(subscription_id: str, action: str) -> str:
+    target = escape(f"/fake-gateway/subscriptions/{subscription_id}/{action}")
+    return (
+        f'<form method="post" action="{target}">'
+        f'<button type="submit">{escape(_SUBSCRIPTION_BUTTONS[action])}</button></form>'
+    )
+
+
+def _invoice_forms(row: InvoiceRow) -> str:
+    if row.status != "paid" or row.dispute is not None:
+        return ""
+    base = f"/fake-gateway/invoices/{row.invoice_id}"
+    label = f"amount-{row.invoice_id}"
+    refund = (
+        f'<form method="post" action="{escape(base)}/refund">'
+        f'<label for="{escape(label)}">Amount in minor units (empty: all)</label> '
+        f'<input id="{escape(label)}" name="amount" type="number" min="1" step="1"> '
+        '<button type="submit">Refund</button></form>'
+        if row.refunded < row.amount
+        else ""
+    )
+    dispute = (
+        f'<form method="post" action="{escape(base)}/dispute-lost">'
+        '<button type="submit">Dispute (lost)</button></form>'
+    )
+    return refund + dispute
+
+
+def _day(value: datetime) -> str:
+    return value.strftime("%d %B %Y, %H:%M UTC")
+
+
+def render_manage_page(page: ManagePage) -> str:
+    """The fake's stand-in for a billing portal: what the member pays, and buttons."""
+    price = format_money(page.amount, page.currency) + every(page.interval)
+    if page.status == "ended":
+        state = "Ended"
+    elif page.status == "past_due":
+        state = "Renewal payment failed: update your payment details to keep it"
+    elif page.cancel_at_period_end:
+        state = f"Ends on {_day(page.current_period_end)}"
+    else:
+        state = f"Renews on {_day(page.current_period_end)}"
+    notice = f'<p role="status">{escape(page.notice)}</p>' if page.notice else ""
+    member = [a for a in page.actions if a in _MEMBER_SUBSCRIPTION_ACTIONS]
+    tester = [a for a in page.actions if a not in _MEMBER_SUBSCRIPTION_ACTIONS]
+    back = (
+        f'<p><a href="{escape(page.return_url)}">Back to {escape(page.shop_name)}</a></p>'
+        if page.return_url
+        else ""
+    )
+    rows = "".join(
+        "<tr>"
+        f'<th scope="row">{escape(row.invoice_id)}</th>'
+        f"<td>{escape(format_money(row.amount, page.currency))}</td>"
+        f"<td>{escape(_day(row.period_end))}</td>"
+        f"<td>{escape(row.status)}"
+        + (
+            f", refunded {escape(format_money(row.refunded, page.currency))}"
+            if row.refunded
+            else ""
+        )
+        + (f", dispute {escape(row.dispute)}" if row.dispute else "")
+        + f"</td><td>{_invoice_forms(row)}</td></tr>"
+        for row in page.invoices
+    )
+    member_html = (
+        '<section aria-labelledby="manage-heading"><h2 id="manage-heading">Manage</h2>'
+        + "".join(_subscription_form(page.subscription_id, a) for a in member)
+        + "</section>"
+        if member
+        else ""
+    )
+    tester_html = (
+        '<section aria-labelledby="ops-heading"><h2 id="ops-heading">Test controls</h2>'
+        + "".join(_subscription_form(page.subscription_id, a) for a in tester)
+        + "</section>"
+        if tester
+        else ""
+    )
+    return f"""<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Subscription: {escape(page.shop_name)}</title>
+</head>
+<body>
+<main>
+<h1>{escape(page.shop_name)}</h1>
+<p>Test subscription page. No real money is taken.</p>
+<p>Subscription: <strong>{escape(price)}</strong></p>
+<p>Status: <strong>{escape(state)}</strong></p>
+{notice}
+{member_html}
+<table>
+<caption>Invoices</caption>
+<thead><tr><th scope="col">Invoice</th><th scope="col">Amount</th>
+<th scope="col">Period ends</th><th scope="col">Status</th>
+<th scope="col">Test controls</th></tr></thead>
+<tbody>{rows}</tbody>
+</table>
+{tester_html}
+{back}
 </main>
 </body>
 </html>

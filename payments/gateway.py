@@ -7,9 +7,10 @@ means for an order; the store does that, once, in its own transaction.
 
 from __future__ import annotations
 
+import functools
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
@@ -18,6 +19,7 @@ from typing import ClassVar, Literal, Self
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict
 
+from payments.errors import GatewayError
 from payments.models import (
     CheckoutRequest,
     CheckoutSession,
@@ -36,6 +38,21 @@ def utc_now() -> datetime:
 
 def _default_logger() -> logging.Logger:
     return logging.getLogger("payments")
+
+
+CreateCheckout = Callable[["Gateway", CheckoutRequest], Awaitable[CheckoutSession]]
+
+
+def _checking_capabilities(create: CreateCheckout) -> CreateCheckout:
+    """``create`` preceded by ``Gateway.check_supported``; see ``Gateway.__init_subclass__``."""
+
+    @functools.wraps(create)
+    async def create_checkout(self: Gateway, request: CheckoutRequest) -> CheckoutSession:
+        self.check_supported(request)
+        return await create(self, request)
+
+    setattr(create_checkout, "_checks_capabilities", True)  # noqa: B010
+    return create_checkout
 
 
 @dataclass(frozen=True)
@@ -87,9 +104,35 @@ class Gateway(ABC):
     #: What members see on the button that picks this gateway when a shop offers
     #: several ("Card", "PayPal"); empty means the name, capitalised.
     display_name: ClassVar[str] = ""
+    #: Whether the gateway can take recurring payments (``CheckoutLine.interval``) and
+    #: implements the subscription methods below. The shop offers subscriptions only
+    #: through gateways that say so, and the contract suite checks them only there.
+    supports_subscriptions: ClassVar[bool] = False
 
     def __init__(self, options: GatewayOptions, context: GatewayContext) -> None:
         self.context = context
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        """Every plugin's ``create_checkout`` first refuses what the plugin cannot take.
+
+        Done here, once, rather than trusted to each plugin: a gateway that forgot the
+        check would otherwise charge a subscription's first period once and never again.
+        """
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__.get("create_checkout")
+        if own is not None and not getattr(own, "_checks_capabilities", False):
+            setattr(cls, "create_checkout", _checking_capabilities(own))  # noqa: B010
+
+    def check_supported(self, request: CheckoutRequest) -> None:
+        """Raise a permanent ``GatewayError`` for a request this gateway cannot take."""
+        if request.is_subscription and not self.supports_subscriptions:
+            raise GatewayError(
+                f"gateway {self.name!r} does not support subscriptions, and checkout "
+                f"{request.order_id!r} has a recurring line",
+                transient=False,
+                member_message="This payment method cannot take subscriptions. "
+                "Please choose another one, or buy the time once instead.",
+            )
 
     @abstractmethod
     async def create_checkout(self, request: CheckoutRequest) -> CheckoutSession:
@@ -119,6 +162,30 @@ class Gateway(ABC):
 
         Raises a permanent ``GatewayError`` when the session completed: paid wins.
         """
+
+    def _no_subscriptions(self) -> GatewayError:
+        return GatewayError(
+            f"gateway {self.name!r} does not support subscriptions", transient=False
+        )
+
+    async def cancel_subscription(
+        self, subscription_id: str, *, at_period_end: bool = True
+    ) -> None:
+        """End a subscription; at period end by default, keeping the time already paid.
+
+        At period end the gateway reports SUBSCRIPTION_UPDATED now and SUBSCRIPTION_ENDED
+        when the period is over; otherwise SUBSCRIPTION_ENDED now. Cancelling what is
+        already set to cancel changes nothing.
+        """
+        raise self._no_subscriptions()
+
+    async def resume_subscription(self, subscription_id: str) -> None:
+        """Undo a cancellation at period end before the period is over."""
+        raise self._no_subscriptions()
+
+    async def manage_url(self, subscription_id: str, return_url: str) -> str:
+        """Where the member fixes their payment details; its way back leads to ``return_url``."""
+        raise self._no_subscriptions()
 
     @classmethod
     def label(cls) -> str:

@@ -15,6 +15,8 @@ from typing import Any, Literal
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 
 SessionStatus = Literal["open", "complete", "expired"]
+Interval = Literal["month", "year"]
+INTERVALS: tuple[Interval, ...] = ("month", "year")
 
 
 def check_currency(currency: str) -> str:
@@ -33,13 +35,23 @@ def check_utc(value: datetime, field: str) -> datetime:
 
 @dataclass(frozen=True, slots=True)
 class CheckoutLine:
+    """One line of a checkout.
+
+    ``interval`` makes the line recurring: its amount is charged again every month or
+    year until the subscription ends. None is a one-off charge, as every line was before
+    subscriptions existed.
+    """
+
     name: str
     quantity: int
     unit_amount: int
+    interval: Interval | None = None
 
     def __post_init__(self) -> None:
         if not self.name:
             raise ValueError("a checkout line needs a name")
+        if self.interval is not None and self.interval not in INTERVALS:
+            raise ValueError(f"interval must be one of {INTERVALS} or None")
         if self.quantity < 1:
             raise ValueError("quantity must be at least 1")
         if self.unit_amount < 0:
@@ -83,6 +95,25 @@ class CheckoutRequest:
         check_utc(self.expires_at, "expires_at")
         if sum(line.amount for line in self.lines) != self.total:
             raise ValueError("total must equal the sum of quantity * unit_amount over the lines")
+        # One checkout opens at most one subscription, billed on one cycle (as at Stripe):
+        # lines renewing on different cycles would need two.
+        if len({line.interval for line in self.lines if line.interval is not None}) > 1:
+            raise ValueError("recurring lines of one checkout must share one interval")
+
+    @property
+    def is_subscription(self) -> bool:
+        """Whether paying this checkout starts a subscription (it has a recurring line)."""
+        return self.interval is not None
+
+    @property
+    def interval(self) -> Interval | None:
+        """The billing cycle of the recurring lines; None for a one-off checkout."""
+        return next((line.interval for line in self.lines if line.interval is not None), None)
+
+    @property
+    def recurring_amount(self) -> int:
+        """What each renewal charges: the recurring lines only; one-off lines are paid once."""
+        return sum(line.amount for line in self.lines if line.interval is not None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +136,10 @@ class EventKind(StrEnum):
     DISPUTE_FUNDS_REINSTATED = "dispute_funds_reinstated"
     DISPUTE_WON = "dispute_won"
     DISPUTE_LOST = "dispute_lost"
+    INVOICE_PAID = "invoice_paid"
+    INVOICE_FAILED = "invoice_failed"
+    SUBSCRIPTION_UPDATED = "subscription_updated"
+    SUBSCRIPTION_ENDED = "subscription_ended"
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +153,18 @@ class GatewayEvent:
     ``instance_id`` names the deployment that opened the checkout: deployments sharing
     one gateway account receive each other's events and must tell theirs apart, because
     their order numbers collide. None when the gateway could not say.
+
+    Subscriptions: ``subscription_id`` is the gateway's id of the subscription an event
+    is about (set on the PAYMENT_SUCCEEDED that started it, on INVOICE_*, SUBSCRIPTION_*,
+    and on refunds and disputes of a subscription's invoices); ``invoice_id`` names the
+    invoice an INVOICE_*, refund or dispute event is about. A renewal's events carry no
+    session or order id: the renewal belongs to the subscription, not to the order that
+    started it, so a receiver cannot mistake a renewal's refund for the order's.
+    ``period_end`` is, for an invoice event (and a refund or dispute of one), the end of
+    the period that invoice pays for; for SUBSCRIPTION_* events the end of the period paid
+    so far. ``cancel_at_period_end`` is the subscription's flag as of ``occurred_at``,
+    None when the event does not say. ``first_invoice`` marks the invoice the checkout
+    itself paid: the shop fulfils that one as the order, never as a renewal.
     """
 
     gateway: str
@@ -132,11 +179,18 @@ class GatewayEvent:
     subject_id: str | None = None
     payment_ref: str | None = None
     instance_id: str | None = None
+    subscription_id: str | None = None
+    invoice_id: str | None = None
+    period_end: datetime | None = None
+    cancel_at_period_end: bool | None = None
+    first_invoice: bool = False
 
     def __post_init__(self) -> None:
         check_utc(self.occurred_at, "occurred_at")
         if self.currency is not None:
             check_currency(self.currency)
+        if self.period_end is not None:
+            check_utc(self.period_end, "period_end")
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe form, so the receiver can store the event and replay it later."""
@@ -153,10 +207,17 @@ class GatewayEvent:
             "subject_id": self.subject_id,
             "payment_ref": self.payment_ref,
             "instance_id": self.instance_id,
+            "subscription_id": self.subscription_id,
+            "invoice_id": self.invoice_id,
+            "period_end": None if self.period_end is None else self.period_end.isoformat(),
+            "cancel_at_period_end": self.cancel_at_period_end,
+            "first_invoice": self.first_invoice,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GatewayEvent:
+        """Also reads dicts stored before subscriptions existed (their fields absent)."""
+        period_end = data.get("period_end")
         return cls(
             gateway=data["gateway"],
             event_id=data["event_id"],
@@ -170,6 +231,11 @@ class GatewayEvent:
             subject_id=data.get("subject_id"),
             payment_ref=data.get("payment_ref"),
             instance_id=data.get("instance_id"),
+            subscription_id=data.get("subscription_id"),
+            invoice_id=data.get("invoice_id"),
+            period_end=None if period_end is None else datetime.fromisoformat(period_end),
+            cancel_at_period_end=data.get("cancel_at_period_end"),
+            first_invoice=bool(data.get("first_invoice", False)),
         )
 
 
@@ -188,6 +254,9 @@ class SessionState:
     currency: str | None
     payment_failed: bool = False
     instance_id: str | None = None
+    #: The subscription a paid subscription checkout started, so a payment found by
+    #: reconciliation (its webhook lost) still tells the shop which subscription it is.
+    subscription_id: str | None = None
 
     def as_event(self, gateway: str, observed_at: datetime) -> GatewayEvent | None:
         """The event a reconciler should apply for this state, or None while still open.
@@ -216,6 +285,7 @@ class SessionState:
             occurred_at=check_utc(observed_at, "observed_at"),
             raw_type=f"reconcile.{kind.value}",
             instance_id=self.instance_id,
+            subscription_id=self.subscription_id,
         )
 
 

@@ -72,6 +72,19 @@ class FakeDriver(GatewayDriver):
             {"id": "evt_unknown", "type": "customer.updated", "created": 0, "data": {}}
         )
 
+    async def renew(self, subscription_id: str) -> None:
+        url = f"{self.shop.shop.url}/fake-gateway/subscriptions/{subscription_id}/renew"
+        async with self.shop.http.post(url, headers={"Accept": "application/json"}) as r:
+            assert r.status == 200
+
+    async def subscription_webhooks(self, subscription_id: str) -> list[SignedWebhook]:
+        await self.shop.gateway.drain()
+        return [
+            (item.body, item.headers)
+            for item in self.shop.received
+            if json.loads(item.body)["data"].get("subscription_id") == subscription_id
+        ]
+
 
 class StripeDriver(GatewayDriver):
     def __init__(self, stub: StripeStub, clock: Clock) -> None:
