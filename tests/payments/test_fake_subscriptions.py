@@ -11,7 +11,7 @@ import pytest
 import pytest_asyncio
 from payments_harness import FakeShop
 
-from payments.errors import GatewayError
+from payments.errors import GatewayError, WebhookVerificationError
 from payments.fake import FaultPlan, add_intervals
 from payments.models import CheckoutLine, EventKind, GatewayEvent
 
@@ -454,3 +454,31 @@ async def test_subscriptions_survive_a_restart_with_a_state_path(
     after: FakeShop = await make_fake_shop(state_path=str(path))
     state = await after.gateway.perform_subscription(subscription_id, "renew")
     assert [i["status"] for i in state["invoices"]] == ["paid", "paid"]
+
+
+async def test_unknown_subscription_has_no_manage_page(fake_shop: FakeShop) -> None:
+    """A made-up id in the portal link is not found."""
+    async with fake_shop.http.get(f"{fake_shop.shop.url}/fake-gateway/manage/fsub_nope") as r:
+        assert r.status == 404
+
+
+async def test_a_signed_event_with_a_naive_period_end_is_refused(fake_shop: FakeShop) -> None:
+    """Well signed but malformed subscription fields are not trusted either."""
+    body, headers = fake_shop.gateway.render_webhook(
+        {
+            "id": "evt_1",
+            "type": "invoice_paid",
+            "created": int(fake_shop.clock().timestamp()),
+            "data": {
+                "session_id": None,
+                "order_id": None,
+                "amount": 300,
+                "currency": "EUR",
+                "subscription_id": "fsub_1",
+                "invoice_id": "fin_1",
+                "period_end": "2030-02-01T00:00:00",
+            },
+        }
+    )
+    with pytest.raises(WebhookVerificationError):
+        fake_shop.gateway.verify_webhook(body, headers)
