@@ -32,6 +32,8 @@ class Reason(StrEnum):
     REVOCATION = "revocation"
     REFUND = "refund"
     SPEND = "spend"
+    #: A subscription's renewal, its grace period, or either taken back.
+    SUBSCRIPTION = "subscription"
 
 
 @dataclass(frozen=True)

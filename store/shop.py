@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 
 from store.carts import CartService
 from store.catalog import Catalog
@@ -18,13 +19,14 @@ from store.memberships import MembershipWorkers
 from store.order_history import OrderHistory
 from store.orders import OrderService
 from store.outbox import Outbox
+from store.subscriptions import DEFAULT_GRACE, Subscriptions
 from store.views import AccountViews
 
 
 class Shop:
     """Services sharing one database, catalog and clock. Built once, passed in."""
 
-    def __init__(self, ctx: StoreContext) -> None:
+    def __init__(self, ctx: StoreContext, *, subscription_grace: timedelta = DEFAULT_GRACE) -> None:
         self.ctx = ctx
         self.catalog = ctx.catalog
         self.carts = CartService(ctx)
@@ -36,6 +38,7 @@ class Shop:
         self.outbox = Outbox(ctx)
         self.memberships = MembershipWorkers(ctx)
         self.interaction_claims = InteractionClaims(ctx)
+        self.subscriptions = Subscriptions(ctx, subscription_grace)
 
     @classmethod
     def build(
@@ -45,8 +48,10 @@ class Shop:
         tiers: Mapping[str, TierConfig],
         *,
         clock: Clock = utcnow,
+        subscription_grace: timedelta = DEFAULT_GRACE,
     ) -> Shop:
         """Load the installed item kinds, validate the catalog, assemble the services."""
         kinds = load_kinds(tiers)
         catalog = Catalog.from_config(config, tiers, kinds)
-        return cls(StoreContext(db=db, catalog=catalog, config=config, tiers=tiers, clock=clock))
+        ctx = StoreContext(db=db, catalog=catalog, config=config, tiers=tiers, clock=clock)
+        return cls(ctx, subscription_grace=subscription_grace)

@@ -296,3 +296,82 @@ interaction_claims = Table(
     Column("claimed_at", UTCDateTime, nullable=False),
     Index("ix_interaction_claims_claimed_at", "claimed_at"),
 )
+
+# Memberships that renew through a gateway. The first period is an ordinary order
+# line; every later one is decided from `subscription_facts` (store.subscriptions).
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("shop_id", BigInteger, nullable=False),
+    Column("member_id", BigInteger, nullable=False),
+    Column("tier", String(40), nullable=False),
+    Column("sku", String(40), nullable=False),
+    Column("interval", String(8), nullable=False),
+    Column("gateway", String(40), nullable=False),
+    # The gateway's own id of the subscription.
+    Column("gateway_ref", String(255), nullable=False),
+    Column("order_id", BigId, nullable=True),
+    Column("order_line_id", BigId, nullable=True),
+    # The invoice the order paid (the first period), never counted as a renewal.
+    Column("first_invoice_id", String(255), nullable=True),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("cancel_at_period_end", Boolean, nullable=False, default=False),
+    Column("current_period_end", UTCDateTime, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("gateway", "gateway_ref", name="uq_subscriptions_gateway_ref"),
+    Index("ix_subscriptions_member", "shop_id", "member_id"),
+)
+
+# One row per gateway subscription, made by whichever comes first, its start or a
+# fact about it, and locked by both: on PostgreSQL a fact recorded while the
+# subscription is being started waits for it instead of being settled by neither.
+subscription_keys = Table(
+    "subscription_keys",
+    metadata,
+    Column("gateway", String(40), primary_key=True),
+    Column("gateway_ref", String(255), primary_key=True),
+)
+
+# What the gateway said about a subscription, once per (kind, invoice): a replayed
+# event is the same row. `invoice_id` is "" for facts about no invoice; a status
+# snapshot keeps the latest report, the other kinds the earliest.
+subscription_facts = Table(
+    "subscription_facts",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("gateway", String(40), nullable=False),
+    Column("gateway_ref", String(255), nullable=False),
+    Column("kind", String(24), nullable=False),
+    Column("invoice_id", String(255), nullable=False, default=""),
+    Column("occurred_at", UTCDateTime, nullable=False),
+    Column("amount", BigInteger, nullable=True),
+    Column("period_end", UTCDateTime, nullable=True),
+    Column("cancel_at_period_end", Boolean, nullable=True),
+    Column("recorded_at", UTCDateTime, nullable=False),
+    UniqueConstraint(
+        "gateway", "gateway_ref", "kind", "invoice_id", name="uq_subscription_facts_key"
+    ),
+)
+
+# The time each renewal (or grace) actually added, so taking it back removes exactly that.
+subscription_periods = Table(
+    "subscription_periods",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column(
+        "subscription_id",
+        BigId,
+        ForeignKey("subscriptions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("invoice_id", String(255), nullable=False),
+    Column("kind", String(8), nullable=False),
+    Column("gained_seconds", BigInteger, nullable=False),
+    Column("applied_at", UTCDateTime, nullable=False),
+    Column("taken_at", UTCDateTime, nullable=True),
+    UniqueConstraint("subscription_id", "invoice_id", "kind", name="uq_subscription_periods_key"),
+)
