@@ -100,6 +100,17 @@ class Catalog:
         """The item's renewal interval when it is sold as a subscription."""
         return self.kind_of(item).renews_every(item.spec)
 
+    def line_renews_every(self, kind: str, spec: Mapping[str, Any]) -> Interval | None:
+        """The same for a line already ordered, read from the spec it was bought with
+        (the item may have changed or gone since); a kind no longer installed renews
+        nothing here."""
+        found = self.kinds.get(kind)
+        return found.renews_every(spec) if found is not None else None
+
+    @property
+    def sells_subscriptions(self) -> bool:
+        return any(self.renews_every(item) is not None for item in self)
+
     def describe(self, item: CatalogItem, quantity: int = 1) -> str:
         return self.kind_of(item).describe(item.spec, quantity)
 

@@ -15,11 +15,16 @@ from typing import Any, ClassVar
 @dataclass(frozen=True)
 class Effect:
     kind: ClassVar[str] = "effect"
+    #: Fields holding a moment: stored as ISO 8601, read back as datetimes.
+    moments: ClassVar[tuple[str, ...]] = ()
     member_id: int
 
     def payload(self) -> dict[str, Any]:
         data = asdict(self)
         data.pop("member_id")
+        for name in self.moments:
+            if isinstance(data[name], datetime):
+                data[name] = data[name].isoformat()
         return data
 
 
@@ -116,15 +121,23 @@ class ExpiryReminder(Effect):
     """
 
     kind: ClassVar[str] = "expiry_reminder"
+    moments: ClassVar[tuple[str, ...]] = ("expires_at",)
     tier: str
     expires_at: datetime | str
     days: int
 
-    def payload(self) -> dict[str, Any]:
-        data = super().payload()
-        if isinstance(self.expires_at, datetime):
-            data["expires_at"] = self.expires_at.isoformat()
-        return data
+
+@dataclass(frozen=True)
+class RenewalFailed(Effect):
+    """A subscription's renewal failed: the member keeps the tier until `grace_until`
+    and should fix the payment at the gateway (the bot asks it for the link)."""
+
+    kind: ClassVar[str] = "renewal_failed"
+    moments: ClassVar[tuple[str, ...]] = ("grace_until",)
+    tier: str
+    gateway: str
+    subscription_ref: str
+    grace_until: datetime | str
 
 
 @dataclass(frozen=True)
@@ -147,6 +160,7 @@ EFFECT_TYPES: dict[str, type[Effect]] = {
         Receipt,
         RefundNotice,
         ExpiryReminder,
+        RenewalFailed,
         ReviewAlert,
     )
 }
@@ -170,8 +184,9 @@ def effect_from_row(kind: str, member_id: int, payload: dict[str, Any]) -> Effec
         # Written before gifts had their own reference: deliver it without the order.
         payload = {**payload, "gift_ref": ""}
         del payload["order_id"]
-    if cls is ExpiryReminder and isinstance(payload.get("expires_at"), str):
-        payload = {**payload, "expires_at": _moment(payload["expires_at"])}
+    for name in cls.moments:
+        if isinstance(payload.get(name), str):
+            payload = {**payload, name: _moment(payload[name])}
     return cls(member_id=member_id, **payload)
 
 

@@ -19,14 +19,14 @@ from store.memberships import MembershipWorkers
 from store.order_history import OrderHistory
 from store.orders import OrderService
 from store.outbox import Outbox
-from store.subscriptions import DEFAULT_GRACE, Subscriptions
+from store.subscriptions import Subscriptions
 from store.views import AccountViews
 
 
 class Shop:
     """Services sharing one database, catalog and clock. Built once, passed in."""
 
-    def __init__(self, ctx: StoreContext, *, subscription_grace: timedelta = DEFAULT_GRACE) -> None:
+    def __init__(self, ctx: StoreContext) -> None:
         self.ctx = ctx
         self.catalog = ctx.catalog
         self.carts = CartService(ctx)
@@ -38,7 +38,7 @@ class Shop:
         self.outbox = Outbox(ctx)
         self.memberships = MembershipWorkers(ctx)
         self.interaction_claims = InteractionClaims(ctx)
-        self.subscriptions = Subscriptions(ctx, subscription_grace)
+        self.subscriptions = Subscriptions(ctx, timedelta(days=ctx.config.subscription_grace_days))
 
     @classmethod
     def build(
@@ -48,10 +48,9 @@ class Shop:
         tiers: Mapping[str, TierConfig],
         *,
         clock: Clock = utcnow,
-        subscription_grace: timedelta = DEFAULT_GRACE,
     ) -> Shop:
         """Load the installed item kinds, validate the catalog, assemble the services."""
         kinds = load_kinds(tiers)
         catalog = Catalog.from_config(config, tiers, kinds)
         ctx = StoreContext(db=db, catalog=catalog, config=config, tiers=tiers, clock=clock)
-        return cls(ctx, subscription_grace=subscription_grace)
+        return cls(ctx)

@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import ColumnElement, Row, select, true, update
 
 from store.accounts import AccountBook, Reason, Source
 from store.clock import ensure_utc
@@ -41,7 +41,7 @@ from store.db.schema import (
     subscriptions,
 )
 from store.db.sql import insert_ignore
-from store.effects import Effect
+from store.effects import Effect, RenewalFailed
 from store.errors import InvalidInput
 from store.kinds.base import INTERVAL_MONTHS
 from store.outbox import store_effects
@@ -380,6 +380,16 @@ class Subscriptions:
         if grace_invoice is not None and (grace_invoice, GRACE) not in given:
             memo = f"grace period: invoice {grace_invoice} failed"
             await mover.add(grace_invoice, GRACE, memo, days=self.grace.days)
+            assert decision.grace_until is not None  # decided with the grace invoice
+            mover.effects.append(
+                RenewalFailed(
+                    member_id=current.member_id,
+                    tier=current.tier,
+                    gateway=current.gateway,
+                    subscription_ref=current.gateway_ref,
+                    grace_until=decision.grace_until,
+                )
+            )
         # Then take back: a grace the renewal paid for or a period refunded comes off
         # the end the new time reached, so days used meanwhile are not given twice.
         for (invoice, kind), period in sorted(given.items()):
@@ -528,16 +538,24 @@ async def _store_fact(
         conflict=list(key),
     ):
         return True
-    stored = subscription_facts.c.occurred_at
+    where = [subscription_facts.c[name] == value for name, value in key.items()]
+    moved: ColumnElement[bool]
     if fact.kind is SubscriptionFactKind.STATUS:
-        moved = stored < fact.occurred_at
+        # The report `decide` would pick wins, ties included (two in one second).
+        row = (await conn.execute(select(subscription_facts).where(*where))).one()
+        kept = SubscriptionFact(
+            SubscriptionFactKind.STATUS,
+            row.occurred_at,
+            period_end=row.period_end,
+            cancel_at_period_end=row.cancel_at_period_end,
+        )
+        if _status_order(kept) >= _status_order(fact):
+            return False
+        moved = true()
     else:
-        moved = stored > fact.occurred_at
+        moved = subscription_facts.c.occurred_at > fact.occurred_at
     result = await conn.execute(
-        update(subscription_facts)
-        .where(*(subscription_facts.c[name] == value for name, value in key.items()))
-        .where(moved)
-        .values(**values)
+        update(subscription_facts).where(*where).where(moved).values(**values)
     )
     return bool(result.rowcount)
 

@@ -302,9 +302,8 @@ async def test_a_permanent_member_renews_without_error_and_loses_nothing_to_a_re
 
 
 async def test_a_shop_can_set_its_own_grace_period(database: Database, clock: FakeClock) -> None:
-    shop = Shop.build(
-        database, sample_store(), sample_tiers(), clock=clock, subscription_grace=timedelta(days=7)
-    )
+    config = sample_store(subscription_grace_days=7)
+    shop = Shop.build(database, config, sample_tiers(), clock=clock)
     await _subscribed(shop)
     clock.now = FIRST_END
     await _tell(shop, _fact(K.INVOICE_FAILED, "in_1", FIRST_END))
@@ -347,3 +346,17 @@ async def test_renewals_reported_while_another_process_starts_the_subscription_c
         )
         account = await shop.accounts.account(GUILD, member, recent=0)
         assert account.memberships[0].expires_at == THIRD_END, f"round {round_}"
+
+
+@pytest.mark.parametrize("cancel_first", [True, False])
+async def test_a_cancel_and_a_resume_reported_in_one_second_agree_in_either_order(
+    shop: Shop, cancel_first: bool
+) -> None:
+    """Gateways stamp events to the second: the same pair decides the same whatever
+    arrives first (a cancel wins the tie, so no renewal the member stopped is charged)."""
+    await _subscribed(shop)
+    cancel = _fact(K.STATUS, None, START, cancel_at_period_end=True, period_end=FIRST_END)
+    resume = _fact(K.STATUS, None, START, cancel_at_period_end=False, period_end=FIRST_END)
+    for fact in (cancel, resume) if cancel_first else (resume, cancel):
+        await _tell(shop, fact)
+    assert await _status(shop) is SubscriptionStatus.CANCELING
