@@ -29,9 +29,11 @@ from bot.render.notices import (
     receipt_embed,
     refund_embed,
     reminder_embed,
+    renewal_failed_embed,
     review_alert_embed,
     role_problem_embed,
 )
+from payments.errors import GatewayError
 from store.effects import (
     AddRole,
     Effect,
@@ -42,6 +44,7 @@ from store.effects import (
     Receipt,
     RefundNotice,
     RemoveRole,
+    RenewalFailed,
     ReviewAlert,
     StoredEffect,
 )
@@ -120,10 +123,13 @@ class EffectDeliverer:
         locale: str = "en_US",
         holds_guild: Callable[[int], bool] | None = None,
         ready: Callable[[], bool] | None = None,
+        manage_url: Callable[[str, str], Awaitable[str]] | None = None,
     ) -> None:
         self.client = client
         #: Whether the client may act yet; default: its gateway session is ready.
         self.ready = ready or client.is_ready
+        #: (gateway, subscription ref) -> where the member fixes their payment.
+        self.manage_url = manage_url
         #: Whether this process's cache knows a guild (Discord sends it the guild's
         #: events); any other guild is asked for over REST. Default: every guild.
         self.holds_guild = holds_guild or (lambda guild_id: True)
@@ -144,6 +150,7 @@ class EffectDeliverer:
             Receipt: self._receipt,
             RefundNotice: self._refund_notice,
             ExpiryReminder: self._reminder,
+            RenewalFailed: self._renewal_failed,
             ReviewAlert: self._review_alert,
         }
 
@@ -428,6 +435,25 @@ class EffectDeliverer:
         assert isinstance(stored.effect, ExpiryReminder)
         embed = reminder_embed(stored.effect, server=await self._server_name(stored))
         return await self._dm(stored.effect.member_id, embed)
+
+    async def _renewal_failed(self, stored: StoredEffect) -> str:
+        effect = stored.effect
+        assert isinstance(effect, RenewalFailed)
+        embed = renewal_failed_embed(
+            effect, server=await self._server_name(stored), fix_url=await self._fix_url(effect)
+        )
+        return await self._dm(effect.member_id, embed)
+
+    async def _fix_url(self, effect: RenewalFailed) -> str | None:
+        """Where the member updates their payment details, as the gateway says; None
+        (the DM points to /account) when it cannot say."""
+        if self.manage_url is None:
+            return None
+        try:
+            return await self.manage_url(effect.gateway, effect.subscription_ref)
+        except GatewayError as error:
+            log.warning("no payment link for subscription %s: %s", effect.subscription_ref, error)
+            return None
 
     async def _dm(self, user_id: int, embed: discord.Embed) -> str:
         try:

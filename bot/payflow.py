@@ -20,9 +20,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from bot.renewals import Renewals, belongs_to_subscription
 from payments.errors import GatewayError
 from payments.gateway import Gateway
-from payments.models import CheckoutLine, CheckoutRequest, CheckoutSession, GatewayEvent
+from payments.models import (
+    CheckoutLine,
+    CheckoutRequest,
+    CheckoutSession,
+    EventKind,
+    GatewayEvent,
+)
 from store.carts import CartSummary
 from store.deployment import Deployment
 from store.effects import Effect
@@ -151,6 +158,8 @@ class PaymentFlow:
         self._on_effects = on_effects
         self.deployment = deployment or Deployment(shop.ctx)
         self._return_checks = Throttle(return_check_seconds)
+        #: Subscriptions' own events, their start, and the member's actions on them.
+        self.renewals = Renewals(shop, self.gateways, public_url=self.public_url)
 
     @property
     def choosing(self) -> bool:
@@ -214,7 +223,14 @@ class PaymentFlow:
         if points == 0:
             cart = await self.shop.carts.view(shop_id, member_id)
             if not cart.is_empty:
-                return PaymentChoice(None, self.options, cart.points_available, cart)
+                renewing = self._cart_renews(cart)
+                usable = self._usable(renewing)
+                if len(usable) == 1:
+                    return await self.checkout(shop_id, member_id, gateway=usable[0].name)
+                options = tuple(o for o in self.options if o.name in {g.name for g in usable})
+                # A subscription is never paid with points: none are offered beside it.
+                offered_points = 0 if renewing else cart.points_available
+                return PaymentChoice(None, options, offered_points, cart)
         # Points wanted, or an empty cart (its earlier order, if any, comes back).
         result = await self.shop.orders.checkout(shop_id, member_id, points=points)
         return await self._proceed(result, None)
@@ -228,6 +244,17 @@ class PaymentFlow:
         order is one session.
         """
         chosen = self.gateway_named(gateway) if gateway is not None else self.gateway
+        if self.shop.ctx.catalog.sells_subscriptions:
+            # Before the order is made: a cart a gateway cannot take stays a cart.
+            cart = await self.shop.carts.view(shop_id, member_id)
+            if self._cart_renews(cart) and not chosen.supports_subscriptions:
+                usable = self._usable(True)
+                if gateway is not None:
+                    raise PaymentUnavailable(
+                        f"{chosen.label()} can't renew a subscription; pay with "
+                        f"{usable[0].label()} instead."
+                    )
+                chosen = usable[0]
         result = await self.shop.orders.checkout(shop_id, member_id, points=points)
         outcome = await self._proceed(result, chosen)
         assert isinstance(outcome, CheckoutOutcome)  # a chosen gateway never asks
@@ -257,6 +284,24 @@ class PaymentFlow:
         order, session = await self._open_session(order, chosen)
         return CheckoutOutcome(
             order, session, [], result.cart, test_payment=not chosen.takes_real_money
+        )
+
+    def _usable(self, renewing: bool) -> list[Gateway]:
+        """The gateways that can take a payment: any, or for a subscription those
+        that renew one; a shop with none of those cannot sell it now."""
+        usable = [g for g in self.gateways.values() if g.supports_subscriptions or not renewing]
+        if not usable:
+            raise PaymentUnavailable(
+                "None of this shop's ways of paying can renew a subscription, so it can't "
+                "be bought right now. Remove it from your cart to check out the rest."
+            )
+        return usable
+
+    def _cart_renews(self, cart: CartSummary) -> bool:
+        catalog = self.shop.ctx.catalog
+        return any(
+            (item := catalog.get(line.sku)) is not None and catalog.renews_every(item)
+            for line in cart.lines
         )
 
     def _stored_session(self, order: Order) -> CheckoutSession | None:
@@ -338,9 +383,13 @@ class PaymentFlow:
                 ),
             )
         else:
+            catalog = self.shop.ctx.catalog
             lines = tuple(
                 CheckoutLine(
-                    name=line.name, quantity=line.quantity, unit_amount=line.unit_price.amount
+                    name=line.name,
+                    quantity=line.quantity,
+                    unit_amount=line.unit_price.amount,
+                    interval=catalog.line_renews_every(line.kind, line.spec),
                 )
                 for line in order.lines
             )
@@ -379,10 +428,19 @@ class PaymentFlow:
         source = self.gateways[gateway] if gateway is not None else self.gateway
         events = source.verify_webhook(body, headers)
         fresh = []
+        starting = []
+        renewed = False
         for event in events:
             resolved = await source.resolve_event(event)
             if await self._foreign(resolved.instance_id, resolved.event_id, source.name):
                 continue  # the other deployment's endpoint gets its own copy
+            if belongs_to_subscription(resolved):
+                renewed = bool(await self.renewals.record(resolved)) or renewed
+                continue
+            if resolved.kind is EventKind.INVOICE_PAID:
+                continue  # the first invoice: the order's payment event covers it
+            if resolved.subscription_id is not None:
+                starting.append(resolved)
             outcome = to_outcome(resolved)
             if await self.shop.fulfilment.record(outcome):
                 fresh.append(outcome)
@@ -393,7 +451,9 @@ class PaymentFlow:
                 log.exception(
                     "applying %s/%s failed; will retry", outcome.gateway, outcome.event_id
                 )
-        if fresh:
+        for event in starting:  # every report, not only a fresh one: starting is idempotent
+            await self.renewals.start(event)
+        if fresh or renewed:
             await self._wake()
         return len(fresh)
 
@@ -467,6 +527,7 @@ class PaymentFlow:
                 event = state.as_event(source.name, self.shop.ctx.now())
             if event is not None:
                 results.append(await self.shop.fulfilment.apply(to_outcome(event)))
+                await self.renewals.start(event)
         # Orders that never got a session, or whose session's gateway was disabled and
         # has expired, can't be paid: give the member their cart back.
         ttl = timedelta(minutes=self.shop.ctx.config.checkout_ttl_minutes)

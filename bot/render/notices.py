@@ -20,6 +20,7 @@ from store.effects import (
     GiftWithdrawn,
     Receipt,
     RefundNotice,
+    RenewalFailed,
     ReviewAlert,
 )
 from store.gift_reference import gift_label
@@ -203,6 +204,34 @@ def reminder_embed(effect: ExpiryReminder, *, server: str | None = None) -> disc
         value="Use **/shop** in the server and add more time: it stacks on the current date.",
         inline=False,
     )
+    return embed
+
+
+def renewal_failed_embed(
+    effect: RenewalFailed, *, server: str | None = None, fix_url: str | None = None
+) -> discord.Embed:
+    tier = shop_text(effect.tier, 100)
+    until = effect.grace_until
+    keeps = (
+        f"{when(until)} ({when(until, 'R')})"
+        if isinstance(until, datetime)
+        else shop_text(str(until), 100)
+    )
+    embed = discord.Embed(
+        title=cut(f"⚠️ Your {tier} subscription could not renew", TITLE_LIMIT),
+        description=(
+            f"The payment for your **{tier}** subscription{_where(server)} did not go "
+            f"through. You keep the role until {keeps}; after that it goes away unless "
+            "the payment is made."
+        ),
+        colour=PROBLEM,
+    )
+    fix = (
+        f"[Update your payment details]({fix_url})"
+        if fix_url is not None
+        else "Use **/account** in the server to manage your subscription."
+    )
+    embed.add_field(name="Fix it", value=fix, inline=False)
     return embed
 
 

@@ -1,0 +1,176 @@
+"""Subscriptions between the gateways and the store.
+
+A subscription's checkout, and the first invoice it pays, are the order's: fulfilled,
+refunded and disputed as any order. Everything after (renewal invoices paid or failed,
+a renewal refunded or lost in a dispute, cancellation and its end) is the
+subscription's own, recorded as a fact the store decides from (`store.subscriptions`).
+This module tells the two apart, starts the subscription when its order is paid, and
+carries the member's own actions (cancel, resume, fix the payment) to its gateway.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Mapping
+
+from payments.errors import GatewayError
+from payments.gateway import Gateway
+from payments.models import EventKind, GatewayEvent
+from store.effects import Effect
+from store.errors import InvalidInput
+from store.orders import Order
+from store.shop import Shop
+from store.subscriptions import SubscriptionFact, SubscriptionFactKind, SubscriptionRecord
+
+log = logging.getLogger(__name__)
+
+F = SubscriptionFactKind
+#: Gateway events that are a subscription's facts when they are about a renewal.
+SUBSCRIPTION_FACTS: dict[EventKind, SubscriptionFactKind] = {
+    EventKind.INVOICE_PAID: F.INVOICE_PAID,
+    EventKind.INVOICE_FAILED: F.INVOICE_FAILED,
+    EventKind.REFUND_SUCCEEDED: F.INVOICE_REFUNDED,
+    EventKind.DISPUTE_LOST: F.INVOICE_DISPUTE_LOST,
+    EventKind.SUBSCRIPTION_UPDATED: F.STATUS,
+    EventKind.SUBSCRIPTION_ENDED: F.ENDED,
+}
+#: Kinds only a subscription reports; never an order's event.
+SUBSCRIPTION_ONLY = frozenset(
+    {
+        EventKind.INVOICE_PAID,
+        EventKind.INVOICE_FAILED,
+        EventKind.SUBSCRIPTION_UPDATED,
+        EventKind.SUBSCRIPTION_ENDED,
+    }
+)
+
+
+class SubscriptionUnavailable(Exception):
+    """The gateway could not act on the subscription; nothing changed, retry is safe."""
+
+    def __init__(self, member_message: str) -> None:
+        super().__init__(member_message)
+        self.member_message = member_message
+
+
+def belongs_to_subscription(event: GatewayEvent) -> bool:
+    """A renewal's or a subscription's own event, not its order's."""
+    if event.kind in SUBSCRIPTION_ONLY:
+        return not event.first_invoice
+    return event.subscription_id is not None and not event.first_invoice
+
+
+def subscription_fact(event: GatewayEvent) -> SubscriptionFact | None:
+    """The fact an event of a subscription reports; None for one the shop does not act
+    on (the first invoice, which the order's payment covers; an opened dispute)."""
+    if event.subscription_id is None or event.first_invoice:
+        return None
+    kind = SUBSCRIPTION_FACTS.get(event.kind)
+    if kind is None:
+        return None
+    if kind not in (F.STATUS, F.ENDED) and event.invoice_id is None:
+        return None
+    return SubscriptionFact(
+        kind=kind,
+        occurred_at=event.occurred_at,
+        invoice_id=event.invoice_id,
+        amount=event.amount,
+        period_end=event.period_end,
+        cancel_at_period_end=event.cancel_at_period_end,
+    )
+
+
+class Renewals:
+    def __init__(self, shop: Shop, gateways: Mapping[str, Gateway], *, public_url: str) -> None:
+        self.shop = shop
+        self.gateways = gateways
+        self.public_url = public_url
+
+    async def record(self, event: GatewayEvent) -> list[Effect]:
+        """Record a subscription's event as its fact (once, however often it comes)."""
+        fact = subscription_fact(event)
+        if fact is None or event.subscription_id is None:
+            log.info("ignored %s for subscription %s", event.raw_type, event.subscription_id)
+            return []
+        return await self.shop.subscriptions.record(event.gateway, event.subscription_id, fact)
+
+    async def start(self, event: GatewayEvent, order: Order | None = None) -> None:
+        """The order that bought a subscription was paid: the subscription starts.
+
+        Called for every report of the payment, not only the first: starting is
+        idempotent, and a start that failed is tried again with the next report.
+        """
+        if event.kind is not EventKind.PAYMENT_SUCCEEDED or event.subscription_id is None:
+            return
+        if order is None and event.session_id is not None:
+            order = await self.shop.orders.by_session(event.gateway, event.session_id)
+        if order is None or order.paid_at is None:
+            return  # not paid here (refused, or another shop's): nothing to renew
+        catalog = self.shop.ctx.catalog
+        for line in order.lines:
+            interval = catalog.line_renews_every(line.kind, line.spec)
+            if interval is None:
+                continue
+            await self.shop.subscriptions.start(
+                shop_id=order.shop_id,
+                member_id=line.recipient_id,
+                tier=str(line.spec["tier"]),
+                sku=line.sku,
+                interval=interval,
+                gateway=event.gateway,
+                gateway_ref=event.subscription_id,
+                order_id=order.id,
+                order_line_id=line.id,
+                amount=line.unit_price.amount,
+                currency=line.unit_price.currency,
+                first_invoice_id=event.invoice_id,
+            )
+
+    # ---- the member's own actions ----------------------------------------------
+
+    async def owned(self, shop_id: int, member_id: int, subscription_id: int) -> SubscriptionRecord:
+        """One of the member's subscriptions in this shop; anyone else's is refused."""
+        for record in await self.shop.subscriptions.for_member(shop_id, member_id):
+            if record.id == subscription_id:
+                return record
+        raise InvalidInput("That subscription isn't one of yours.")
+
+    async def cancel(self, shop_id: int, member_id: int, subscription: int) -> None:
+        """Cancel at the end of the period paid: the time paid for stays."""
+        gateway, record = await self._of(shop_id, member_id, subscription)
+        await _acting(gateway.cancel_subscription(record.gateway_ref, at_period_end=True))
+
+    async def resume(self, shop_id: int, member_id: int, subscription: int) -> None:
+        """Take back a cancellation before the period ends: it renews as before."""
+        gateway, record = await self._of(shop_id, member_id, subscription)
+        await _acting(gateway.resume_subscription(record.gateway_ref))
+
+    async def manage_url(self, gateway: str, subscription_ref: str) -> str:
+        """Where the member fixes their payment details (the gateway's own page)."""
+        found = self.gateways.get(gateway)
+        if found is None:
+            raise GatewayError(f"gateway {gateway!r} is not enabled", transient=False)
+        return await found.manage_url(subscription_ref, f"{self.public_url}/subscription/return")
+
+    async def _of(
+        self, shop_id: int, member_id: int, subscription: int
+    ) -> tuple[Gateway, SubscriptionRecord]:
+        record = await self.owned(shop_id, member_id, subscription)
+        gateway = self.gateways.get(record.gateway)
+        if gateway is None:
+            raise SubscriptionUnavailable(
+                f"This subscription renews through {record.gateway!r}, which this shop no "
+                "longer has enabled; ask a moderator."
+            )
+        return gateway, record
+
+
+async def _acting(action: Awaitable[None]) -> None:
+    """The gateway's answer decides; the store hears of the change from its webhook."""
+    try:
+        await action
+    except GatewayError as error:
+        log.warning("subscription action failed: %s", error)
+        raise SubscriptionUnavailable(
+            "The payment provider didn't answer; nothing changed. Please try again shortly."
+        ) from error
