@@ -125,6 +125,14 @@ class Renewals:
                 currency=line.unit_price.currency,
                 first_invoice_id=event.invoice_id,
             )
+            if event.period_end is not None:  # when it first renews, as the gateway says
+                first = SubscriptionFact(
+                    kind=F.STATUS,
+                    occurred_at=event.occurred_at,
+                    period_end=event.period_end,
+                    cancel_at_period_end=False,
+                )
+                await self.shop.subscriptions.record(event.gateway, event.subscription_id, first)
 
     # ---- the member's own actions ----------------------------------------------
 

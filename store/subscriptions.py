@@ -373,9 +373,16 @@ class Subscriptions:
         lost = {f.invoice_id for f in facts if f.kind is SubscriptionFactKind.INVOICE_DISPUTE_LOST}
         paid = {f.invoice_id for f in facts if f.kind is SubscriptionFactKind.INVOICE_PAID}
         months = INTERVAL_MONTHS[current.interval]
+        paid_until = {
+            f.invoice_id: f.period_end
+            for f in facts
+            if f.kind is SubscriptionFactKind.INVOICE_PAID and f.period_end is not None
+        }
         for invoice in decision.held:
             if (invoice, PERIOD) not in given:
-                await mover.add(invoice, PERIOD, f"renewal: invoice {invoice} paid", months=months)
+                memo = f"renewal: invoice {invoice} paid"
+                until = paid_until.get(invoice)
+                await mover.add(invoice, PERIOD, memo, months=months, at_least=until)
         grace_invoice = decision.grace_invoice
         if grace_invoice is not None and (grace_invoice, GRACE) not in given:
             memo = f"grace period: invoice {grace_invoice} failed"
@@ -442,8 +449,19 @@ class _Mover:
         return Source(Reason.SUBSCRIPTION, order_id=self.current.order_id, memo=memo)
 
     async def add(
-        self, invoice: str, kind: str, memo: str, *, months: int = 0, days: int = 0
+        self,
+        invoice: str,
+        kind: str,
+        memo: str,
+        *,
+        months: int = 0,
+        days: int = 0,
+        at_least: datetime | None = None,
     ) -> None:
+        """Add the time, and with ``at_least`` (the end of the period the invoice paid)
+        top it up to that moment: calendar months from the tier's end can fall short of
+        the gateway's period (anchored on the 31st, say), and a member who paid must
+        not lose the role for the days in between."""
         member, tier = self.current.member_id, self.current.tier
         before = await self.book.membership(member, tier)
         gained = timedelta(0)
@@ -451,10 +469,15 @@ class _Mover:
             self.effects += await self.book.extend_membership(
                 member, tier, self._source(memo), months=months, days=days
             )
-            after = await self.book.membership(member, tier)
-            assert after is not None and after.expires_at is not None
+            end = await self._end(member, tier)
+            if at_least is not None and end < at_least:
+                short = -((end - at_least) // timedelta(days=1))  # whole days, rounded up
+                self.effects += await self.book.extend_membership(
+                    member, tier, self._source(f"{memo}; to the period's end"), days=short
+                )
+                end = await self._end(member, tier)
             start = self.now if before is None or before.expires_at is None else before.expires_at
-            gained = after.expires_at - max(self.now, start)
+            gained = end - max(self.now, start)
         await self.conn.execute(
             subscription_periods.insert().values(
                 subscription_id=self.current.id,
@@ -465,6 +488,11 @@ class _Mover:
                 taken_at=None,
             )
         )
+
+    async def _end(self, member: int, tier: str) -> datetime:
+        held = await self.book.membership(member, tier)
+        assert held is not None and held.expires_at is not None  # just extended
+        return held.expires_at
 
     async def take(self, period: _Period, memo: str) -> None:
         member, tier = self.current.member_id, self.current.tier
