@@ -118,6 +118,10 @@ class ExpiryReminder(Effect):
 
     Stored as ISO 8601 in the outbox; a value that does not read back as a moment
     stays the text it was, and is shown as is.
+
+    `renews`: an active subscription renews the tier at `expires_at` for `amount`
+    (minor units of `currency`), so the member is told of the charge, not of an end.
+    The defaults keep rows written before subscriptions loading as expiry reminders.
     """
 
     kind: ClassVar[str] = "expiry_reminder"
@@ -125,6 +129,9 @@ class ExpiryReminder(Effect):
     tier: str
     expires_at: datetime | str
     days: int
+    renews: bool = False
+    amount: int | None = None
+    currency: str | None = None
 
 
 @dataclass(frozen=True)

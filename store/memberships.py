@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, bindparam, select, tuple_, update
@@ -17,11 +19,12 @@ from sqlalchemy.util.typing import TupleAny
 from store.batches import in_chunks
 from store.context import StoreContext
 from store.db.engine import Conn
-from store.db.schema import memberships
+from store.db.schema import memberships, subscriptions
 from store.effects import AddRole, Effect, ExpiryReminder, RemoveRole
 from store.outbox import store_effects
 from store.reminder_schedule import next_reminder_at, step_due
 from store.reminder_settings import ReminderSettings
+from store.subscriptions import SubscriptionStatus
 
 #: Memberships claimed per unit of work by the reminder and expiry workers. Under load
 #: the loop runs one batch per pass over every member's interaction in flight, so the
@@ -89,20 +92,23 @@ class MembershipWorkers:
             sent: list[ExpiryReminder] = []
             by_shop: dict[int, list[ExpiryReminder]] = {}
             updates: list[dict[str, Any]] = []
-            for row in rows:
+            steps = [(row, self._step(row, now)) for row in rows]
+            renewing = await _renewing(conn, [row for row, step in steps if step is not None])
+            for row, step in steps:
                 tier = self.ctx.tiers.get(row.tier)
                 days = tier.reminder_days if tier is not None else []
                 permanent = bool(row.permanent)
                 reminded = row.reminded_days
-                step = step_due(
-                    row.expires_at, now, permanent=permanent, reminder_days=days, sent_days=reminded
-                )
                 if step is not None:
+                    plan = renewing.get((int(row.shop_id), int(row.member_id), str(row.tier)))
                     reminder = ExpiryReminder(
                         member_id=int(row.member_id),
                         tier=row.tier,
                         expires_at=row.expires_at,
                         days=step,
+                        renews=plan is not None,
+                        amount=plan.amount if plan is not None else None,
+                        currency=plan.currency if plan is not None else None,
                     )
                     by_shop.setdefault(int(row.shop_id), []).append(reminder)
                     sent.append(reminder)
@@ -131,6 +137,17 @@ class MembershipWorkers:
             return sent, len(rows)
 
         return await self.ctx.db.write(claim)
+
+    def _step(self, row: Row[*TupleAny], now: datetime) -> int | None:
+        """The reminder step due for a claimed membership now, if any."""
+        tier = self.ctx.tiers.get(row.tier)
+        return step_due(
+            row.expires_at,
+            now,
+            permanent=bool(row.permanent),
+            reminder_days=tier.reminder_days if tier is not None else [],
+            sent_days=row.reminded_days,
+        )
 
     async def claim_expired(self, limit: int = BATCH) -> list[RemoveRole]:
         """Memberships that ran out and still hold their role: claim every removal once,
@@ -258,3 +275,43 @@ _RESCHEDULE = (
     )
     .values(reminded_days=bindparam("v_reminded"), remind_at=bindparam("v_remind_at"))
 )
+
+
+@dataclass(frozen=True)
+class _Renewal:
+    amount: int
+    currency: str
+
+
+async def _renewing(
+    conn: Conn, rows: Sequence[Row[*TupleAny]]
+) -> dict[tuple[int, int, str], _Renewal]:
+    """The memberships among `rows` an active subscription renews, with its price.
+
+    Only an active one: a subscription set to cancel, past due or ended does not
+    renew, so its member is reminded of the end as any other. Of two active ones for
+    one tier (a month and a year bought apart) the latest speaks.
+    """
+    keys = {(int(r.shop_id), int(r.member_id), str(r.tier)) for r in rows}
+    if not keys:
+        return {}
+    found = await conn.execute(
+        select(
+            subscriptions.c.shop_id,
+            subscriptions.c.member_id,
+            subscriptions.c.tier,
+            subscriptions.c.amount,
+            subscriptions.c.currency,
+        )
+        .where(subscriptions.c.status == SubscriptionStatus.ACTIVE.value)
+        .where(
+            tuple_(subscriptions.c.shop_id, subscriptions.c.member_id, subscriptions.c.tier).in_(
+                sorted(keys)
+            )
+        )
+        .order_by(subscriptions.c.id)
+    )
+    return {
+        (int(r.shop_id), int(r.member_id), str(r.tier)): _Renewal(int(r.amount), str(r.currency))
+        for r in found
+    }

@@ -180,7 +180,9 @@ def refund_embed(
     return embed
 
 
-def reminder_embed(effect: ExpiryReminder, *, server: str | None = None) -> discord.Embed:
+def reminder_embed(
+    effect: ExpiryReminder, *, server: str | None = None, locale: str = "en_US"
+) -> discord.Embed:
     tier = shop_text(effect.tier, 100)
     # Date and time: a membership ends at a moment, and the reader's clock shows which.
     # The outbox decodes ISO moments (`store.effects`); what it could not stays text.
@@ -190,6 +192,8 @@ def reminder_embed(effect: ExpiryReminder, *, server: str | None = None) -> disc
         if isinstance(ends, datetime)
         else shop_text(str(ends), 100)
     )
+    if effect.renews:
+        return _renewal_reminder(effect, tier, date, server=server, locale=locale)
     days = "day" if effect.days == 1 else "days"
     embed = discord.Embed(
         title=cut(f"⏰ Your {tier} membership ends soon", TITLE_LIMIT),
@@ -202,6 +206,32 @@ def reminder_embed(effect: ExpiryReminder, *, server: str | None = None) -> disc
     embed.add_field(
         name="Renew",
         value="Use **/shop** in the server and add more time: it stacks on the current date.",
+        inline=False,
+    )
+    return embed
+
+
+def _renewal_reminder(
+    effect: ExpiryReminder, tier: str, date: str, *, server: str | None, locale: str
+) -> discord.Embed:
+    """An active subscription: the member hears of the coming charge and how to stop it."""
+    price = (
+        f", {Money(effect.amount, effect.currency).format(locale)}"
+        if effect.amount is not None and effect.currency
+        else ""
+    )
+    embed = discord.Embed(
+        title=cut(f"🔁 Your {tier} subscription renews soon", TITLE_LIMIT),
+        description=(
+            f"Your **{tier}** subscription{_where(server)} renews on {date}{price}. "
+            "Nothing to do to keep the role."
+        ),
+        colour=REMINDER,
+    )
+    embed.add_field(
+        name="Change it",
+        value="Use **/account** in the server to cancel the renewal or update your "
+        "payment details.",
         inline=False,
     )
     return embed
