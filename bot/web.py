@@ -1,4 +1,5 @@
-"""The storefront's web application: webhooks, the checkout return page, health.
+"""The storefront's web application: webhooks, the checkout and subscription return
+pages, health.
 
 One aiohttp application per process; each enabled gateway mounts its own pages (the
 fake gateway's hosted checkout) on it and gets ``/webhooks/{its name}``. Handlers
@@ -31,6 +32,7 @@ def create_web_app(flow: PaymentFlow) -> web.Application:
     app.router.add_post("/webhooks/{gateway}", _webhook)
     app.router.add_get("/checkout/return", _checkout_return)
     app.router.add_get("/checkout/cancel", _checkout_cancel)
+    app.router.add_get("/subscription/return", _subscription_return)
     app.router.add_get("/healthz", _healthz)
     for gateway in flow.gateways.values():
         gateway.add_routes(app)
@@ -88,6 +90,15 @@ async def _checkout_cancel(request: web.Request) -> web.Response:
         "Checkout cancelled",
         "Nothing was charged. Your order waits in Discord until its link expires; "
         "after that the items return to your cart.",
+    )
+
+
+async def _subscription_return(request: web.Request) -> web.Response:
+    """Where the gateway's payment-details page sends the member back. It reads nothing
+    from the request: what changed reaches the shop by the gateway's webhook."""
+    return _page(
+        "Payment details saved",
+        "Your payment details are saved; you can close this page and go back to Discord.",
     )
 
 

@@ -1,6 +1,7 @@
-"""The member's account: points, memberships, recent changes, orders and gifts — and
-what they can do from there: pay or cancel a pending order, open any recent order, have
-its receipt sent again.
+"""The member's account: points, memberships, subscriptions, recent changes, orders and
+gifts — and what they can do from there: pay or cancel a pending order, open any recent
+order, have its receipt sent again, cancel or resume a subscription's renewal, update
+its payment details at the gateway.
 
 The payment flow and the store decide (who may cancel what, what a receipt says); this
 cog translates presses and answers. Every custom id names its owner, and a press by
@@ -9,6 +10,8 @@ anyone else is refused before anything is read or changed.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -19,13 +22,21 @@ from bot.cogs.common import NOT_YOUR_ACCOUNT, check_owner, picked, shop_id, whol
 from bot.effects import DISCORD_CANNOT_DM
 from bot.render import account as render
 from bot.render.notices import receipt_embed
-from bot.replies import NO_MENTIONS, Reply
+from bot.renewals import SubscriptionUnavailable
+from bot.replies import NO_MENTIONS, Refusal, Reply
+from payments.errors import GatewayError
+from store.subscriptions import SubscriptionRecord, SubscriptionStatus
 
 if TYPE_CHECKING:
     from bot.app import StorefrontBot
 
+log = logging.getLogger(__name__)
 
-#: Discord's code for "Cannot send messages to this user" (DMs closed, bot blocked).
+#: How long /account waits for a gateway's payment-details link before showing the page
+#: without that button (the page must not hang on a slow gateway).
+MANAGE_URL_SECONDS = 5.0
+
+
 class AccountCog(commands.Cog, name="Account"):
     def __init__(self, bot: StorefrontBot) -> None:
         self.bot = bot
@@ -36,6 +47,8 @@ class AccountCog(commands.Cog, name="Account"):
         router.route("account:order", self._on_order, args=1)
         router.route("account:lines", self._on_lines, args=3)
         router.route("account:receipt", self._on_receipt, args=2)
+        router.route("sub:cancel", self._on_subscription_cancel, args=2)
+        router.route("sub:resume", self._on_subscription_resume, args=2)
 
     @app_commands.command(name="account", description="Your points, memberships and orders")
     @app_commands.guild_only()
@@ -46,18 +59,59 @@ class AccountCog(commands.Cog, name="Account"):
     def _locale(self) -> str:
         return self.shop.ctx.config.locale
 
-    async def _account(self, interaction: discord.Interaction[Any]) -> Reply:
+    async def _account(
+        self, interaction: discord.Interaction[Any], notice: discord.Embed | None = None
+    ) -> Reply:
+        """The account page; `notice` (an embed saying what an action set going) leads it."""
         shop, member = shop_id(interaction), interaction.user.id
         account = await self.shop.accounts.account(shop, member)
         orders = await self.shop.history.recent(shop, member)
         gifts = await self.shop.history.gifts_received(shop, member)
+        subscriptions = await self.shop.subscriptions.for_member(shop, member)
         now, gateways = self.shop.ctx.now(), self.bot.flow.gateways.keys()
-        return Reply(
-            render.account_embed(
-                account, orders, gifts, locale=self._locale, now=now, gateways=gateways
-            ),
-            render.account_view(member, orders, locale=self._locale, now=now, gateways=gateways),
+        listed = render.shown_subscriptions(subscriptions, now)
+        manage_urls = await self._manage_urls(listed)
+        embed = render.account_embed(
+            account,
+            orders,
+            gifts,
+            locale=self._locale,
+            now=now,
+            gateways=gateways,
+            subscriptions=listed,
         )
+        if notice is not None:
+            embed.title = notice.title
+            embed.description = notice.description
+            embed.colour = notice.colour
+        view = render.account_view(
+            member,
+            orders,
+            locale=self._locale,
+            now=now,
+            gateways=gateways,
+            subscriptions=listed,
+            manage_urls=manage_urls,
+        )
+        return Reply(embed, view)
+
+    async def _manage_urls(self, subscriptions: list[SubscriptionRecord]) -> dict[int, str]:
+        """Each running subscription's payment-details link, asked of its gateway; one it
+        cannot give (disabled, unknown, slow) gets no button rather than a refusal."""
+        running = [s for s in subscriptions if s.status is not SubscriptionStatus.ENDED]
+
+        async def one(record: SubscriptionRecord) -> str | None:
+            try:
+                async with asyncio.timeout(MANAGE_URL_SECONDS):
+                    return await self.bot.flow.renewals.manage_url(
+                        record.gateway, record.gateway_ref
+                    )
+            except (GatewayError, TimeoutError) as error:
+                log.info("no payment link for subscription %s: %s", record.id, error)
+                return None
+
+        urls = await asyncio.gather(*(one(s) for s in running))
+        return {s.id: url for s, url in zip(running, urls, strict=True) if url is not None}
 
     # ---- components ---------------------------------------------------------------
 
@@ -117,6 +171,50 @@ class AccountCog(commands.Cog, name="Account"):
             return Reply(embed)
 
         await self.replies.guard(interaction, resend, mutating=True)
+
+    async def _on_subscription_cancel(
+        self, interaction: discord.Interaction[Any], args: list[str], item: Any
+    ) -> None:
+        await self._subscription_action(interaction, args, resume=False)
+
+    async def _on_subscription_resume(
+        self, interaction: discord.Interaction[Any], args: list[str], item: Any
+    ) -> None:
+        await self._subscription_action(interaction, args, resume=True)
+
+    async def _subscription_action(
+        self, interaction: discord.Interaction[Any], args: list[str], *, resume: bool
+    ) -> None:
+        """Ask the gateway to cancel or resume the renewal, then show the account again
+        led by what happens next. The store changes only when the gateway's webhook
+        says so, so the reply tells what was asked, not what the account already is."""
+        owner, subscription_id = args
+
+        async def act() -> Reply:
+            check_owner(interaction, owner, NOT_YOUR_ACCOUNT)
+            shop, member, number = shop_id(interaction), interaction.user.id, whole(subscription_id)
+            renewals = self.bot.flow.renewals
+            record = await renewals.owned(shop, member, number)
+            try:
+                if resume:
+                    await renewals.resume(shop, member, number)
+                else:
+                    await renewals.cancel(shop, member, number)
+            except SubscriptionUnavailable as refused:
+                raise Refusal(refused.member_message) from refused
+            account = await self.shop.accounts.account(shop, member, recent=0)
+            ends = render.tier_ends(account).get(record.tier)
+            notice = (
+                render.subscription_resume_embed(
+                    record, record.current_period_end or ends, locale=self._locale
+                )
+                if resume
+                else render.subscription_cancel_embed(record, ends)
+            )
+            return await self._account(interaction, notice)
+
+        # The gateway call can take a while: acknowledge first, answer in a followup.
+        await self.replies.guard(interaction, act, mutating=True, defer=True)
 
     # ---- small translations ---------------------------------------------------------
 

@@ -1,15 +1,18 @@
 """The member's own account page, and what it opens: an order in full, its receipt.
 
 Custom ids carry the owner (`account:cancel:{owner}:{order}`, `account:order:{owner}`,
-`account:lines:{owner}:{order}:{page}`, `account:receipt:{owner}:{order}`); the cog
-refuses a press by anyone else. Gifts received carry neither the buyer's order nor,
-for an anonymous gift, its giver, in text or in any id.
+`account:lines:{owner}:{order}:{page}`, `account:receipt:{owner}:{order}`,
+`sub:cancel:{owner}:{subscription}`, `sub:resume:{owner}:{subscription}`); the cog
+refuses a press by anyone else. Subscription buttons are a family of their own: they
+act at the gateway, so nothing that walks the account's pages presses them by accident.
+Gifts received carry neither the buyer's order nor, for an anonymous gift, its giver,
+in text or in any id.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
-from datetime import datetime
+from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 import discord
@@ -19,8 +22,10 @@ from bot.render.lines import order_pages
 from bot.render.pages import clamp, page_buttons, page_label
 from bot.render.text import COLOUR, SUCCESS, fit_lines, number, safe, signed, until, when
 from store.gift_reference import gift_label
+from store.money import Money
 from store.order_history import GiftReceived, OrderDetail, OrderSummary
 from store.orders import LAPSED_STATES, SETTLED_STATES, Order, OrderState
+from store.subscriptions import SubscriptionRecord, SubscriptionStatus
 from store.views import AccountView
 
 FIELD_LIMIT = 1024
@@ -28,6 +33,12 @@ FIELD_LIMIT = 1024
 #: select and one of its own for the cart's Checkout and View cart (see
 #: `views.with_cart_row`): 3 + 1 + 1 = Discord's 5 rows.
 PENDING_WITH_BUTTONS = 3
+#: Of those three rows, at most two go to subscriptions (two subscriptions a row, with
+#: up to two buttons each), so a pending order always keeps a row for Pay and Cancel.
+SUBSCRIPTION_ROWS = 2
+SUBSCRIPTIONS_PER_ROW = 2
+#: An ended subscription is still listed this long, so the member sees why it stopped.
+ENDED_SHOWN = timedelta(days=7)
 RECENT_SHOWN = 8
 OPTIONS_LIMIT = 25
 
@@ -55,6 +66,55 @@ def pending_line(
     return f"#{order.id} — {amount} — link expired: the items go back to your cart shortly"
 
 
+def shown_subscriptions(
+    subscriptions: Sequence[SubscriptionRecord], now: datetime
+) -> list[SubscriptionRecord]:
+    """The running ones, and those that ended lately (an old end is only clutter)."""
+    return [
+        s
+        for s in subscriptions
+        if s.status is not SubscriptionStatus.ENDED or now - s.updated_at <= ENDED_SHOWN
+    ]
+
+
+def price_per_interval(subscription: SubscriptionRecord, locale: str) -> str:
+    amount = Money(subscription.amount, subscription.currency).format(locale)
+    return f"{amount} a {subscription.interval}"
+
+
+def subscription_name(subscription: SubscriptionRecord) -> str:
+    return f"{subscription.tier.title()}, {subscription.interval}ly"
+
+
+def tier_ends(account: AccountView) -> dict[str, datetime | None]:
+    """When each tier the member holds runs out (None: permanent)."""
+    return {m.tier: None if m.permanent else m.expires_at for m in account.memberships}
+
+
+def subscription_line(
+    subscription: SubscriptionRecord,
+    *,
+    locale: str,
+    ends: Mapping[str, datetime | None],
+) -> str:
+    """Tier, price, and what comes next: the renewal, the end, or the payment to fix.
+
+    The membership's own end is what the member keeps (it includes a failed renewal's
+    grace); the gateway's period end, when it reported one, is when it charges next.
+    """
+    head = f"**{safe(subscription.tier.title(), 80)}** — {price_per_interval(subscription, locale)}"
+    kept = ends.get(subscription.tier)
+    status = subscription.status
+    if status is SubscriptionStatus.ACTIVE:
+        renews = subscription.current_period_end or kept
+        return f"{head} — renews on {when(renews)}" if renews else f"{head} — active"
+    if status is SubscriptionStatus.CANCELING:
+        return f"{head} — won't renew: ends on {when(kept)}"
+    if status is SubscriptionStatus.PAST_DUE:
+        return f"{head} — payment failed — fix by {when(kept)}"
+    return f"{head} — ended {when(subscription.updated_at, 'd')}"
+
+
 def gift_line(gift: GiftReceived) -> str:
     """Item, when, from whom; an anonymous gift names no one."""
     giver = "anonymous" if gift.giver_id is None else f"from <@{gift.giver_id}>"
@@ -74,6 +134,7 @@ def account_embed(
     locale: str,
     now: datetime,
     gateways: Collection[str],
+    subscriptions: Sequence[SubscriptionRecord] = (),
 ) -> discord.Embed:
     """``gateways``: the enabled ones; an order at another has no working Pay link."""
     embed = discord.Embed(title="Your account", colour=COLOUR)
@@ -91,6 +152,11 @@ def account_embed(
         for m in account.memberships
     ]
     _listed(embed, "Memberships", memberships)
+    listed = shown_subscriptions(subscriptions, now)
+    if listed:
+        ends = tier_ends(account)
+        lines = [subscription_line(s, locale=locale, ends=ends) for s in listed]
+        _listed(embed, "Subscriptions", lines)
     history = [
         entry.explain(when=when, points=lambda n: signed(n, locale)) for entry in account.recent[:8]
     ]
@@ -114,12 +180,30 @@ def account_view(
     locale: str,
     now: datetime,
     gateways: Collection[str],
+    subscriptions: Sequence[SubscriptionRecord] = (),
+    manage_urls: Mapping[int, str] | None = None,
 ) -> discord.ui.View | None:
     """Pay (the same gateway link, while it works) and Cancel for each pending order, and
-    a select to open any recent order. None when there is nothing to act on."""
+    a select to open any recent order. None when there is nothing to act on.
+
+    Each subscription still running gets Cancel renewal (active or past due) or Resume
+    (canceling), and Update payment when the gateway gave a link (`manage_urls`, by
+    subscription id). Subscriptions take at most `SUBSCRIPTION_ROWS` of the three
+    rows before the select, pending orders the rest.
+    """
     result = discord.ui.View(timeout=None)
-    row = 0
-    for order in [o for o in orders if o.state is OrderState.PENDING][:PENDING_WITH_BUTTONS]:
+    rows = subscription_rows(owner, subscriptions, manage_urls or {})
+    if any(o.state is OrderState.PENDING for o in orders):
+        rows = rows[: min(SUBSCRIPTION_ROWS, PENDING_WITH_BUTTONS - 1)]
+    else:
+        rows = rows[:PENDING_WITH_BUTTONS]
+    for row, items in enumerate(rows):
+        for item in items:
+            item.row = row
+            result.add_item(item)
+    row = len(rows)
+    pending = [o for o in orders if o.state is OrderState.PENDING]
+    for order in pending[: PENDING_WITH_BUTTONS - len(rows)]:
         if order.payable(now, gateways):
             assert order.checkout_url is not None
             pay = link(order.checkout_url, f"Pay #{order.id}")
@@ -147,6 +231,42 @@ def account_view(
     if not result.children:
         return None
     return finished(result)
+
+
+def subscription_rows(
+    owner: int, subscriptions: Sequence[SubscriptionRecord], manage_urls: Mapping[int, str]
+) -> list[list[discord.ui.Item[Any]]]:
+    """Each running subscription's buttons, two subscriptions to a row (4 of 5 places)."""
+    groups: list[list[discord.ui.Item[Any]]] = []
+    for subscription in subscriptions:
+        if subscription.status is SubscriptionStatus.ENDED:
+            continue
+        name = subscription_name(subscription)
+        items: list[discord.ui.Item[Any]] = []
+        if subscription.status is SubscriptionStatus.CANCELING:
+            items.append(
+                button(
+                    f"sub:resume:{owner}:{subscription.id}",
+                    f"Resume · {name}"[:80],
+                    style=discord.ButtonStyle.success,
+                )
+            )
+        else:
+            items.append(
+                button(
+                    f"sub:cancel:{owner}:{subscription.id}",
+                    f"Cancel renewal · {name}"[:80],
+                    style=discord.ButtonStyle.danger,
+                )
+            )
+        url = manage_urls.get(subscription.id)
+        if url is not None:
+            items.append(link(url, f"Update payment · {name}"[:80]))
+        groups.append(items)
+    return [
+        [item for group in groups[i : i + SUBSCRIPTIONS_PER_ROW] for item in group]
+        for i in range(0, len(groups), SUBSCRIPTIONS_PER_ROW)
+    ]
 
 
 def order_embed(
@@ -245,3 +365,33 @@ DMS_CLOSED = (
     "Your direct messages from this server are closed, so here is the receipt instead "
     "(only you can see it)."
 )
+
+
+def subscription_cancel_embed(
+    subscription: SubscriptionRecord, ends: datetime | None
+) -> discord.Embed:
+    """What a Cancel renewal press set going: the gateway was told, the store waits for
+    its word, so this says what will happen, not that the account already changed."""
+    tier = safe(subscription.tier.title(), 80)
+    keep = f"you keep {tier} until {when(ends)}" if ends else f"you keep {tier} as it stands"
+    return discord.Embed(
+        title=f"{tier} won't renew",
+        description=f"It won't renew; {keep}. Nothing more will be charged. You can "
+        "resume it from /account before then. Your account shows the change as soon as "
+        "the payment provider confirms it.",
+        colour=SUCCESS,
+    )
+
+
+def subscription_resume_embed(
+    subscription: SubscriptionRecord, renews: datetime | None, *, locale: str
+) -> discord.Embed:
+    tier = safe(subscription.tier.title(), 80)
+    price = price_per_interval(subscription, locale)
+    on = f" on {when(renews)}" if renews else ""
+    return discord.Embed(
+        title=f"{tier} renews again",
+        description=f"It will renew{on} for {price}, as before. Your account shows the "
+        "change as soon as the payment provider confirms it.",
+        colour=SUCCESS,
+    )
