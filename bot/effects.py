@@ -433,7 +433,9 @@ class EffectDeliverer:
 
     async def _reminder(self, stored: StoredEffect) -> str:
         assert isinstance(stored.effect, ExpiryReminder)
-        embed = reminder_embed(stored.effect, server=await self._server_name(stored))
+        embed = reminder_embed(
+            stored.effect, server=await self._server_name(stored), locale=self.locale
+        )
         return await self._dm(stored.effect.member_id, embed)
 
     async def _renewal_failed(self, stored: StoredEffect) -> str:

@@ -181,7 +181,7 @@ def refund_embed(
 
 
 def reminder_embed(
-    effect: ExpiryReminder, *, server: str | None = None, locale: str = "en_US"
+    effect: ExpiryReminder, *, server: str | None = None, locale: str
 ) -> discord.Embed:
     tier = shop_text(effect.tier, 100)
     # Date and time: a membership ends at a moment, and the reader's clock shows which.

@@ -377,7 +377,7 @@ LONG = "x" * 5000
         gift_notice_embed(GiftNotice(1, 2, LONG, "@" * 5000, "G-3"), "**" + LONG, server=LONG),
         receipt_embed(Receipt(1, 3, [LONG] * 200, LONG, 10**12), server=LONG),
         refund_embed(RefundNotice(1, 3, LONG), server=LONG),
-        reminder_embed(ExpiryReminder(1, LONG, "not a date", 3), server=LONG),
+        reminder_embed(ExpiryReminder(1, LONG, "not a date", 3), server=LONG, locale="en_US"),
         review_alert_embed(ReviewAlert(1, 3, LONG), server=LONG),
         role_problem_embed(
             action="give", role=LONG, role_id=4, member_ids=list(range(500)), why=LONG, fix=LONG

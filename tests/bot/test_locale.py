@@ -201,7 +201,8 @@ def test_reminder_round_trips_its_moment_through_the_outbox_and_shows_date_and_t
     effect = cast(ExpiryReminder, effect_from_row("expiry_reminder", 1, payload))
     assert effect.expires_at == ends
     stamp = int(ends.timestamp())
-    assert f"ends on <t:{stamp}:f> (<t:{stamp}:R>)" in str(reminder_embed(effect).description)
+    reminder = reminder_embed(effect, locale="en_US")
+    assert f"ends on <t:{stamp}:f> (<t:{stamp}:R>)" in str(reminder.description)
 
 
 def test_reminder_written_as_a_naive_iso_date_before_the_upgrade_reads_as_utc() -> None:

@@ -88,6 +88,8 @@ ROUTES = [
     "account:order",
     "account:lines",
     "account:receipt",
+    "sub:cancel",
+    "sub:resume",
     "panel:browse",
     "panel:cart",
     "panel:checkout",
