@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 Clock = Callable[[], datetime]
 
@@ -28,3 +28,23 @@ def add_months(start: datetime, months: int) -> datetime:
     month = index % 12 + 1
     day = min(start.day, calendar.monthrange(year, month)[1])
     return start.replace(year=year, month=month, day=day)
+
+
+class OffsetClock:
+    """Real time plus an offset that only grows: a developer can see next month's
+    renewal or expiry now, and nothing stamped meanwhile sees time run backwards.
+    The offset lives in memory: a restarted process starts again at real time."""
+
+    def __init__(self, base: Clock = utcnow) -> None:
+        self._base = base
+        self.offset = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return ensure_utc(self._base()) + self.offset
+
+    def advance(self, by: timedelta) -> datetime:
+        """Move forward by ``by``; returns the new time."""
+        if by <= timedelta(0):
+            raise ValueError("the clock only moves forward")
+        self.offset += by
+        return self()

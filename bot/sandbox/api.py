@@ -2,28 +2,38 @@
 
 The page uses exactly this API, so anything a person does in the browser can be
 scripted: run a slash command as a member, press a component, submit a modal,
-read a channel or a member's DMs. Bad input is a 4xx with a message and changes
-nothing; what the bot answers is what the harness captured from discord.py. The API
-acts as whichever member a request names, so other sites' pages may not call it
-(403), and it takes only JSON bodies (415).
+read a channel or a member's DMs, skip the clock ahead. Bad input is a 4xx with a
+message and changes nothing; what the bot answers is what the harness captured from
+discord.py. The API acts as whichever member a request names, so other sites' pages
+may not call it (403), and it takes only JSON bodies (415).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
+from bot.runtime import Storefront
 from bot.sandbox.world import SandboxLayout
 from bot.testing import DiscordHarness, FakeMember, FakeMessage, InteractionResult, RefusedByClient
 from bot.web import FLOW_KEY
+from bot.workers import Periodic
+from payments.fake import FakeGateway
 from payments.web_guard import same_site
+from store.clock import OffsetClock
 
 STATIC = Path(__file__).with_name("static")
 USER, INTEGER, BOOLEAN, NUMBER = 6, 4, 5, 10
 SUBCOMMAND, GROUP = 1, 2
+#: The most one skip may move the clock: a year of renewals with room to spare.
+MAX_SKIP = timedelta(days=400)
+#: How long a skip waits for the effects it caused (DMs, roles) before answering.
+EFFECTS_WAIT_SECONDS = 10.0
 
 
 class BadRequest(Exception):
@@ -35,14 +45,19 @@ class BadRequest(Exception):
 class SandboxApi:
     """Translates HTTP to harness calls; the harness is attached once the bot runs."""
 
-    def __init__(self, layout: SandboxLayout) -> None:
+    def __init__(self, layout: SandboxLayout, clock: OffsetClock) -> None:
         self.layout = layout
+        self.clock = clock
         self.harness: DiscordHarness | None = None
+        self.front: Storefront | None = None
         self._public_url = ""
         self._modals: dict[str, InteractionResult] = {}
+        self._skipping = asyncio.Lock()
 
-    def attach(self, harness: DiscordHarness) -> None:
+    def attach(self, harness: DiscordHarness, front: Storefront) -> None:
+        """Once serving: the harness for Discord, the storefront for its workers."""
         self.harness = harness
+        self.front = front
 
     def add_routes(self, app: web.Application) -> None:
         """On the storefront's web app (`bot.web.create_web_app`), whose public URL is ours."""
@@ -57,6 +72,7 @@ class SandboxApi:
         app.router.add_post("/sandbox/api/autocomplete", self._wrap(self.autocomplete))
         app.router.add_post("/sandbox/api/components", self._wrap(self.component))
         app.router.add_post("/sandbox/api/modals", self._wrap(self.modal))
+        app.router.add_post("/sandbox/api/clock", self._wrap(self.skip_ahead))
 
     # ---- handlers -------------------------------------------------------------
 
@@ -113,6 +129,7 @@ class SandboxApi:
             "channels": channels,
             "commands": self._commands(),
             "bot": {"id": str(bot_user.id), "name": bot_user.name},
+            "clock": self._clock(),
         }
 
     async def channel(self, request: web.Request) -> dict[str, Any]:
@@ -199,7 +216,58 @@ class SandboxApi:
         self._modals.pop(str(body.get("modal_id")), None)
         return {"result": self._result(result)}
 
+    async def skip_ahead(self, request: web.Request) -> dict[str, Any]:
+        """Move the clock, then let what that time brings happen before answering.
+
+        The fake gateway bills the periods passed and its webhooks are delivered first,
+        so a renewal extends the membership before the expiry pass looks at it; then
+        the reminder and expiry passes run and their DMs and role changes are
+        delivered, so the caller's next read shows the new state. One skip at a time.
+        """
+        body = await _body(request)
+        by = _skip(body.get("advance"))
+        front = self._front()
+        async with self._skipping:
+            self.clock.advance(by)
+            billed = 0
+            for gateway in front.flow.gateways.values():
+                if isinstance(gateway, FakeGateway):
+                    billed += len(gateway.advance_subscriptions())
+                    await gateway.drain()
+            for name in ("reminders", "expiry"):
+                await _worker(front, name).job()
+            pending = await self._deliver_effects(front)
+        return {"clock": self._clock(), "subscriptions_billed": billed, "effects_pending": pending}
+
     # ---- helpers --------------------------------------------------------------
+
+    def _front(self) -> Storefront:
+        if self.front is None:
+            raise BadRequest("the sandbox is still starting", 503)
+        return self.front
+
+    def _clock(self) -> dict[str, Any]:
+        return {
+            "now": self.clock().isoformat(),
+            "ahead_seconds": int(self.clock.offset.total_seconds()),
+        }
+
+    async def _deliver_effects(self, front: Storefront) -> int:
+        """Run the effects worker's job until the outbox is empty; returns what is left.
+
+        The worker, kicked by the same changes, may hold some effects meanwhile: those
+        are waited for, up to `EFFECTS_WAIT_SECONDS` (one that keeps failing stays).
+        """
+        effects = _worker(front, "effects")
+        outbox = front.shop.outbox
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + EFFECTS_WAIT_SECONDS
+        while True:
+            await effects.job()
+            pending = await outbox.pending_count()
+            if pending == 0 or loop.time() >= deadline:
+                return pending
+            await asyncio.sleep(0.02)
 
     def _harness(self) -> DiscordHarness:
         if self.harness is None:
@@ -334,6 +402,33 @@ async def _body(request: web.Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise BadRequest("the request body must be a JSON object")
     return body
+
+
+def _worker(front: Storefront, name: str) -> Periodic:
+    worker = next((w for w in front.workers if w.name == name), None)
+    if worker is None:
+        raise BadRequest(f"the {name} worker is not running", 503)
+    return worker
+
+
+def _skip(raw: Any) -> timedelta:
+    """``{"days": n}`` and/or ``{"hours": n}``: whole, not negative, in all more than
+    nothing and at most `MAX_SKIP`."""
+    example = 'e.g. {"advance": {"days": 7}} or {"advance": {"hours": 12}}'
+    if not isinstance(raw, dict) or not raw:
+        raise BadRequest(f"'advance' must say how far to skip ahead, {example}")
+    unknown = sorted(set(raw) - {"days", "hours"})
+    if unknown:
+        raise BadRequest(f"'advance' takes days and hours, not {', '.join(unknown)}")
+    for unit, value in raw.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise BadRequest(f"'{unit}' must be a whole number of {unit}, not {value!r}")
+    hours = raw.get("days", 0) * 24 + raw.get("hours", 0)
+    if hours == 0:
+        raise BadRequest("the sandbox clock only moves forward: skip at least an hour")
+    if hours > MAX_SKIP.days * 24:
+        raise BadRequest(f"skip at most {MAX_SKIP.days} days at a time")
+    return timedelta(hours=hours)
 
 
 def _int(raw: Any, what: str) -> int:

@@ -2,7 +2,9 @@
 
 The same assembly as production (`bot.runtime`: store, gateway, web app, workers),
 logged in through the offline harness, with the sandbox page and API mounted on the
-storefront's own web application.
+storefront's own web application. The sandbox runs on an `OffsetClock` (real time plus
+however far the developer has skipped ahead), so a month's renewals and expiries can
+be seen in a click.
 """
 
 from __future__ import annotations
@@ -13,13 +15,13 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from bot.app import StorefrontBot
-from bot.runtime import build_storefront
+from bot.runtime import Storefront, build_storefront
 from bot.sandbox.api import SandboxApi
 from bot.sandbox.world import SandboxLayout, build_world, sandbox_settings
 from bot.settings import Settings
 from bot.testing import DiscordHarness
 from bot.testing.storefront import storefront_offline
-from store.clock import Clock, utcnow
+from store.clock import Clock, OffsetClock, utcnow
 
 
 @dataclass
@@ -29,19 +31,33 @@ class RunningSandbox:
     api: SandboxApi
     layout: SandboxLayout
     url: str
+    #: The running application, whose workers the sandbox runs when time skips ahead.
+    front: Storefront
+    #: The shop's and the gateways' clock: ``clock.advance`` (or POST /sandbox/api/clock).
+    clock: OffsetClock
 
 
 @asynccontextmanager
 async def sandbox(settings: Settings, *, clock: Clock = utcnow) -> AsyncIterator[RunningSandbox]:
-    """The whole application against a simulated guild, until the block ends."""
+    """The whole application against a simulated guild, until the block ends.
+
+    ``clock`` is the time the sandbox starts from; skipping ahead adds to it.
+    """
     world, layout = build_world(settings)
-    front = build_storefront(sandbox_settings(settings, layout), clock=clock)
-    api = SandboxApi(layout)
+    sandbox_clock = OffsetClock(clock)
+    front = build_storefront(sandbox_settings(settings, layout), clock=sandbox_clock)
+    api = SandboxApi(layout, sandbox_clock)
     api.add_routes(front.web_app)
     async with storefront_offline(front, world, strict=False, keep_log=False) as harness:
-        api.attach(harness)
+        api.attach(harness, front)
         yield RunningSandbox(
-            front.bot, harness, api, layout, f"{settings.web.public_url.rstrip('/')}/sandbox"
+            bot=front.bot,
+            harness=harness,
+            api=api,
+            layout=layout,
+            url=f"{settings.web.public_url.rstrip('/')}/sandbox",
+            front=front,
+            clock=sandbox_clock,
         )
 
 

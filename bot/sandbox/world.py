@@ -56,6 +56,10 @@ def build_world(settings: Settings) -> tuple[FakeDiscord, SandboxLayout]:
 def sandbox_settings(settings: Settings, layout: SandboxLayout) -> Settings:
     """The same settings, pointed at the simulated guild's roles and channels."""
     data = settings.model_dump(mode="python")
+    # Items as written: a default dumped would read as set (a subscription's giftable).
+    data["store"]["items"] = [
+        item.model_dump(mode="python", exclude_unset=True) for item in settings.store.items
+    ]
     data["discord"]["token"] = None
     data["discord"]["guild_ids"] = [layout.guild.id]
     data["discord"]["moderator_role_ids"] = [layout.moderator_role.id]

@@ -31,6 +31,9 @@
     modalFields: $("modal-fields"),
     modalError: $("modal-error"),
     modalCancel: $("modal-cancel"),
+    clockNow: $("clock-now"),
+    clockStatus: $("clock-status"),
+    skipButtons: Array.from(document.querySelectorAll("[data-skip-days]")),
   };
 
   const app = {
@@ -43,6 +46,7 @@
     pollTimer: null,
     refreshing: null,
     offlineError: null, // the refresh error on show, cleared when the sandbox answers again
+    skipping: false, // a POST /clock is under way
   };
 
   // ---- HTTP --------------------------------------------------------------------------------
@@ -170,7 +174,7 @@
       F: { dateStyle: "full", timeStyle: "short" },
     };
     if (style === "R") {
-      const diff = Math.round((date.getTime() - Date.now()) / 1000);
+      const diff = Math.round((date.getTime() - sandboxNow()) / 1000);
       const units = [
         ["year", 31536000],
         ["month", 2592000],
@@ -186,6 +190,12 @@
       );
     }
     return date.toLocaleString(undefined, options[style] || options.f);
+  }
+
+  // The sandbox's clock runs ahead of real time once skipped: "in 3 days" counts from it.
+  function sandboxNow() {
+    const ahead = (app.state && app.state.clock && app.state.clock.ahead_seconds) || 0;
+    return Date.now() + ahead * 1000;
   }
 
   function pill(text, kind) {
@@ -802,6 +812,51 @@
     renderRoles();
     renderChannels();
     renderTitle();
+    renderClock();
+  }
+
+  // ---- the sandbox's clock -----------------------------------------------------------------
+
+  function plural(count, unit) {
+    return `${count} ${unit}${count === 1 ? "" : "s"}`;
+  }
+
+  function renderClock() {
+    const clock = app.state && app.state.clock;
+    if (!clock) return;
+    const now = new Date(clock.now).toLocaleString(undefined, {
+      dateStyle: "medium",
+      timeStyle: "short",
+    });
+    const days = Math.floor(clock.ahead_seconds / 86400);
+    const hours = Math.floor((clock.ahead_seconds % 86400) / 3600);
+    const ahead = [days ? plural(days, "day") : "", hours ? plural(hours, "hour") : ""]
+      .filter(Boolean)
+      .join(" ");
+    ui.clockNow.textContent = ahead ? `${now} (${ahead} ahead)` : `${now} (real time)`;
+  }
+
+  async function skipAhead(days) {
+    // Renewals, reminders and expiries happen before the sandbox answers: refresh after.
+    // Clicks meanwhile are ignored rather than the buttons disabled, so focus stays put.
+    if (app.skipping) return;
+    app.skipping = true;
+    clearError();
+    ui.clockStatus.textContent = `Skipping ahead ${plural(days, "day")}…`;
+    try {
+      await api("POST", "/clock", { advance: { days } });
+      ui.clockStatus.textContent = `Skipped ahead ${plural(days, "day")}.`;
+      await refresh({ scroll: true });
+    } catch (err) {
+      ui.clockStatus.textContent = "";
+      showError(err.message);
+    } finally {
+      app.skipping = false;
+    }
+  }
+
+  for (const button of ui.skipButtons) {
+    button.addEventListener("click", () => skipAhead(Number(button.dataset.skipDays)));
   }
 
   async function loadMessages() {
