@@ -18,12 +18,24 @@ Which Stripe events mean what:
   ``charge.dispute.closed`` with status won or warning_closed (an inquiry that never
   became a chargeback) → dispute_won, lost → dispute_lost. Event ids are
   ``<dispute id>:<kind>``. ``updated`` is ignored: it changes no money.
+- Subscriptions (Checkout in ``mode=subscription``; API 2025+ shapes, older ones read too):
+  ``checkout.session.completed`` also names the ``subscription`` and the ``invoice`` the
+  checkout paid (``first_invoice``); ``StripeGateway.resolve_event`` adds that invoice's
+  period end. ``invoice.paid`` → invoice_paid (amount paid), ``invoice.payment_failed`` →
+  invoice_failed (amount due); ``billing_reason`` subscription_create marks the checkout's
+  own invoice, the only one naming our order. Invoices of no subscription: no events.
+  ``customer.subscription.updated`` → subscription_updated, ``.deleted`` →
+  subscription_ended, each with the flag ``cancel_at_period_end`` and the end of the
+  period paid so far (``current_period_end``: on the subscription before API 2025-03-31,
+  on its items since; a ``cancel_at`` equal to that end counts as cancelling at it).
 - Anything else: no events.
 
 The order id comes from ``metadata.order_id`` (we set it on sessions, payment intents and
 refunds), else ``client_reference_id``. Disputes and dashboard refunds lack it; their
 ``payment_ref`` (payment intent, or charge) lets ``StripeGateway.resolve_event`` find it.
-The deployment's ``metadata.instance_id`` travels the same way.
+The deployment's ``metadata.instance_id`` travels the same way; for subscriptions it is
+set on the subscription (``subscription_data.metadata``), which each invoice copies into
+``parent.subscription_details.metadata``.
 """
 
 from __future__ import annotations
@@ -38,8 +50,8 @@ from payments.models import EventKind, GatewayEvent, SessionState
 GATEWAY = "stripe"
 
 
-class _Malformed(Exception):
-    pass
+class _Malformed(ValueError):
+    """A payload not shaped as Stripe documents it."""
 
 
 def _str(value: Any) -> str | None:
@@ -80,6 +92,98 @@ def instance_id_of(obj: dict[str, Any]) -> str | None:
     return _str(_metadata(obj).get("instance_id")) or None
 
 
+def _timestamp(value: Any) -> datetime | None:
+    seconds = _int(value)
+    return None if seconds is None else datetime.fromtimestamp(seconds, tz=UTC)
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise _Malformed
+    return value
+
+
+def _list_data(value: Any) -> list[dict[str, Any]]:
+    data = _dict(value).get("data") or []
+    if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
+        raise _Malformed
+    return data
+
+
+def _subscription_details(invoice: dict[str, Any]) -> dict[str, Any]:
+    """Where an invoice names its subscription: ``parent`` since API 2025-03-31."""
+    parent = _dict(invoice.get("parent"))
+    if parent.get("type") == "subscription_details":
+        return _dict(parent.get("subscription_details"))
+    return _dict(invoice.get("subscription_details"))
+
+
+def invoice_subscription_id(invoice: dict[str, Any]) -> str | None:
+    details = _subscription_details(invoice)
+    return _str(details.get("subscription")) or _str(invoice.get("subscription"))
+
+
+def invoice_metadata(invoice: dict[str, Any]) -> dict[str, Any]:
+    """The subscription's metadata as the invoice copied it (our order and instance)."""
+    return _metadata(_subscription_details(invoice))
+
+
+def is_first_invoice(invoice: dict[str, Any]) -> bool:
+    return invoice.get("billing_reason") == "subscription_create"
+
+
+def invoice_period_end(invoice: dict[str, Any]) -> datetime | None:
+    """The end of the period the invoice pays for, from its subscription lines.
+
+    Not the invoice's own ``period_end``: for a subscription that is the end of the
+    period *before* the one billed (usage is billed in arrears, the plan in advance).
+    """
+    ends = []
+    for line in _list_data(invoice.get("lines")):
+        parent = _dict(line.get("parent"))
+        recurring = parent.get("type") == "subscription_item_details" or (
+            not parent and line.get("type") == "subscription"
+        )
+        if recurring:
+            end = _int(_dict(line.get("period")).get("end"))
+            if end is not None:
+                ends.append(end)
+    return _timestamp(max(ends)) if ends else None
+
+
+def subscription_period_end(subscription: dict[str, Any]) -> datetime | None:
+    """``current_period_end``: the subscription's own before API 2025-03-31, the latest
+    of its items' since."""
+    own = _int(subscription.get("current_period_end"))
+    if own is not None:
+        return _timestamp(own)
+    ends = [
+        end
+        for item in _list_data(subscription.get("items"))
+        if (end := _int(item.get("current_period_end"))) is not None
+    ]
+    return _timestamp(max(ends)) if ends else None
+
+
+def _cancels_at_period_end(subscription: dict[str, Any], period_end: datetime | None) -> bool:
+    if subscription.get("cancel_at_period_end") is True:
+        return True
+    cancel_at = _timestamp(subscription.get("cancel_at"))
+    return cancel_at is not None and cancel_at == period_end
+
+
+def _recurring_amount(subscription: dict[str, Any]) -> int | None:
+    total = 0
+    for item in _list_data(subscription.get("items")):
+        unit = _int(_dict(item.get("price")).get("unit_amount"))
+        if unit is None:
+            return None
+        total += unit * (_int(item.get("quantity")) or 1)
+    return total
+
+
 def session_state(obj: dict[str, Any]) -> SessionState:
     """A Checkout Session object (payment_intent optionally expanded) as SessionState."""
     status = obj.get("status")
@@ -103,6 +207,7 @@ def session_state(obj: dict[str, Any]) -> SessionState:
         currency=_currency(obj.get("currency")),
         payment_failed=failed,
         instance_id=instance_id_of(obj),
+        subscription_id=_str(obj.get("subscription")),
     )
 
 
@@ -149,6 +254,67 @@ def _dispute(event_type: str, obj: dict[str, Any]) -> EventKind | None:
     return None
 
 
+_INVOICE_EVENTS = {
+    "invoice.paid": EventKind.INVOICE_PAID,
+    "invoice.payment_failed": EventKind.INVOICE_FAILED,
+}
+_SUBSCRIPTION_EVENTS = {
+    "customer.subscription.updated": EventKind.SUBSCRIPTION_UPDATED,
+    "customer.subscription.deleted": EventKind.SUBSCRIPTION_ENDED,
+}
+
+
+def _invoice_event(
+    event_id: str, event_type: str, obj: dict[str, Any], occurred_at: datetime
+) -> list[GatewayEvent]:
+    """A renewal names no order: it is the subscription's, not the order that started it."""
+    subscription_id = invoice_subscription_id(obj)
+    if subscription_id is None:
+        return []  # an invoice of ours it is not: the shop sends none outside subscriptions
+    kind = _INVOICE_EVENTS[event_type]
+    first = is_first_invoice(obj)
+    metadata = invoice_metadata(obj)
+    return [
+        GatewayEvent(
+            gateway=GATEWAY,
+            event_id=event_id,
+            kind=kind,
+            session_id=None,
+            order_id=_str(metadata.get("order_id")) if first else None,
+            amount=_int(obj.get("amount_paid" if kind is EventKind.INVOICE_PAID else "amount_due")),
+            currency=_currency(obj.get("currency")),
+            occurred_at=occurred_at,
+            raw_type=event_type,
+            instance_id=_str(metadata.get("instance_id")) or None,
+            subscription_id=subscription_id,
+            invoice_id=_str(obj["id"]),
+            period_end=invoice_period_end(obj),
+            first_invoice=first,
+        )
+    ]
+
+
+def _subscription_event(
+    event_id: str, event_type: str, obj: dict[str, Any], occurred_at: datetime
+) -> GatewayEvent:
+    period_end = subscription_period_end(obj)
+    return GatewayEvent(
+        gateway=GATEWAY,
+        event_id=event_id,
+        kind=_SUBSCRIPTION_EVENTS[event_type],
+        session_id=None,
+        order_id=None,
+        amount=_recurring_amount(obj),
+        currency=_currency(obj.get("currency")),
+        occurred_at=occurred_at,
+        raw_type=event_type,
+        instance_id=instance_id_of(obj),
+        subscription_id=_str(obj["id"]),
+        period_end=period_end,
+        cancel_at_period_end=_cancels_at_period_end(obj, period_end),
+    )
+
+
 def parse_stripe_event(body: bytes) -> list[GatewayEvent]:
     """Translate a verified Stripe event body; raise WebhookVerificationError if malformed."""
     try:
@@ -170,6 +336,7 @@ def parse_stripe_event(body: bytes) -> list[GatewayEvent]:
             amount = _int(obj.get("amount_total"))
             if event_type == "checkout.session.completed" and amount is None:
                 amount = 0 if obj.get("payment_status") == "no_payment_required" else None
+            invoice_id = _str(obj.get("invoice")) if obj.get("mode") == "subscription" else None
             return [
                 GatewayEvent(
                     gateway=GATEWAY,
@@ -183,8 +350,15 @@ def parse_stripe_event(body: bytes) -> list[GatewayEvent]:
                     raw_type=event_type,
                     payment_ref=_str(obj.get("payment_intent")),
                     instance_id=instance_id_of(obj),
+                    subscription_id=_str(obj.get("subscription")),
+                    invoice_id=invoice_id,
+                    first_invoice=invoice_id is not None,
                 )
             ]
+        if event_type in _INVOICE_EVENTS:
+            return _invoice_event(event_id, event_type, obj, occurred_at)
+        if event_type in _SUBSCRIPTION_EVENTS:
+            return [_subscription_event(event_id, event_type, obj, occurred_at)]
         if event_type.startswith("refund."):
             kind = _refund(event_type, obj)
         elif event_type.startswith("charge.dispute."):
@@ -209,6 +383,8 @@ def parse_stripe_event(body: bytes) -> list[GatewayEvent]:
                 subject_id=subject,
                 payment_ref=_str(obj.get("payment_intent")) or _str(obj.get("charge")),
                 instance_id=instance_id_of(obj),
+                subscription_id=_str(metadata.get("subscription_id")),
+                invoice_id=_str(metadata.get("invoice_id")),
             )
         ]
     except (_Malformed, KeyError, TypeError, ValueError, OverflowError, AttributeError):

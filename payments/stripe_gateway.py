@@ -1,6 +1,12 @@
 """The ``stripe`` gateway: Stripe Checkout Sessions through the official SDK's async API.
 
 Every SDK call lives in this module; ``stripe_events`` only translates event payloads.
+
+Subscriptions are Checkout Sessions in ``mode=subscription``. Prices are sent inline
+(``price_data`` with ``recurring``), not created as Price objects: nothing to look up or
+keep in step with the catalog, and Stripe makes an archived Price per session itself.
+The session's metadata is copied to the subscription (``subscription_data.metadata``),
+so every renewal invoice still names the deployment that sold it.
 """
 
 from __future__ import annotations
@@ -25,13 +31,22 @@ from payments.models import (
     RefundResult,
     SessionState,
 )
-from payments.stripe_events import parse_stripe_event, session_state
+from payments.stripe_events import (
+    invoice_metadata,
+    invoice_period_end,
+    invoice_subscription_id,
+    is_first_invoice,
+    parse_stripe_event,
+    session_state,
+)
 
 # Stripe accepts expires_at from 30 minutes to 24 hours after creation; keep a margin so
 # the time the request spends in flight cannot push it out of the window.
 MIN_EXPIRY = timedelta(minutes=31)
 MAX_EXPIRY = timedelta(hours=23, minutes=59)
 SIGNATURE_HEADER = "Stripe-Signature"
+#: Subscription statuses after which there is nothing left to cancel.
+ENDED_STATUSES = ("canceled", "incomplete_expired")
 
 
 class StripeOptions(GatewayOptions):
@@ -79,6 +94,7 @@ class StripeGateway(Gateway):
     name: ClassVar[str] = "stripe"
     Options: ClassVar[type[GatewayOptions]] = StripeOptions
     display_name: ClassVar[str] = "Card (Stripe)"
+    supports_subscriptions: ClassVar[bool] = True
 
     def __init__(self, options: StripeOptions, context: GatewayContext) -> None:
         super().__init__(options, context)
@@ -123,28 +139,36 @@ class StripeGateway(Gateway):
             metadata["customer_ref"] = request.customer_ref
         if request.instance_id is not None:
             metadata["instance_id"] = request.instance_id
+        line_items: list[stripe.params.checkout.SessionCreateParamsLineItem] = []
+        for line in request.lines:
+            price: stripe.params.checkout.SessionCreateParamsLineItemPriceData = {
+                "currency": currency,
+                "unit_amount": line.unit_amount,
+                "product_data": {"name": line.name},
+            }
+            if line.interval is not None:
+                price["recurring"] = {"interval": line.interval}
+            line_items.append({"quantity": line.quantity, "price_data": price})
         params: stripe.params.checkout.SessionCreateParams = {
             "mode": "payment",
-            "line_items": [
-                {
-                    "quantity": line.quantity,
-                    "price_data": {
-                        "currency": currency,
-                        "unit_amount": line.unit_amount,
-                        "product_data": {"name": line.name},
-                    },
-                }
-                for line in request.lines
-            ],
+            "line_items": line_items,
             "client_reference_id": request.order_id,
             "metadata": metadata,
-            "payment_intent_data": {"metadata": metadata},
             "success_url": with_session_placeholder(request.success_url),
             "cancel_url": request.cancel_url,
             "expires_at": int(expires_at.timestamp()),
         }
-        if request.description:
-            params["payment_intent_data"]["description"] = request.description
+        if request.is_subscription:
+            # One-off lines ride on the first invoice; Stripe refuses payment_intent_data
+            # in this mode, the subscription's invoices make their own payments.
+            params["mode"] = "subscription"
+            params["subscription_data"] = {"metadata": metadata}
+            if request.description:
+                params["subscription_data"]["description"] = request.description
+        else:
+            params["payment_intent_data"] = {"metadata": metadata}
+            if request.description:
+                params["payment_intent_data"]["description"] = request.description
         try:
             session = await self.client.v1.checkout.sessions.create_async(
                 params,
@@ -206,14 +230,26 @@ class StripeGateway(Gateway):
             session = await self.client.v1.checkout.sessions.retrieve_async(session_id)
         except stripe.StripeError as error:
             raise gateway_error(error) from error
-        payment_intent = session.payment_intent
-        if payment_intent is None or session.payment_status != "paid":
+        if session.payment_status != "paid":
             raise GatewayError(f"session {session_id} has no payment to refund", transient=False)
-        intent_id = payment_intent if isinstance(payment_intent, str) else payment_intent.id
         metadata = {"session_id": session_id}
         for key in ("order_id", "instance_id"):
             if session.metadata and key in session.metadata:
                 metadata[key] = session.metadata[key]
+        intent_id: str | None
+        if session.mode == "subscription":
+            # The checkout's money was paid through the subscription's first invoice.
+            invoice_id = _id_of(session.invoice)
+            intent_id = None if invoice_id is None else await self._invoice_intent(invoice_id)
+            if invoice_id is not None:
+                metadata["invoice_id"] = invoice_id
+            subscription_id = _id_of(session.subscription)
+            if subscription_id is not None:
+                metadata["subscription_id"] = subscription_id
+        else:
+            intent_id = _id_of(session.payment_intent)
+        if intent_id is None:
+            raise GatewayError(f"session {session_id} has no payment to refund", transient=False)
         params: stripe.params.RefundCreateParams = {
             "payment_intent": intent_id,
             "metadata": metadata,
@@ -233,6 +269,18 @@ class StripeGateway(Gateway):
             status = "failed"
         return RefundResult(refund.id, refund.amount, refund.currency.upper(), status)
 
+    async def _invoice_intent(self, invoice_id: str) -> str | None:
+        """The payment intent that paid an invoice (API 2025+ keeps it off the invoice)."""
+        try:
+            payments = await self.client.v1.invoice_payments.list_async(
+                {"invoice": invoice_id, "status": "paid", "limit": 1}
+            )
+        except stripe.StripeError as error:
+            raise gateway_error(error) from error
+        for payment in payments.data:
+            return _id_of(payment.payment.payment_intent)
+        return None
+
     async def expire_session(self, session_id: str) -> None:
         state = await self.fetch_session(session_id)
         if state.status == "expired":
@@ -245,30 +293,134 @@ class StripeGateway(Gateway):
             raise gateway_error(error) from error
 
     async def resolve_event(self, event: GatewayEvent) -> GatewayEvent:
-        """Refunds made in the dashboard and disputes carry no order id of ours; find the
-        Checkout Session that created the payment and take the ids (order, deployment)
-        from its metadata, which our payment intents share."""
-        if event.order_id is not None or event.payment_ref is None:
-            return event
+        """Fill in what a Stripe event leaves out, from Stripe itself.
+
+        Refunds made in the dashboard and disputes carry no id of ours: the Checkout
+        Session that took the payment gives the order and deployment (our payment intents
+        share its metadata); failing that, the invoice the payment paid gives the
+        subscription. An event naming an invoice gets the period that invoice pays for,
+        and one about the checkout's own invoice gets the checkout's session and order.
+        """
         try:
-            intent_id = event.payment_ref
-            if intent_id.startswith("ch_"):
-                charge = await self.client.v1.charges.retrieve_async(intent_id)
-                if charge.payment_intent is None:
-                    return event
-                pi = charge.payment_intent
-                intent_id = pi if isinstance(pi, str) else pi.id
-            found = await self.client.v1.checkout.sessions.list_async(
-                {"payment_intent": intent_id, "limit": 1}
-            )
+            if event.order_id is None and event.invoice_id is None and event.payment_ref:
+                event = await self._resolve_payment(event, event.payment_ref)
+            if event.invoice_id is not None and (
+                event.period_end is None or event.subscription_id is None
+            ):
+                event = await self._resolve_invoice(event, event.invoice_id)
+            if event.first_invoice and event.session_id is None and event.subscription_id:
+                event = await self._resolve_checkout(event, event.subscription_id)
         except stripe.StripeError as error:
             raise gateway_error(error) from error
+        except ValueError as error:  # an object not shaped as Stripe documents it
+            raise GatewayError(f"stripe answered {error!r}", transient=False) from error
+        return event
+
+    async def _resolve_payment(self, event: GatewayEvent, payment_ref: str) -> GatewayEvent:
+        intent_id: str | None = payment_ref
+        if payment_ref.startswith("ch_"):
+            charge = await self.client.v1.charges.retrieve_async(payment_ref)
+            intent_id = _id_of(charge.payment_intent)
+        if intent_id is None:
+            return event
+        found = await self.client.v1.checkout.sessions.list_async(
+            {"payment_intent": intent_id, "limit": 1}
+        )
+        if found.data:
+            state = session_state(found.data[0].to_dict())
+            return replace(
+                event,
+                session_id=state.session_id,
+                order_id=state.order_id,
+                instance_id=state.instance_id,
+            )
+        paid = await self.client.v1.invoice_payments.list_async(
+            {"payment": {"type": "payment_intent", "payment_intent": intent_id}, "limit": 1}
+        )
+        if not paid.data:
+            return event
+        return replace(event, invoice_id=_id_of(paid.data[0].invoice))
+
+    async def _resolve_invoice(self, event: GatewayEvent, invoice_id: str) -> GatewayEvent:
+        invoice = (await self.client.v1.invoices.retrieve_async(invoice_id)).to_dict()
+        first = is_first_invoice(invoice)
+        metadata = invoice_metadata(invoice)
+        order_id = metadata.get("order_id") if first else None
+        instance_id = metadata.get("instance_id")
+        return replace(
+            event,
+            subscription_id=event.subscription_id or invoice_subscription_id(invoice),
+            period_end=event.period_end or invoice_period_end(invoice),
+            first_invoice=event.first_invoice or first,
+            order_id=event.order_id or (order_id if isinstance(order_id, str) else None),
+            instance_id=event.instance_id
+            or (instance_id if isinstance(instance_id, str) else None),
+        )
+
+    async def _resolve_checkout(self, event: GatewayEvent, subscription_id: str) -> GatewayEvent:
+        found = await self.client.v1.checkout.sessions.list_async(
+            {"subscription": subscription_id, "limit": 1}
+        )
         if not found.data:
             return event
         state = session_state(found.data[0].to_dict())
         return replace(
             event,
             session_id=state.session_id,
-            order_id=state.order_id,
-            instance_id=state.instance_id,
+            order_id=event.order_id or state.order_id,
+            instance_id=event.instance_id or state.instance_id,
         )
+
+    # -- subscriptions -------------------------------------------------------------
+
+    async def _subscription(self, subscription_id: str) -> stripe.Subscription:
+        try:
+            return await self.client.v1.subscriptions.retrieve_async(subscription_id)
+        except stripe.StripeError as error:
+            raise gateway_error(error) from error
+
+    async def cancel_subscription(
+        self, subscription_id: str, *, at_period_end: bool = True
+    ) -> None:
+        subscription = await self._subscription(subscription_id)
+        if subscription.status in ENDED_STATUSES:
+            return
+        try:
+            if not at_period_end:
+                await self.client.v1.subscriptions.cancel_async(subscription_id)
+            elif not subscription.cancel_at_period_end:
+                await self.client.v1.subscriptions.update_async(
+                    subscription_id, {"cancel_at_period_end": True}
+                )
+        except stripe.StripeError as error:
+            raise gateway_error(error) from error
+
+    async def resume_subscription(self, subscription_id: str) -> None:
+        try:
+            await self.client.v1.subscriptions.update_async(
+                subscription_id, {"cancel_at_period_end": False}
+            )
+        except stripe.StripeError as error:
+            raise gateway_error(error) from error
+
+    async def manage_url(self, subscription_id: str, return_url: str) -> str:
+        """A billing portal session of the subscription's customer (the portal must be
+        enabled in the Stripe dashboard, or Stripe refuses and this raises)."""
+        customer = _id_of((await self._subscription(subscription_id)).customer)
+        if customer is None:
+            raise GatewayError(f"subscription {subscription_id} has no customer", transient=False)
+        try:
+            portal = await self.client.v1.billing_portal.sessions.create_async(
+                {"customer": customer, "return_url": return_url}
+            )
+        except stripe.StripeError as error:
+            raise gateway_error(error) from error
+        return portal.url
+
+
+def _id_of(value: str | stripe.StripeObject | None) -> str | None:
+    """An id the SDK gives either as a string or as the expanded object."""
+    if value is None or isinstance(value, str):
+        return value
+    found = getattr(value, "id", None)
+    return found if isinstance(found, str) else None

@@ -90,6 +90,7 @@ class StripeDriver(GatewayDriver):
     def __init__(self, stub: StripeStub, clock: Clock) -> None:
         self.stub = stub
         self.clock = clock
+        stub.clock = lambda: int(clock().timestamp())
 
     def checkout_request(self, order_id: str, idempotency_key: str) -> CheckoutRequest:
         return _request(self.clock, "https://shop.test", order_id, idempotency_key)
@@ -112,6 +113,17 @@ class StripeDriver(GatewayDriver):
 
     async def unknown_webhook(self) -> SignedWebhook:
         return self._signed("customer.created", {"id": "cus_1", "object": "customer"})
+
+    async def renew(self, subscription_id: str) -> None:
+        self.stub.renew(subscription_id)
+
+    async def subscription_webhooks(self, subscription_id: str) -> list[SignedWebhook]:
+        """What Stripe sent about the subscription, signed as it arrives now."""
+        timestamp = int(self.clock().timestamp())
+        return [
+            (body, signed(body, STRIPE_WEBHOOK_SECRET, timestamp))
+            for body in self.stub.webhooks(subscription_id)
+        ]
 
 
 Harness = tuple[Gateway, GatewayDriver]
