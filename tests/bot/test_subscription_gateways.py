@@ -2,58 +2,97 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
+from bot.payflow import PaymentChoice, PaymentFlow, PaymentUnavailable
+from payments.fake import FakeGateway, FakeOptions
+from payments.gateway import GatewayContext
+from store.config import ItemConfig
 from store.db.engine import Database
+from store.shop import Shop
 from tests.bot.test_subscription_flow import WITH_SUBSCRIPTION
-from tests.bot.two_gateways import STRIPE_WEBHOOK_SECRET, two_gateway_front
-from tests.payments.stripe_api_stub import StripeStub, gateway_table
-from tests.reliability.conftest import build_shopfront
-from tests.support import FakeClock
+from tests.bot.two_gateways import two_gateway_front
+from tests.support import ALICE, GUILD, FakeClock, sample_store, sample_tiers
 
 pytestmark = pytest.mark.asyncio
 
 
-def _link(result: Any) -> str:
-    return next(c["url"] for row in result.components for c in row["components"] if c.get("url"))
+class OneOffOnly(FakeGateway):
+    """The fake gateway as one that takes only one-off payments would be."""
+
+    name: ClassVar[str] = "one-off"
+    supports_subscriptions: ClassVar[bool] = False
 
 
-async def test_with_one_renewing_gateway_of_two_a_subscription_goes_straight_to_it(
+def _buttons(result: Any) -> list[str]:
+    return [c.get("label", "") for row in result.components for c in row["components"]]
+
+
+async def test_a_cart_with_a_subscription_is_offered_no_points_beside_the_gateways(
     database: Database, database_url: str, clock: FakeClock
 ) -> None:
-    """Stripe (not renewing here yet) and the fake: no choice to make, the fake's page."""
+    """Stripe and the fake both renew: the member chooses, but never "Use my points"."""
     async with two_gateway_front(database_url, clock, **WITH_SUBSCRIPTION) as (front, _stub):
-        h, alice = front.harness, front.alice
-        await h.slash(alice, "cart", "add", options={"item": "paid-monthly"})
-        checkout = await h.slash(alice, "checkout")
-        assert "/fake-gateway/checkout/" in _link(checkout)
-        [order] = await front.bot.shop.orders.recent(front.guild_id, alice.id)
-        assert order.gateway == "fake"
+        shop, alice = front.bot.shop, front.alice
+        await shop.grants.grant_points(front.guild_id, 1, alice.id, 10_000, "test")
+        await front.harness.slash(alice, "cart", "add", options={"item": "paid-monthly"})
+        choice = await front.harness.slash(alice, "checkout")
+        labels = _buttons(choice)
+        assert len([label for label in labels if "points" in label.lower()]) == 0
+        assert len(labels) >= 2
+
+
+def _flow(database: Database, clock: FakeClock, *gateways: FakeGateway) -> PaymentFlow:
+    monthly = ItemConfig(
+        sku="paid-monthly",
+        name="Paid, monthly",
+        price=300,
+        kind="membership",
+        tier="paid",
+        billing="subscription",
+        interval="month",
+    )
+    config = sample_store(items=[*sample_store().items, monthly])
+    shop = Shop.build(database, config, sample_tiers(), clock=clock)
+    return PaymentFlow(shop, gateways, public_url="http://127.0.0.1:9")
+
+
+def _gateway(cls: type[FakeGateway], clock: FakeClock) -> FakeGateway:
+    context = GatewayContext(shop_name="Test", public_url="http://127.0.0.1:9", clock=clock)
+    return cls(FakeOptions.model_validate({"webhook_secret": "s"}), context)
 
 
 async def test_a_shop_whose_gateways_cannot_renew_refuses_the_checkout_and_keeps_the_cart(
-    database: Database, database_url: str, clock: FakeClock
+    database: Database, clock: FakeClock
 ) -> None:
-    stub = StripeStub()
-    await stub.start()
+    flow = _flow(database, clock, _gateway(OneOffOnly, clock))
+    await flow.shop.carts.add(GUILD, ALICE, "paid-monthly")
+    with pytest.raises(PaymentUnavailable, match="can renew a subscription"):
+        await flow.begin_checkout(GUILD, ALICE)
+    assert await flow.shop.orders.recent(GUILD, ALICE) == []
+    assert [line.sku for line in (await flow.shop.carts.view(GUILD, ALICE)).lines] == [
+        "paid-monthly"
+    ]
 
-    def stripe_only(data: dict[str, Any]) -> None:
-        data["payments"]["gateway"] = "stripe"
-        data["payments"].pop("gateways", None)
-        data["payments"]["stripe"] = gateway_table(stub.url, STRIPE_WEBHOOK_SECRET)
-        data["store"].update(WITH_SUBSCRIPTION)
 
-    try:
-        async with build_shopfront(database_url, clock, stripe_only) as front:
-            h, alice = front.harness, front.alice
-            await h.slash(alice, "cart", "add", options={"item": "paid-monthly"})
-            refused = await h.slash(alice, "checkout")
-            assert "can renew a subscription" in str(refused.embed)
-            assert await front.bot.shop.orders.recent(front.guild_id, alice.id) == []
-            cart = await front.bot.shop.carts.view(front.guild_id, alice.id)
-            assert [line.sku for line in cart.lines] == ["paid-monthly"]
-            assert not [r for r in stub.requests if "checkout" in r.path]
-    finally:
-        await stub.close()
+async def test_of_two_gateways_only_the_one_that_renews_takes_a_subscription(
+    database: Database, clock: FakeClock
+) -> None:
+    """The default cannot renew: no choice to make, the order goes to the other."""
+    flow = _flow(database, clock, _gateway(OneOffOnly, clock), _gateway(FakeGateway, clock))
+    await flow.shop.carts.add(GUILD, ALICE, "paid-monthly")
+    outcome = await flow.begin_checkout(GUILD, ALICE)
+    assert not isinstance(outcome, PaymentChoice)
+    assert outcome.order.gateway == "fake"
+
+
+async def test_choosing_a_gateway_that_cannot_renew_is_refused_before_any_order(
+    database: Database, clock: FakeClock
+) -> None:
+    flow = _flow(database, clock, _gateway(OneOffOnly, clock), _gateway(FakeGateway, clock))
+    await flow.shop.carts.add(GUILD, ALICE, "paid-monthly")
+    with pytest.raises(PaymentUnavailable, match="can't renew a subscription"):
+        await flow.checkout(GUILD, ALICE, gateway="one-off")
+    assert await flow.shop.orders.recent(GUILD, ALICE) == []
