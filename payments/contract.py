@@ -1,20 +1,22 @@
 """The contract every gateway plugin must meet, as a reusable pytest suite.
 
-A third-party gateway runs it against itself by subclassing ``GatewayContract`` in a test
+A third-party gateway runs it against itself by subclassing ``OneOffGatewayContract`` (or
+``RenewingGatewayContract``, below) in a test
 module and providing two fixtures: ``gateway`` (a started gateway) and ``driver`` (a
 ``GatewayDriver`` that plays the member and the gateway's side: paying a session and
 producing the signed webhook the gateway would send)::
 
-    class TestMyGateway(GatewayContract):
+    class TestMyGateway(OneOffGatewayContract):
         @pytest_asyncio.fixture
         async def gateway(self): ...
 
         @pytest.fixture
         def driver(self, gateway): ...
 
-A gateway declaring ``supports_subscriptions`` also runs the subscription checks, for
-which its driver implements ``renew`` and ``subscription_webhooks``; a gateway that does
-not declare them is checked to refuse them.
+A gateway declaring ``supports_subscriptions`` subclasses ``RenewingGatewayContract``
+instead (its driver also implements ``renew`` and ``subscription_webhooks``); one that
+does not, ``OneOffGatewayContract``, which checks that it refuses them. Each runs only
+the checks that apply to it: nothing is skipped.
 
 Importing this module needs pytest and pytest-asyncio (the project's dev extras).
 """
@@ -290,16 +292,13 @@ class GatewayContract:
         assert (await gateway.fetch_session(first.session_id)).instance_id == "a"
         assert (await gateway.fetch_session(second.session_id)).instance_id == "b"
 
-    # -- subscriptions -------------------------------------------------------------
 
-    @staticmethod
-    def _needs_subscriptions(gateway: Gateway, declared: bool) -> None:
-        if gateway.supports_subscriptions != declared:
-            pytest.skip(
-                "for gateways declaring subscriptions"
-                if declared
-                else "for gateways without subscriptions"
-            )
+class RenewingGatewayContract(GatewayContract):
+    """The contract for a gateway declaring ``supports_subscriptions``: its driver also
+    implements ``renew`` and ``subscription_webhooks``."""
+
+    def test_declares_subscriptions(self, gateway: Gateway) -> None:
+        assert gateway.supports_subscriptions, "use OneOffGatewayContract for this gateway"
 
     @staticmethod
     async def _verified(
@@ -322,32 +321,10 @@ class GatewayContract:
         return request, paid
 
     @pytest.mark.asyncio
-    async def test_without_subscriptions_a_recurring_checkout_is_refused(
-        self, gateway: Gateway, driver: GatewayDriver
-    ) -> None:
-        """A gateway that cannot renew never takes a first payment it would not repeat."""
-        self._needs_subscriptions(gateway, declared=False)
-        with pytest.raises(GatewayError) as caught:
-            await gateway.create_checkout(recurring(driver.checkout_request("contract-s1", "s1")))
-        assert caught.value.transient is False
-        assert "subscriptions" in str(caught.value)
-
-    @pytest.mark.asyncio
-    async def test_without_subscriptions_cancelling_one_is_refused(
-        self, gateway: Gateway, driver: GatewayDriver
-    ) -> None:
-        """The subscription methods refuse permanently rather than pretend."""
-        self._needs_subscriptions(gateway, declared=False)
-        with pytest.raises(GatewayError) as caught:
-            await gateway.cancel_subscription("sub_anything")
-        assert caught.value.transient is False
-
-    @pytest.mark.asyncio
     async def test_a_recurring_checkout_gives_an_open_session(
         self, gateway: Gateway, driver: GatewayDriver
     ) -> None:
         """A subscription is bought through a hosted session like any checkout."""
-        self._needs_subscriptions(gateway, declared=True)
         request = recurring(driver.checkout_request("contract-s2", "s2"))
         session = await gateway.create_checkout(request)
         assert session.url.startswith(("https://", "http://"))
@@ -358,7 +335,6 @@ class GatewayContract:
         self, gateway: Gateway, driver: GatewayDriver
     ) -> None:
         """payment_succeeded for the order carries the new subscription's id."""
-        self._needs_subscriptions(gateway, declared=True)
         request, paid = await self._subscribe(gateway, driver, 3)
         assert (paid.kind, paid.order_id, paid.amount) == (
             EventKind.PAYMENT_SUCCEEDED,
@@ -373,7 +349,6 @@ class GatewayContract:
     ) -> None:
         """Each renewal is invoice_paid naming the subscription, a new invoice and the
         period it pays for, and is never marked as the checkout's first invoice."""
-        self._needs_subscriptions(gateway, declared=True)
         request, paid = await self._subscribe(gateway, driver, 4)
         assert paid.subscription_id is not None
         await driver.renew(paid.subscription_id)
@@ -391,7 +366,6 @@ class GatewayContract:
         self, gateway: Gateway, driver: GatewayDriver
     ) -> None:
         """Cancelling at period end and resuming each report the flag as it now is."""
-        self._needs_subscriptions(gateway, declared=True)
         _, paid = await self._subscribe(gateway, driver, 5)
         assert paid.subscription_id is not None
         await gateway.cancel_subscription(paid.subscription_id)
@@ -406,8 +380,33 @@ class GatewayContract:
         self, gateway: Gateway, driver: GatewayDriver
     ) -> None:
         """Members fix their payment details at a page the gateway names."""
-        self._needs_subscriptions(gateway, declared=True)
         _, paid = await self._subscribe(gateway, driver, 6)
         assert paid.subscription_id is not None
         url = await gateway.manage_url(paid.subscription_id, "https://shop.test/account")
         assert url.startswith(("https://", "http://"))
+
+
+class OneOffGatewayContract(GatewayContract):
+    """The contract for a gateway without subscriptions: it refuses them."""
+
+    def test_declares_no_subscriptions(self, gateway: Gateway) -> None:
+        assert not gateway.supports_subscriptions, "use RenewingGatewayContract"
+
+    @pytest.mark.asyncio
+    async def test_without_subscriptions_a_recurring_checkout_is_refused(
+        self, gateway: Gateway, driver: GatewayDriver
+    ) -> None:
+        """A gateway that cannot renew never takes a first payment it would not repeat."""
+        with pytest.raises(GatewayError) as caught:
+            await gateway.create_checkout(recurring(driver.checkout_request("contract-s1", "s1")))
+        assert caught.value.transient is False
+        assert "subscriptions" in str(caught.value)
+
+    @pytest.mark.asyncio
+    async def test_without_subscriptions_cancelling_one_is_refused(
+        self, gateway: Gateway, driver: GatewayDriver
+    ) -> None:
+        """The subscription methods refuse permanently rather than pretend."""
+        with pytest.raises(GatewayError) as caught:
+            await gateway.cancel_subscription("sub_anything")
+        assert caught.value.transient is False

@@ -114,9 +114,11 @@ FakeShopFactory = Callable[..., Awaitable[FakeShop]]
 
 
 async def start_fake_shop(
-    clock: Clock, **overrides: Any
+    clock: Clock, *, gateway_class: type[FakeGateway] = FakeGateway, **overrides: Any
 ) -> tuple[FakeShop, Callable[[], Awaitable[None]]]:
-    """A started shop app with the fake gateway's routes mounted; returns it and its cleanup."""
+    """A started shop app with the fake gateway's routes mounted; returns it and its cleanup.
+
+    ``gateway_class`` may be a variant of the fake (one without subscriptions, say)."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
@@ -133,7 +135,7 @@ async def start_fake_shop(
     }
     options.update(overrides)
     context = GatewayContext(shop_name="Test Guild Shop", public_url=url, clock=clock)
-    gateway = FakeGateway(FakeOptions.model_validate(options), context)
+    gateway = gateway_class(FakeOptions.model_validate(options), context)
     gateway.add_routes(app)
     runner = web.AppRunner(app)
     await runner.setup()

@@ -5,17 +5,23 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 import pytest_asyncio
 from payments_harness import STRIPE_WEBHOOK_SECRET, Clock, FakeShop
 from stripe_api_stub import StripeStub, signed
 
-from payments.contract import GatewayContract, GatewayDriver, SignedWebhook
+from payments.contract import (
+    GatewayDriver,
+    OneOffGatewayContract,
+    RenewingGatewayContract,
+    SignedWebhook,
+)
+from payments.fake import FakeGateway
 from payments.gateway import Gateway
 from payments.models import CheckoutLine, CheckoutRequest, CheckoutSession, RefundResult
-from payments.registry import installed_gateways
+from payments.registry import gateway_class, installed_gateways
 from payments.stripe_gateway import StripeGateway
 
 
@@ -143,15 +149,36 @@ async def _stripe(
     return await make_stripe(), StripeDriver(stripe_stub, clock)
 
 
-DRIVERS: dict[str, Callable[..., Awaitable[Harness]]] = {"fake": _fake, "stripe": _stripe}
+class OneOffFake(FakeGateway):
+    """The fake gateway as one without subscriptions would be: the one-off contract's
+    subject while every installed gateway renews."""
+
+    supports_subscriptions: ClassVar[bool] = False
 
 
-@pytest.fixture(params=sorted(installed_gateways()))
-def gateway_name(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
+async def _one_off_fake(make_fake_shop: Callable[..., Awaitable[FakeShop]], **_: Any) -> Harness:
+    shop = await make_fake_shop(gateway_class=OneOffFake)
+    return shop.gateway, FakeDriver(shop)
 
 
-class TestInstalledGateway(GatewayContract):
+DRIVERS: dict[str, Callable[..., Awaitable[Harness]]] = {
+    "fake": _fake,
+    "stripe": _stripe,
+    "one-off fake": _one_off_fake,
+}
+
+
+def _renews(name: str) -> bool:
+    return gateway_class(name).supports_subscriptions
+
+
+RENEWING = sorted(name for name in installed_gateways() if _renews(name))
+ONE_OFF = [*sorted(name for name in installed_gateways() if not _renews(name)), "one-off fake"]
+
+
+class _Harnessed:
+    """Builds the gateway and its driver for the parametrized ``gateway_name``."""
+
     @pytest_asyncio.fixture
     async def harness(
         self,
@@ -181,3 +208,13 @@ class TestInstalledGateway(GatewayContract):
     @pytest.fixture
     def driver(self, harness: Harness) -> GatewayDriver:
         return harness[1]
+
+
+@pytest.mark.parametrize("gateway_name", RENEWING)
+class TestRenewingGateway(_Harnessed, RenewingGatewayContract):
+    """Every installed gateway that declares subscriptions."""
+
+
+@pytest.mark.parametrize("gateway_name", ONE_OFF)
+class TestOneOffGateway(_Harnessed, OneOffGatewayContract):
+    """Every installed gateway without subscriptions, and a fake one standing for them."""
