@@ -41,7 +41,7 @@ from store.db.schema import (
     subscriptions,
 )
 from store.db.sql import insert_ignore
-from store.effects import Effect, RenewalFailed
+from store.effects import Effect, RenewalFailed, ReviewAlert
 from store.errors import InvalidInput
 from store.kinds.base import INTERVAL_MONTHS
 from store.outbox import store_effects
@@ -132,7 +132,7 @@ def decide(
     ]
     paid = _earliest(invoice_facts, SubscriptionFactKind.INVOICE_PAID)
     failed = _earliest(invoice_facts, SubscriptionFactKind.INVOICE_FAILED)
-    taken = {f.invoice_id for f in invoice_facts if f.kind in _TAKE_BACKS}
+    taken = {f.invoice_id for f in invoice_facts if takes_back(f, invoice_facts)}
     held = tuple(
         invoice
         for invoice, _ in sorted(paid.items(), key=lambda kv: (kv[1], kv[0]))
@@ -180,6 +180,24 @@ def decide(
         cancel_at_period_end=cancel,
         current_period_end=period_end,
     )
+
+
+def takes_back(fact: SubscriptionFact, facts: Iterable[SubscriptionFact]) -> bool:
+    """Whether a fact takes its invoice's period back: a lost dispute, or a refund of
+    the whole invoice. A partial refund (goodwill, a price difference) keeps the period
+    and asks a moderator to look, as a partly refunded order does."""
+    if fact.kind is SubscriptionFactKind.INVOICE_DISPUTE_LOST:
+        return True
+    if fact.kind is not SubscriptionFactKind.INVOICE_REFUNDED:
+        return False
+    charged = [
+        f.amount
+        for f in facts
+        if f.kind is SubscriptionFactKind.INVOICE_PAID
+        and f.invoice_id == fact.invoice_id
+        and f.amount is not None
+    ]
+    return fact.amount is None or not charged or fact.amount >= charged[0]
 
 
 def _earliest(facts: Iterable[SubscriptionFact], kind: SubscriptionFactKind) -> dict[str, datetime]:
@@ -337,11 +355,28 @@ class Subscriptions:
         async def record(conn: Conn) -> list[Effect]:
             now = self.ctx.now()
             await _lock_key(conn, gateway, gateway_ref)
-            await _store_fact(conn, gateway, gateway_ref, fact, now)
+            changed = await _store_fact(conn, gateway, gateway_ref, fact, now)
             current = await _load(conn, gateway, gateway_ref)
             if current is None:
                 return []  # settled when the subscription starts
-            return await self._settle(conn, current, now)
+            effects = await self._settle(conn, current, now)
+            if changed and fact.kind is SubscriptionFactKind.INVOICE_REFUNDED:
+                facts = await _load_facts(conn, gateway, gateway_ref)
+                if not takes_back(fact, facts):
+                    alert = ReviewAlert(
+                        member_id=current.member_id,
+                        order_id=current.order_id,
+                        reason=(
+                            f"Part of the {current.tier} subscription's renewal "
+                            f"(invoice {fact.invoice_id}) was refunded; the period stays. "
+                            "Check whether time should be taken back."
+                        ),
+                    )
+                    await store_effects(
+                        conn, [alert], order_id=current.order_id, now=now, shop_id=current.shop_id
+                    )
+                    effects.append(alert)
+            return effects
 
         return await self.ctx.db.write(record)
 
@@ -378,15 +413,15 @@ class Subscriptions:
             for f in facts
             if f.kind is SubscriptionFactKind.INVOICE_PAID and f.period_end is not None
         }
+        added: list[str] = []
         for invoice in decision.held:
             if (invoice, PERIOD) not in given:
-                memo = f"renewal: invoice {invoice} paid"
-                until = paid_until.get(invoice)
-                await mover.add(invoice, PERIOD, memo, months=months, at_least=until)
+                await mover.add(invoice, PERIOD, f"renewal: invoice {invoice} paid", months=months)
+                added.append(invoice)
         grace_invoice = decision.grace_invoice
         if grace_invoice is not None and (grace_invoice, GRACE) not in given:
             memo = f"grace period: invoice {grace_invoice} failed"
-            await mover.add(grace_invoice, GRACE, memo, days=self.grace.days)
+            keeps_until = await mover.add(grace_invoice, GRACE, memo, days=self.grace.days)
             assert decision.grace_until is not None  # decided with the grace invoice
             mover.effects.append(
                 RenewalFailed(
@@ -394,7 +429,7 @@ class Subscriptions:
                     tier=current.tier,
                     gateway=current.gateway,
                     subscription_ref=current.gateway_ref,
-                    grace_until=decision.grace_until,
+                    grace_until=keeps_until or decision.grace_until,
                 )
             )
         # Then take back: a grace the renewal paid for or a period refunded comes off
@@ -408,6 +443,13 @@ class Subscriptions:
             elif kind == GRACE and invoice in decision.void_graces:
                 why = "paid" if invoice in paid else "no longer applies"
                 await mover.take(period, f"grace taken back: invoice {invoice} {why}")
+        # Calendar months from the tier's end can fall short of the gateway's period
+        # (anchored on the 31st, say), as can a month whose grace was taken back: a
+        # member who paid must not lose the role before the period paid for ends.
+        for invoice in added:
+            until = paid_until.get(invoice)
+            if until is not None:
+                await mover.top_up(invoice, until, f"renewal: invoice {invoice} paid")
         state = (decision.status, decision.cancel_at_period_end, decision.current_period_end)
         if state != (current.status, current.cancel_at_period_end, current.current_period_end):
             await conn.execute(
@@ -456,26 +498,18 @@ class _Mover:
         *,
         months: int = 0,
         days: int = 0,
-        at_least: datetime | None = None,
-    ) -> None:
-        """Add the time, and with ``at_least`` (the end of the period the invoice paid)
-        top it up to that moment: calendar months from the tier's end can fall short of
-        the gateway's period (anchored on the 31st, say), and a member who paid must
-        not lose the role for the days in between."""
+    ) -> datetime | None:
+        """Add the time and record what it added; returns the tier's new end (None for
+        a permanent membership, which gains nothing)."""
         member, tier = self.current.member_id, self.current.tier
         before = await self.book.membership(member, tier)
         gained = timedelta(0)
+        end: datetime | None = None
         if before is None or not before.permanent:  # nothing to add to permanent time
             self.effects += await self.book.extend_membership(
                 member, tier, self._source(memo), months=months, days=days
             )
             end = await self._end(member, tier)
-            if at_least is not None and end < at_least:
-                short = -((end - at_least) // timedelta(days=1))  # whole days, rounded up
-                self.effects += await self.book.extend_membership(
-                    member, tier, self._source(f"{memo}; to the period's end"), days=short
-                )
-                end = await self._end(member, tier)
             start = self.now if before is None or before.expires_at is None else before.expires_at
             gained = end - max(self.now, start)
         await self.conn.execute(
@@ -486,6 +520,34 @@ class _Mover:
                 gained_seconds=int(gained.total_seconds()),
                 applied_at=self.now,
                 taken_at=None,
+            )
+        )
+        return end
+
+    async def top_up(self, invoice: str, until: datetime, memo: str) -> None:
+        """Reach the end of the period ``invoice`` paid, if the tier now ends before it;
+        the days go onto that period, so taking it back takes them too."""
+        member, tier = self.current.member_id, self.current.tier
+        held = await self.book.membership(member, tier)
+        if held is None or held.permanent or held.expires_at is None:
+            return
+        if held.expires_at >= until:
+            return
+        short = -((held.expires_at - until) // timedelta(days=1))  # whole days, rounded up
+        start = max(self.now, held.expires_at)
+        self.effects += await self.book.extend_membership(
+            member, tier, self._source(f"{memo}; to the period's end"), days=short
+        )
+        gained = await self._end(member, tier) - start
+        await self.conn.execute(
+            update(subscription_periods)
+            .where(
+                subscription_periods.c.subscription_id == self.current.id,
+                subscription_periods.c.invoice_id == invoice,
+                subscription_periods.c.kind == PERIOD,
+            )
+            .values(
+                gained_seconds=subscription_periods.c.gained_seconds + int(gained.total_seconds())
             )
         )
 

@@ -124,13 +124,15 @@ class MembershipKind(ItemKind):
         # Never a gift: the catalog makes every subscription item not giftable.
         if line.quantity != 1:
             raise InvalidInput(f"A {tier} subscription is bought once; it renews by itself.")
+        # One per cart: one checkout starts one subscription at the gateway, billed as
+        # one amount on one interval; two would be one subscription the shop sees as one.
         for other in context.other_lines:
-            if (
-                other.recipient_id == line.recipient_id
-                and other.spec.get("tier") == line.spec["tier"]
-                and self.renews_every(other.spec) is not None
-            ):
-                raise InvalidInput(f"The cart already has a {tier} subscription.")
+            if self.renews_every(other.spec) is not None:
+                other_tier = str(other.spec.get("tier", "")).title()
+                raise InvalidInput(
+                    f"The cart already has a {other_tier} subscription; check it out first, "
+                    "then subscribe to the next one."
+                )
 
     async def apply(self, line: PaidLine, book: AccountBook) -> list[Effect]:
         spec = line.spec

@@ -31,6 +31,15 @@ def _with_subscriptions() -> StoreConfig:
             billing="subscription",
             interval="year",
         ),
+        ItemConfig(
+            sku="premium-monthly",
+            name="Premium, monthly",
+            price=500,
+            kind="membership",
+            tier="premium",
+            billing="subscription",
+            interval="month",
+        ),
     ]
     return sample_store(items=items)
 
@@ -118,3 +127,12 @@ async def test_a_subscription_checks_out_for_its_first_period_in_cash(shop: Shop
     await shop.carts.add(GUILD, ALICE, "paid-monthly")
     order = (await shop.orders.checkout(GUILD, ALICE)).order
     assert (order.cash_due.amount, order.cash_due.currency) == (300, "USD")
+
+
+@pytest.mark.asyncio
+async def test_a_cart_holds_one_subscription_whatever_its_tier(shop: Shop) -> None:
+    """One checkout starts one subscription at the gateway: a second waits its turn."""
+    await shop.carts.add(GUILD, ALICE, "paid-monthly")
+    with pytest.raises(InvalidInput, match="already has a Paid subscription; check it out"):
+        await shop.carts.add(GUILD, ALICE, "premium-monthly")
+    assert [line.sku for line in (await shop.carts.view(GUILD, ALICE)).lines] == ["paid-monthly"]

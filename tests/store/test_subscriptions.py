@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from store.db.engine import Conn, Database, create_engine
 from store.db.schema import ledger
-from store.effects import AddRole, RemoveRole
+from store.effects import AddRole, RemoveRole, ReviewAlert
 from store.errors import InvalidInput
 from store.shop import Shop
 from store.subscriptions import (
@@ -360,3 +360,29 @@ async def test_a_cancel_and_a_resume_reported_in_one_second_agree_in_either_orde
     for fact in (cancel, resume) if cancel_first else (resume, cancel):
         await _tell(shop, fact)
     assert await _status(shop) is SubscriptionStatus.CANCELING
+
+
+async def test_a_partial_refund_of_a_renewal_keeps_the_period_and_asks_a_moderator(
+    shop: Shop, clock: FakeClock
+) -> None:
+    await _subscribed(shop)
+    clock.now = FIRST_END
+    await _tell(shop, _fact(K.INVOICE_PAID, "in_1", FIRST_END, amount=300, period_end=SECOND_END))
+    effects = await _tell(shop, _fact(K.INVOICE_REFUNDED, "in_1", FIRST_END, amount=50))
+    assert await _ends(shop) == SECOND_END
+    [alert] = [e for e in effects if isinstance(e, ReviewAlert)]
+    assert "in_1" in alert.reason and "period stays" in alert.reason
+
+
+async def test_a_renewal_paid_in_the_grace_still_reaches_the_period_it_paid(
+    shop: Shop, clock: FakeClock
+) -> None:
+    """Failed at the period end, paid a day later: the grace comes off, and the month
+    still runs to the end of the period the gateway billed (not a day short of it)."""
+    await _subscribed(shop)
+    clock.now = FIRST_END
+    await _tell(shop, _fact(K.INVOICE_FAILED, "in_1", FIRST_END))
+    clock.advance(days=1)
+    billed_until = SECOND_END + timedelta(days=2)  # anchored later than a calendar month
+    await _tell(shop, _fact(K.INVOICE_PAID, "in_1", clock.now, period_end=billed_until))
+    assert await _ends(shop) == billed_until
