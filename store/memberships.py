@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, bindparam, select, tuple_, update
+from sqlalchemy import ColumnElement, Row, bindparam, exists, select, tuple_, update
 from sqlalchemy.util.typing import TupleAny
 
 from store.batches import in_chunks
@@ -174,6 +174,7 @@ class MembershipWorkers:
                     .where(memberships.c.role_active.is_(True))
                     .where(memberships.c.permanent.is_(False))
                     .where(memberships.c.expires_at <= now)
+                    .where(~_renewal_on_its_way(now))
                     .limit(limit)
                     .with_for_update(skip_locked=True)
                 )
@@ -315,3 +316,21 @@ async def _renewing(
         (int(r.shop_id), int(r.member_id), str(r.tier)): _Renewal(int(r.amount), str(r.currency))
         for r in found
     }
+
+
+#: How long a tier an active subscription renews outlives its end while the gateway
+#: bills the renewal (Stripe charges about an hour after the period ends): the role
+#: is not taken away and given back every month.
+RENEWAL_WAIT = timedelta(days=1)
+
+
+def _renewal_on_its_way(now: datetime) -> ColumnElement[bool]:
+    """An active subscription renews this membership, which ended less than
+    `RENEWAL_WAIT` ago: its renewal (or its failure, and the grace) is coming."""
+    return exists().where(
+        subscriptions.c.shop_id == memberships.c.shop_id,
+        subscriptions.c.member_id == memberships.c.member_id,
+        subscriptions.c.tier == memberships.c.tier,
+        subscriptions.c.status == SubscriptionStatus.ACTIVE.value,
+        memberships.c.expires_at > now - RENEWAL_WAIT,
+    )

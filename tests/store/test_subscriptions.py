@@ -19,6 +19,7 @@ from store.db.engine import Conn, Database, create_engine
 from store.db.schema import ledger
 from store.effects import AddRole, RemoveRole, ReviewAlert
 from store.errors import InvalidInput
+from store.memberships import RENEWAL_WAIT
 from store.shop import Shop
 from store.subscriptions import (
     SubscriptionFact,
@@ -386,3 +387,24 @@ async def test_a_renewal_paid_in_the_grace_still_reaches_the_period_it_paid(
     billed_until = SECOND_END + timedelta(days=2)  # anchored later than a calendar month
     await _tell(shop, _fact(K.INVOICE_PAID, "in_1", clock.now, period_end=billed_until))
     assert await _ends(shop) == billed_until
+
+
+async def test_a_renewing_tier_outlives_its_end_while_the_renewal_is_billed(
+    shop: Shop, clock: FakeClock
+) -> None:
+    """The gateway bills a little after the period ends: the role is not taken away and
+    given back every month, but it goes if no renewal is reported within a day."""
+    await _subscribed(shop)
+    clock.now = FIRST_END + timedelta(hours=1)
+    assert await shop.memberships.claim_expired() == []
+    clock.now = FIRST_END + RENEWAL_WAIT + timedelta(seconds=1)
+    assert [effect.tier for effect in await shop.memberships.claim_expired()] == ["paid"]
+
+
+async def test_a_tier_whose_subscription_is_cancelled_ends_on_time(
+    shop: Shop, clock: FakeClock
+) -> None:
+    await _subscribed(shop)
+    await _tell(shop, _fact(K.STATUS, None, START, cancel_at_period_end=True))
+    clock.now = FIRST_END + timedelta(hours=1)
+    assert [effect.tier for effect in await shop.memberships.claim_expired()] == ["paid"]
