@@ -482,9 +482,10 @@ class PaymentFlow:
         if event is None:
             return ReturnStatus.CONFIRMING
         applied = await self.shop.fulfilment.apply(to_outcome(event))
+        order = await self.shop.orders.get(order.shop_id, order.id)
+        await self.renewals.start(event, order)
         if applied.effects:
             await self._wake()
-        order = await self.shop.orders.get(order.shop_id, order.id)
         return ReturnStatus.PAID if order.state in SETTLED_STATES else ReturnStatus.CONFIRMING
 
     async def _order_by_session(self, session_id: str, gateway: str | None) -> Order | None:
@@ -539,6 +540,7 @@ class PaymentFlow:
             except StoreError as exc:
                 log.info("order %s no longer lapses: %s", order.id, exc)
         results += await self.apply_unapplied()
+        await self.renewals.recover(limit)
         if any(r.effects for r in results):
             await self._wake()
         return results

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Mapping
+from datetime import datetime
 
 from payments.errors import GatewayError
 from payments.gateway import Gateway
 from payments.models import EventKind, GatewayEvent
 from store.effects import Effect
 from store.errors import InvalidInput
-from store.orders import Order
+from store.orders import Order, OrderState
 from store.shop import Shop
 from store.subscriptions import SubscriptionFact, SubscriptionFactKind, SubscriptionRecord
 
@@ -98,14 +99,55 @@ class Renewals:
         """The order that bought a subscription was paid: the subscription starts.
 
         Called for every report of the payment, not only the first: starting is
-        idempotent, and a start that failed is tried again with the next report.
+        idempotent, and a start that failed is tried again with the next report (and
+        by `recover`).
         """
         if event.kind is not EventKind.PAYMENT_SUCCEEDED or event.subscription_id is None:
             return
         if order is None and event.session_id is not None:
             order = await self.shop.orders.by_session(event.gateway, event.session_id)
-        if order is None or order.paid_at is None:
-            return  # not paid here (refused, or another shop's): nothing to renew
+        if order is None:
+            return  # another shop's, or no order of ours
+        await self._start(
+            order,
+            event.gateway,
+            event.subscription_id,
+            first_invoice_id=event.invoice_id,
+            period_end=event.period_end,
+            reported_at=event.occurred_at,
+        )
+
+    async def recover(self, limit: int = 50) -> int:
+        """Start the subscriptions of paid orders whose start was missed, asking each
+        order's gateway which subscription its checkout made (a reconcile job)."""
+        started = 0
+        for shop_id, order_id in await self.shop.subscriptions.unstarted(limit):
+            order = await self.shop.orders.get(shop_id, order_id)
+            gateway = self.gateways.get(order.gateway or "")
+            if gateway is None or order.gateway_session_id is None:
+                continue
+            try:
+                state = await gateway.fetch_session(order.gateway_session_id)
+            except GatewayError as error:
+                log.warning("order %s: its subscription cannot be looked up: %s", order.id, error)
+                continue
+            if state.subscription_id is not None:
+                await self._start(order, gateway.name, state.subscription_id)
+                started += 1
+        return started
+
+    async def _start(
+        self,
+        order: Order,
+        gateway: str,
+        subscription_id: str,
+        *,
+        first_invoice_id: str | None = None,
+        period_end: datetime | None = None,
+        reported_at: datetime | None = None,
+    ) -> None:
+        if order.state is not OrderState.FULFILLED:
+            return  # held for review, refunded or charged back: nothing to renew yet
         catalog = self.shop.ctx.catalog
         for line in order.lines:
             interval = catalog.line_renews_every(line.kind, line.spec)
@@ -117,22 +159,22 @@ class Renewals:
                 tier=str(line.spec["tier"]),
                 sku=line.sku,
                 interval=interval,
-                gateway=event.gateway,
-                gateway_ref=event.subscription_id,
+                gateway=gateway,
+                gateway_ref=subscription_id,
                 order_id=order.id,
                 order_line_id=line.id,
                 amount=line.unit_price.amount,
                 currency=line.unit_price.currency,
-                first_invoice_id=event.invoice_id,
+                first_invoice_id=first_invoice_id,
             )
-            if event.period_end is not None:  # when it first renews, as the gateway says
-                first = SubscriptionFact(
+            if period_end is not None and reported_at is not None:
+                first = SubscriptionFact(  # when it first renews, as the gateway says
                     kind=F.STATUS,
-                    occurred_at=event.occurred_at,
-                    period_end=event.period_end,
+                    occurred_at=reported_at,
+                    period_end=period_end,
                     cancel_at_period_end=False,
                 )
-                await self.shop.subscriptions.record(event.gateway, event.subscription_id, first)
+                await self.shop.subscriptions.record(gateway, subscription_id, first)
 
     # ---- the member's own actions ----------------------------------------------
 

@@ -28,13 +28,15 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, select, true, update
+from sqlalchemy import ColumnElement, Row, exists, select, true, update
 
 from store.accounts import AccountBook, Reason, Source
 from store.clock import ensure_utc
 from store.context import StoreContext
 from store.db.engine import Conn
 from store.db.schema import (
+    order_lines,
+    orders,
     subscription_facts,
     subscription_keys,
     subscription_periods,
@@ -44,9 +46,13 @@ from store.db.sql import insert_ignore
 from store.effects import Effect, RenewalFailed, ReviewAlert
 from store.errors import InvalidInput
 from store.kinds.base import INTERVAL_MONTHS
+from store.orders import OrderState
 from store.outbox import store_effects
 
 DEFAULT_GRACE = timedelta(days=3)
+#: How long after its payment a subscription's missed start is still looked for:
+#: gateways retry webhooks for about that long (Stripe: three days).
+START_WITHIN = timedelta(days=3)
 
 
 class SubscriptionFactKind(StrEnum):
@@ -379,6 +385,35 @@ class Subscriptions:
             return effects
 
         return await self.ctx.db.write(record)
+
+    async def unstarted(self, limit: int = 50) -> list[tuple[int, int]]:
+        """Orders paid lately that bought a subscription which has not started here:
+        (shop id, order id). Its start was missed (the webhook that names the
+        subscription was lost, the payment came by the return page, or the order was
+        held and resolved later); the caller asks the gateway and starts it. Orders
+        paid longer ago than `START_WITHIN` are left alone (and to a moderator)."""
+        since = self.ctx.now() - START_WITHIN
+
+        async def find(conn: Conn) -> list[tuple[int, int]]:
+            renewing = (
+                select(order_lines.c.order_id)
+                .where(order_lines.c.order_id == orders.c.id)
+                .where(order_lines.c.spec["billing"].as_string() == "subscription")
+            )
+            started = select(subscriptions.c.id).where(subscriptions.c.order_id == orders.c.id)
+            rows = await conn.execute(
+                select(orders.c.shop_id, orders.c.id)
+                .where(orders.c.state == OrderState.FULFILLED.value)
+                .where(orders.c.paid_at >= since)
+                .where(orders.c.gateway_session_id.is_not(None))
+                .where(exists(renewing))
+                .where(~exists(started))
+                .order_by(orders.c.id)
+                .limit(limit)
+            )
+            return [(int(row.shop_id), int(row.id)) for row in rows]
+
+        return await self.ctx.db.read(find)
 
     async def get(self, gateway: str, gateway_ref: str) -> SubscriptionRecord | None:
         async def get(conn: Conn) -> SubscriptionRecord | None:

@@ -9,7 +9,7 @@ keeps what was paid for and then ends.
 from __future__ import annotations
 
 import tomllib
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -215,3 +215,50 @@ async def test_a_subscription_is_never_paid_with_points(shopfront: Shopfront) ->
     refused = await shopfront.harness.slash(alice, "checkout", use_points=True)
     assert "can't be paid with points" in str(refused.embed)
     assert (await shop.carts.view(shopfront.guild_id, alice.id)).item_count == 1
+
+
+@subscription_shop
+async def test_a_subscription_whose_checkout_webhooks_were_lost_still_starts(
+    shopfront: Shopfront, clock: FakeClock
+) -> None:
+    """Paid at the gateway, every webhook dropped, the order fulfilled on the way (the
+    member's Cancel finds it paid): reconciliation finds the subscription its checkout
+    made, whose renewals then count."""
+    h, alice = shopfront.harness, shopfront.alice
+    await h.slash(alice, "cart", "add", options={"item": "paid-monthly"})
+    checkout = await h.slash(alice, "checkout")
+    [pay] = [c for row in checkout.components for c in row["components"]]
+    async with shopfront.http.post(
+        f"{shopfront.url}/fake-gateway/faults", json={"drop": True}
+    ) as dropped:
+        assert dropped.status == 200
+    session_id = pay["url"].rsplit("/", 1)[1]
+    paid = await shopfront.http.post(  # the member closes the tab: no return page
+        f"{shopfront.url}/fake-gateway/sessions/{session_id}/pay", allow_redirects=False
+    )
+    assert paid.status in (200, 303)
+    await shopfront.bot.gateway.drain()  # type: ignore[attr-defined]
+    assert await shopfront.bot.shop.subscriptions.for_member(shopfront.guild_id, alice.id) == []
+
+    # The member presses Cancel in /account: the gateway says paid, so the order is
+    # fulfilled there (paid wins), a path that never sees the subscription's id.
+    [order] = await shopfront.bot.shop.orders.recent(shopfront.guild_id, alice.id)
+    account = await h.slash(alice, "account")
+    await h.press(alice, account, f"account:cancel:{alice.id}:{order.id}")
+    assert await shopfront.bot.shop.subscriptions.for_member(shopfront.guild_id, alice.id) == []
+
+    clock.advance(minutes=30)
+    await shopfront.bot.flow.reconcile(timedelta(minutes=1))
+
+    record = await _record(shopfront)
+    assert (record.tier, record.status) == ("paid", SubscriptionStatus.ACTIVE)
+    async with shopfront.http.post(
+        f"{shopfront.url}/fake-gateway/faults", json={"drop": False}
+    ) as restored:
+        assert restored.status == 200
+    first_end = await _ends(shopfront)
+    assert first_end is not None
+    clock.now = first_end
+    await _renewals_due(shopfront)
+    renewed = await _ends(shopfront)
+    assert renewed is not None and renewed > first_end
