@@ -113,7 +113,7 @@ class StorefrontBot(commands.Bot):
             locale=settings.store.locale,
             holds_guild=self.holds_guild,
             ready=self.ready_to_act,
-            manage_url=flow.renewals.manage_url,
+            manage_link=flow.renewals.manage_link,
         )
         #: The outbox worker; `bot.runtime` starts it with the others.
         self.effects = Periodic(

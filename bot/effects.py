@@ -33,7 +33,6 @@ from bot.render.notices import (
     review_alert_embed,
     role_problem_embed,
 )
-from payments.errors import GatewayError
 from store.effects import (
     AddRole,
     Effect,
@@ -123,13 +122,13 @@ class EffectDeliverer:
         locale: str = "en_US",
         holds_guild: Callable[[int], bool] | None = None,
         ready: Callable[[], bool] | None = None,
-        manage_url: Callable[[str, str], Awaitable[str]] | None = None,
+        manage_link: Callable[[str | None], str | None] | None = None,
     ) -> None:
         self.client = client
         #: Whether the client may act yet; default: its gateway session is ready.
         self.ready = ready or client.is_ready
-        #: (gateway, subscription ref) -> where the member fixes their payment.
-        self.manage_url = manage_url
+        #: A subscription's manage token -> the member's "update payment" link.
+        self.manage_link = manage_link
         #: Whether this process's cache knows a guild (Discord sends it the guild's
         #: events); any other guild is asked for over REST. Default: every guild.
         self.holds_guild = holds_guild or (lambda guild_id: True)
@@ -441,21 +440,9 @@ class EffectDeliverer:
     async def _renewal_failed(self, stored: StoredEffect) -> str:
         effect = stored.effect
         assert isinstance(effect, RenewalFailed)
-        embed = renewal_failed_embed(
-            effect, server=await self._server_name(stored), fix_url=await self._fix_url(effect)
-        )
+        link = self.manage_link(effect.manage_token) if self.manage_link else None
+        embed = renewal_failed_embed(effect, server=await self._server_name(stored), fix_url=link)
         return await self._dm(effect.member_id, embed)
-
-    async def _fix_url(self, effect: RenewalFailed) -> str | None:
-        """Where the member updates their payment details, as the gateway says; None
-        (the DM points to /account) when it cannot say."""
-        if self.manage_url is None:
-            return None
-        try:
-            return await self.manage_url(effect.gateway, effect.subscription_ref)
-        except GatewayError as error:
-            log.warning("no payment link for subscription %s: %s", effect.subscription_ref, error)
-            return None
 
     async def _dm(self, user_id: int, embed: discord.Embed) -> str:
         try:

@@ -195,12 +195,34 @@ class Renewals:
         gateway, record = await self._of(shop_id, member_id, subscription)
         await _acting(gateway.resume_subscription(record.gateway_ref))
 
-    async def manage_url(self, gateway: str, subscription_ref: str) -> str:
-        """Where the member fixes their payment details (the gateway's own page)."""
-        found = self.gateways.get(gateway)
-        if found is None:
-            raise GatewayError(f"gateway {gateway!r} is not enabled", transient=False)
-        return await found.manage_url(subscription_ref, f"{self.public_url}/subscription/return")
+    def manage_link(self, manage_token: str | None) -> str | None:
+        """The member's own "update payment" link on the shop, the same every time (a
+        DM may be read days later); opening it asks the gateway for a fresh page."""
+        if not manage_token:
+            return None
+        return f"{self.public_url}/subscription/manage/{manage_token}"
+
+    async def open_manage(self, manage_token: str) -> str:
+        """Where the link leads now: the gateway's page for the payment details
+        (Stripe's customer billing portal, made for this visit)."""
+        record = await self.shop.subscriptions.by_manage_token(manage_token)
+        if record is None:
+            raise InvalidInput("That link is not one of this shop's.")
+        gateway = self.gateways.get(record.gateway)
+        if gateway is None:
+            raise SubscriptionUnavailable(
+                f"This subscription renews through {record.gateway!r}, which this shop no "
+                "longer has enabled; ask a moderator."
+            )
+        try:
+            return await gateway.manage_url(
+                record.gateway_ref, f"{self.public_url}/subscription/return"
+            )
+        except GatewayError as error:
+            log.warning("no payment page for subscription %s: %s", record.id, error)
+            raise SubscriptionUnavailable(
+                "The payment provider didn't answer. Please try the link again shortly."
+            ) from error
 
     async def _of(
         self, shop_id: int, member_id: int, subscription: int

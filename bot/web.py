@@ -17,8 +17,10 @@ import logging
 from aiohttp import web
 
 from bot.payflow import PaymentFlow, PaymentUnavailable, ReturnStatus
+from bot.renewals import SubscriptionUnavailable
 from payments.errors import GatewayError, WebhookVerificationError
 from store.db.engine import StoreUnavailable
+from store.errors import InvalidInput
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +35,7 @@ def create_web_app(flow: PaymentFlow) -> web.Application:
     app.router.add_get("/checkout/return", _checkout_return)
     app.router.add_get("/checkout/cancel", _checkout_cancel)
     app.router.add_get("/subscription/return", _subscription_return)
+    app.router.add_get("/subscription/manage/{token}", _subscription_manage)
     app.router.add_get("/healthz", _healthz)
     for gateway in flow.gateways.values():
         gateway.add_routes(app)
@@ -102,15 +105,29 @@ async def _subscription_return(request: web.Request) -> web.Response:
     )
 
 
+async def _subscription_manage(request: web.Request) -> web.Response:
+    """The member's "update payment" link: on to a fresh page at the gateway."""
+    renewals = request.app[FLOW_KEY].renewals
+    try:
+        target = await renewals.open_manage(request.match_info["token"])
+    except InvalidInput as error:
+        return _page("Link not found", error.message, status=404)
+    except SubscriptionUnavailable as error:
+        return _page("Try again shortly", error.member_message, status=503)
+    except StoreUnavailable:
+        return _page("Try again shortly", "The shop is busy. Please try again.", status=503)
+    raise web.HTTPFound(target)
+
+
 async def _healthz(request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
 
-def _page(title: str, message: str) -> web.Response:
+def _page(title: str, message: str, *, status: int = 200) -> web.Response:
     body = (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
         f"<title>{html.escape(title)}</title></head><body><main>"
         f"<h1>{html.escape(title)}</h1><p>{html.escape(message)}</p>"
         "</main></body></html>"
     )
-    return web.Response(text=body, content_type="text/html")
+    return web.Response(text=body, content_type="text/html", status=status)

@@ -145,6 +145,8 @@ class RenewalFailed(Effect):
     gateway: str
     subscription_ref: str
     grace_until: datetime | str
+    #: The member's "update payment" link on the shop ("" in rows written before it).
+    manage_token: str = ""
 
 
 @dataclass(frozen=True)

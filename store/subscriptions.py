@@ -22,6 +22,7 @@ longer applies (a later renewal failed, or the subscription ended) is taken back
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -248,6 +249,8 @@ class SubscriptionRecord:
     current_period_end: datetime | None
     created_at: datetime
     updated_at: datetime
+    #: The secret part of the member's "update payment" link (see `by_manage_token`).
+    manage_token: str | None = None
 
     @classmethod
     def from_row(cls, row: Row[Any]) -> SubscriptionRecord:
@@ -268,6 +271,7 @@ class SubscriptionRecord:
             status=SubscriptionStatus(row.status),
             cancel_at_period_end=bool(row.cancel_at_period_end),
             current_period_end=row.current_period_end,
+            manage_token=row.manage_token,
             created_at=row.created_at,
             updated_at=row.updated_at,
         )
@@ -337,6 +341,7 @@ class Subscriptions:
                     "current_period_end": None,
                     "created_at": now,
                     "updated_at": now,
+                    "manage_token": secrets.token_urlsafe(24),
                 },
                 conflict=["gateway", "gateway_ref"],
             )
@@ -415,6 +420,22 @@ class Subscriptions:
 
         return await self.ctx.db.read(find)
 
+    async def by_manage_token(self, token: str) -> SubscriptionRecord | None:
+        """The subscription a member's "update payment" link names; None for any other
+        text (the link is its only key, so a guess must miss: 192 random bits)."""
+        if not token or len(token) > 64:
+            return None
+
+        async def find(conn: Conn) -> SubscriptionRecord | None:
+            row = (
+                await conn.execute(
+                    select(subscriptions).where(subscriptions.c.manage_token == token)
+                )
+            ).one_or_none()
+            return None if row is None else SubscriptionRecord.from_row(row)
+
+        return await self.ctx.db.read(find)
+
     async def get(self, gateway: str, gateway_ref: str) -> SubscriptionRecord | None:
         async def get(conn: Conn) -> SubscriptionRecord | None:
             return await _load(conn, gateway, gateway_ref)
@@ -465,6 +486,7 @@ class Subscriptions:
                     gateway=current.gateway,
                     subscription_ref=current.gateway_ref,
                     grace_until=keeps_until or decision.grace_until,
+                    manage_token=current.manage_token or "",
                 )
             )
         # Then take back: a grace the renewal paid for or a period refunded comes off

@@ -10,7 +10,6 @@ anyone else is refused before anything is read or changed.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -24,17 +23,12 @@ from bot.render import account as render
 from bot.render.notices import receipt_embed
 from bot.renewals import SubscriptionUnavailable
 from bot.replies import NO_MENTIONS, Refusal, Reply
-from payments.errors import GatewayError
 from store.subscriptions import SubscriptionRecord, SubscriptionStatus
 
 if TYPE_CHECKING:
     from bot.app import StorefrontBot
 
 log = logging.getLogger(__name__)
-
-#: How long /account waits for a gateway's payment-details link before showing the page
-#: without that button (the page must not hang on a slow gateway).
-MANAGE_URL_SECONDS = 5.0
 
 
 class AccountCog(commands.Cog, name="Account"):
@@ -70,7 +64,7 @@ class AccountCog(commands.Cog, name="Account"):
         subscriptions = await self.shop.subscriptions.for_member(shop, member)
         now, gateways = self.shop.ctx.now(), self.bot.flow.gateways.keys()
         listed = render.shown_subscriptions(subscriptions, now)
-        manage_urls = await self._manage_urls(listed)
+        manage_urls = self._manage_urls(listed)
         embed = render.account_embed(
             account,
             orders,
@@ -95,23 +89,15 @@ class AccountCog(commands.Cog, name="Account"):
         )
         return Reply(embed, view)
 
-    async def _manage_urls(self, subscriptions: list[SubscriptionRecord]) -> dict[int, str]:
-        """Each running subscription's payment-details link, asked of its gateway; one it
-        cannot give (disabled, unknown, slow) gets no button rather than a refusal."""
-        running = [s for s in subscriptions if s.status is not SubscriptionStatus.ENDED]
-
-        async def one(record: SubscriptionRecord) -> str | None:
-            try:
-                async with asyncio.timeout(MANAGE_URL_SECONDS):
-                    return await self.bot.flow.renewals.manage_url(
-                        record.gateway, record.gateway_ref
-                    )
-            except (GatewayError, TimeoutError) as error:
-                log.info("no payment link for subscription %s: %s", record.id, error)
-                return None
-
-        urls = await asyncio.gather(*(one(s) for s in running))
-        return {s.id: url for s, url in zip(running, urls, strict=True) if url is not None}
+    def _manage_urls(self, subscriptions: list[SubscriptionRecord]) -> dict[int, str]:
+        """Each running subscription's "update payment" link on the shop (the gateway is
+        asked only when the member opens it); none at a gateway no longer enabled."""
+        links = {
+            s.id: self.bot.flow.renewals.manage_link(s.manage_token)
+            for s in subscriptions
+            if s.status is not SubscriptionStatus.ENDED and s.gateway in self.bot.flow.gateways
+        }
+        return {sid: link for sid, link in links.items() if link is not None}
 
     # ---- components ---------------------------------------------------------------
 

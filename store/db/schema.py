@@ -322,7 +322,11 @@ subscriptions = Table(
     Column("current_period_end", UTCDateTime, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # The unguessable part of the member's own "update payment" link on the shop, which
+    # asks the gateway for a fresh page each time (Stripe's portal sessions are brief).
+    Column("manage_token", String(64), nullable=True),
     UniqueConstraint("gateway", "gateway_ref", name="uq_subscriptions_gateway_ref"),
+    UniqueConstraint("manage_token", name="uq_subscriptions_manage_token"),
     Index("ix_subscriptions_member", "shop_id", "member_id"),
 )
 

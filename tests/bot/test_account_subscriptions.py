@@ -135,7 +135,10 @@ async def test_update_payment_links_to_the_gateways_page_which_leads_back_here(
     subscription = await _subscribe(shopfront)
     account = await shopfront.harness.slash(shopfront.alice, "account")
     url = _links(account)["Update payment · Paid, monthly"]
-    assert url.endswith(f"/fake-gateway/manage/{subscription.gateway_ref}")
+    assert url == f"{shopfront.url}/subscription/manage/{subscription.manage_token}"
+    async with shopfront.http.get(url, allow_redirects=False) as hop:
+        assert hop.status == 302  # a fresh page at the gateway, made when opened
+        assert hop.headers["Location"].endswith(f"/fake-gateway/manage/{subscription.gateway_ref}")
     async with shopfront.http.get(url) as page:
         assert page.status == 200
         assert f"{shopfront.url}/subscription/return" in await page.text()

@@ -121,7 +121,7 @@ async def test_a_failed_renewal_keeps_the_tier_for_the_grace_period_then_it_laps
 
     assert (await _record(shopfront)).status is SubscriptionStatus.PAST_DUE
     [notice] = [t for t in _dm_text(shopfront) if "could not renew" in t]
-    assert f"/fake-gateway/manage/{record.gateway_ref}" in notice
+    assert f"{shopfront.url}/subscription/manage/{record.manage_token}" in notice
     grace_end = await _ends(shopfront)
     assert grace_end is not None and (grace_end - first_end).days == 3
     assert shopfront.paid_role in shopfront.world.member(shopfront.alice.id).roles
@@ -262,3 +262,10 @@ async def test_a_subscription_whose_checkout_webhooks_were_lost_still_starts(
     await _renewals_due(shopfront)
     renewed = await _ends(shopfront)
     assert renewed is not None and renewed > first_end
+
+
+@subscription_shop
+async def test_a_manage_link_that_is_not_the_shops_is_not_found(shopfront: Shopfront) -> None:
+    await _subscribe(shopfront)
+    async with shopfront.http.get(f"{shopfront.url}/subscription/manage/guessed") as page:
+        assert page.status == 404

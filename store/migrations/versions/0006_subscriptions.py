@@ -45,8 +45,10 @@ def upgrade() -> None:
         _moment("current_period_end", nullable=True),
         _moment("created_at", nullable=False),
         _moment("updated_at", nullable=False),
+        sa.Column("manage_token", sa.String(length=64), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_subscriptions")),
         sa.UniqueConstraint("gateway", "gateway_ref", name="uq_subscriptions_gateway_ref"),
+        sa.UniqueConstraint("manage_token", name="uq_subscriptions_manage_token"),
     )
     op.create_index("ix_subscriptions_member", "subscriptions", ["shop_id", "member_id"])
     op.create_table(
