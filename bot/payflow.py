@@ -390,6 +390,7 @@ class PaymentFlow:
                     quantity=line.quantity,
                     unit_amount=line.unit_price.amount,
                     interval=catalog.line_renews_every(line.kind, line.spec),
+                    sku=line.sku,
                 )
                 for line in order.lines
             )

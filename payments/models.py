@@ -39,13 +39,16 @@ class CheckoutLine:
 
     ``interval`` makes the line recurring: its amount is charged again every month or
     year until the subscription ends. None is a one-off charge, as every line was before
-    subscriptions existed.
+    subscriptions existed. ``sku`` names the catalog item the line sells, so a gateway can
+    keep one price object per item and amount instead of a new one per checkout; None for
+    a line that sells no single item (what points left to pay).
     """
 
     name: str
     quantity: int
     unit_amount: int
     interval: Interval | None = None
+    sku: str | None = None
 
     def __post_init__(self) -> None:
         if not self.name:

@@ -2,9 +2,12 @@
 
 Every SDK call lives in this module; ``stripe_events`` only translates event payloads.
 
-Subscriptions are Checkout Sessions in ``mode=subscription``. Prices are sent inline
-(``price_data`` with ``recurring``), not created as Price objects: nothing to look up or
-keep in step with the catalog, and Stripe makes an archived Price per session itself.
+Subscriptions are Checkout Sessions in ``mode=subscription``. A recurring line that
+sells a catalog item uses one Price object per deployment, item, interval, amount and
+currency, found by its ``lookup_key`` or else created: inline ``price_data`` would make
+a new Price and Product at every checkout, cluttering the account's catalog and the
+billing portal. A changed price is a new key, so a Price never changes under a running
+subscription. Lines without an item (and one-off lines) stay inline.
 The session's metadata is copied to the subscription (``subscription_data.metadata``),
 so every renewal invoice still names the deployment that sold it.
 """
@@ -25,9 +28,11 @@ from payments import signing
 from payments.errors import GatewayError, WebhookVerificationError
 from payments.gateway import Gateway, GatewayContext, GatewayOptions
 from payments.models import (
+    CheckoutLine,
     CheckoutRequest,
     CheckoutSession,
     GatewayEvent,
+    Interval,
     RefundResult,
     SessionState,
 )
@@ -47,6 +52,8 @@ MAX_EXPIRY = timedelta(hours=23, minutes=59)
 SIGNATURE_HEADER = "Stripe-Signature"
 #: Subscription statuses after which there is nothing left to cancel.
 ENDED_STATUSES = ("canceled", "incomplete_expired")
+#: Stripe's limit on a Price's lookup_key.
+LOOKUP_KEY_MAX = 200
 
 
 class StripeOptions(GatewayOptions):
@@ -65,6 +72,20 @@ def derived_key(purpose: str, key: str) -> str:
     if len(derived) > 255:
         derived = f"storefront-{purpose}-sha256-{hashlib.sha256(key.encode()).hexdigest()}"
     return derived
+
+
+def price_lookup_key(instance_id: str | None, line: CheckoutLine, currency: str) -> str:
+    """The key of the one Price a recurring line of an item uses.
+
+    Everything that makes two Prices differ is in it, so a changed amount or currency
+    finds no Price and makes a new one while running subscriptions keep theirs; the
+    deployment is in it because deployments sharing an account may sell different things
+    under one sku.
+    """
+    key = f"{instance_id or 'shop'}:{line.sku}:{line.interval}:{line.unit_amount}:{currency}"
+    if len(key) > LOOKUP_KEY_MAX:
+        key = f"sha256:{hashlib.sha256(key.encode()).hexdigest()}"
+    return key
 
 
 def with_session_placeholder(url: str) -> str:
@@ -141,6 +162,11 @@ class StripeGateway(Gateway):
             metadata["instance_id"] = request.instance_id
         line_items: list[stripe.params.checkout.SessionCreateParamsLineItem] = []
         for line in request.lines:
+            if line.interval is not None and line.sku is not None:
+                key = price_lookup_key(request.instance_id, line, currency)
+                price_id = await self._item_price(key, line, line.interval, currency)
+                line_items.append({"quantity": line.quantity, "price": price_id})
+                continue
             price: stripe.params.checkout.SessionCreateParamsLineItemPriceData = {
                 "currency": currency,
                 "unit_amount": line.unit_amount,
@@ -189,6 +215,42 @@ class StripeGateway(Gateway):
             url=session.url,
             expires_at=datetime.fromtimestamp(session.expires_at, tz=UTC),
         )
+
+    async def _item_price(
+        self, lookup_key: str, line: CheckoutLine, interval: Interval, currency: str
+    ) -> str:
+        """The id of the Price this recurring line's item uses, created on first sale.
+
+        Looked up before creating, and created under an idempotency key derived from the
+        lookup key, so concurrent or retried checkouts of one item end with one Price.
+        A Price archived in the dashboard is not used again: a new one takes its key.
+        """
+        try:
+            found = await self.client.v1.prices.list_async(
+                {"lookup_keys": [lookup_key], "limit": 1}
+            )
+            archived = None
+            for existing in found.data:
+                if existing.active:
+                    return existing.id
+                archived = existing.id
+            params: stripe.params.PriceCreateParams = {
+                "currency": currency,
+                "unit_amount": line.unit_amount,
+                "recurring": {"interval": interval},
+                "product_data": {"name": line.name},
+                "lookup_key": lookup_key,
+                "metadata": {"sku": str(line.sku)},
+            }
+            if archived is not None:
+                params["transfer_lookup_key"] = True
+            key = lookup_key if archived is None else f"{lookup_key}:after:{archived}"
+            price = await self.client.v1.prices.create_async(
+                params, {"idempotency_key": derived_key("price", key)}
+            )
+        except stripe.StripeError as error:
+            raise gateway_error(error) from error
+        return price.id
 
     def verify_webhook(self, body: bytes, headers: Mapping[str, str]) -> list[GatewayEvent]:
         """Stripe's own verifier checks the signatures; we check the time window ourselves
@@ -396,10 +458,23 @@ class StripeGateway(Gateway):
             raise gateway_error(error) from error
 
     async def resume_subscription(self, subscription_id: str) -> None:
-        try:
-            await self.client.v1.subscriptions.update_async(
-                subscription_id, {"cancel_at_period_end": False}
+        """Undo a cancellation, whichever way it was made: ours sets
+        ``cancel_at_period_end``, the billing portal and the dashboard set ``cancel_at``.
+        Each is cleared by a call of its own (Stripe may refuse the two together), and
+        a subscription with neither set is left alone."""
+        subscription = await self._subscription(subscription_id)
+        if subscription.status in ENDED_STATUSES:
+            raise GatewayError(
+                f"subscription {subscription_id} has ended; it cannot be resumed",
+                transient=False,
             )
+        try:
+            if subscription.cancel_at_period_end:
+                subscription = await self.client.v1.subscriptions.update_async(
+                    subscription_id, {"cancel_at_period_end": False}
+                )
+            if subscription.cancel_at is not None:
+                await self.client.v1.subscriptions.update_async(subscription_id, {"cancel_at": ""})
         except stripe.StripeError as error:
             raise gateway_error(error) from error
 

@@ -10,6 +10,10 @@ customer, a subscription (its period on the items) and a paid first invoice (nam
 subscription under ``parent.subscription_details``) whose payment is an
 ``invoice_payment``. What Stripe would send about them is kept in ``outbox`` as event
 bodies, for a test to sign and deliver.
+
+Prices are kept as Stripe keeps them: a lookup_key belongs to one Price at a time (a
+second create with it is refused unless ``transfer_lookup_key``), and a checkout line
+may name a Price by id instead of sending ``price_data``.
 """
 
 from __future__ import annotations
@@ -77,11 +81,15 @@ class StripeStub:
     refunds: dict[str, dict[str, Any]] = field(default_factory=dict)
     failures: list[int] = field(default_factory=list)
     stalls: list[float] = field(default_factory=list)
+    #: Paths whose next request is carried out but answered 503, as when the answer is
+    #: lost on the way back.
+    lost_answers: list[str] = field(default_factory=list)
     charge_intents: dict[str, str] = field(default_factory=dict)
     subscriptions: dict[str, dict[str, Any]] = field(default_factory=dict)
     invoices: dict[str, dict[str, Any]] = field(default_factory=dict)
     customers: dict[str, dict[str, Any]] = field(default_factory=dict)
     invoice_payments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    prices: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: Each payment intent that took money: (amount, currency).
     payments: dict[str, tuple[int, str]] = field(default_factory=dict)
     #: Event bodies Stripe would have sent, in order (see ``webhooks``).
@@ -185,8 +193,9 @@ class StripeStub:
         self.customers[customer["id"]] = customer
         subscription = copy.deepcopy(self.fixtures["subscription"])
         now = self.clock()
-        recurring = [li for li in params["line_items"] if "recurring" in li["price_data"]]
-        interval = recurring[0]["price_data"]["recurring"]["interval"]
+        lines_asked = [self._line_price(li) for li in params["line_items"]]
+        recurring = [li for li in lines_asked if li[0]["recurring"] is not None]
+        interval = recurring[0][0]["recurring"]["interval"]
         end = _add_interval(now, interval)
         subscription.update(
             id=self._id("sub"),
@@ -207,21 +216,13 @@ class StripeStub:
             description=params.get("subscription_data", {}).get("description"),
         )
         items = []
-        for line in recurring:
+        for price, quantity, _name in recurring:
             item = copy.deepcopy(self.fixtures["subscription_item"])
-            price = item["price"]
-            price.update(
-                id=self._id("price"),
-                currency=line["price_data"]["currency"],
-                unit_amount=int(line["price_data"]["unit_amount"]),
-                unit_amount_decimal=line["price_data"]["unit_amount"],
-                product=self._id("prod"),
-            )
-            price["recurring"]["interval"] = interval
+            item["price"] = price
             item.update(
                 id=self._id("si"),
                 subscription=subscription["id"],
-                quantity=int(line["quantity"]),
+                quantity=quantity,
                 created=now,
                 current_period_start=now,
                 current_period_end=end,
@@ -231,19 +232,11 @@ class StripeStub:
         subscription["items"]["data"] = items
         subscription["items"]["url"] = f"/v1/subscription_items?subscription={subscription['id']}"
         self.subscriptions[subscription["id"]] = subscription
-        one_off = [li for li in params["line_items"] if "recurring" not in li["price_data"]]
+        one_off = [li for li in lines_asked if li[0]["recurring"] is None]
         lines = [
             (item["price"]["product"], item["quantity"], item["price"]["unit_amount"], item)
             for item in items
-        ] + [
-            (
-                li["price_data"]["product_data"]["name"],
-                int(li["quantity"]),
-                int(li["price_data"]["unit_amount"]),
-                None,
-            )
-            for li in one_off
-        ]
+        ] + [(name, quantity, price["unit_amount"], None) for price, quantity, name in one_off]
         invoice = self._invoice(subscription, "subscription_create", lines, now, end, paid=True)
         subscription["latest_invoice"] = invoice["id"]
         session.update(
@@ -379,7 +372,9 @@ class StripeStub:
 
     async def _handle(self, request: web.Request) -> web.Response:
         body = await request.text()
-        pairs = parse_qsl(body if request.method == "POST" else request.query_string)
+        pairs = parse_qsl(
+            body if request.method == "POST" else request.query_string, keep_blank_values=True
+        )
         recorded = Recorded(request.method, request.path, dict(request.headers), decode_form(pairs))
         self.requests.append(recorded)
         if self.stalls:
@@ -393,6 +388,9 @@ class StripeStub:
                 return _error(400, "idempotency_error", "Keys for idempotent requests...")
             return web.json_response(answer, status=status, headers={"Idempotent-Replayed": "true"})
         status, answer = self._route(request.method, request.path, recorded.params)
+        if request.path in self.lost_answers:
+            self.lost_answers.remove(request.path)
+            return _error(503, "api_error", "the answer was lost")
         if request.method == "POST" and key:
             self._idempotent[key] = (f"{request.path}?{body}", status, answer)
         return web.json_response(answer, status=status)
@@ -401,6 +399,14 @@ class StripeStub:
         parts = path.strip("/").split("/")
         if parts[:3] == ["v1", "checkout", "sessions"]:
             if method == "POST" and len(parts) == 3:
+                for line in params["line_items"]:
+                    price = self.prices.get(line.get("price", ""))
+                    if "price" in line and price is None:
+                        return _missing(line["price"])
+                    if price is not None and not price["active"]:
+                        return 400, _error_body(
+                            "invalid_request_error", "The price specified is inactive."
+                        )
                 return 200, self._create_session(params)
             if method == "GET" and len(parts) == 3:
                 found = [
@@ -446,6 +452,17 @@ class StripeStub:
             )
             self.refunds[refund["id"]] = refund
             return 200, refund
+        if parts == ["v1", "prices"] and method == "POST":
+            return self._create_price(params)
+        if parts == ["v1", "prices"] and method == "GET":
+            keys = params.get("lookup_keys", [])
+            found = [
+                p
+                for p in self.prices.values()
+                if p["lookup_key"] in keys
+                and ("active" not in params or str(p["active"]).lower() == params["active"])
+            ]
+            return 200, _list(found, path)
         if parts[:2] == ["v1", "charges"] and method == "GET" and len(parts) == 3:
             charge = copy.deepcopy(self.fixtures["charge"])
             charge.update(id=parts[2], payment_intent=self.charge_intents.get(parts[2]))
@@ -475,6 +492,12 @@ class StripeStub:
                     previous = {"cancel_at_period_end": subscription["cancel_at_period_end"]}
                     subscription["cancel_at_period_end"] = flag
                     subscription["canceled_at"] = self.clock() if flag else None
+                    self._emit("customer.subscription.updated", subscription, previous)
+                return 200, subscription
+            if method == "POST" and params.get("cancel_at") == "":
+                if subscription["cancel_at"] is not None:
+                    previous = {"cancel_at": subscription["cancel_at"]}
+                    subscription.update(cancel_at=None, canceled_at=None)
                     self._emit("customer.subscription.updated", subscription, previous)
                 return 200, subscription
         if parts[:2] == ["v1", "invoices"] and len(parts) == 3 and method == "GET":
@@ -508,7 +531,7 @@ class StripeStub:
 
     def _create_session(self, params: dict[str, Any]) -> dict[str, Any]:
         session = copy.deepcopy(self.fixtures["checkout.session"])
-        lines = params["line_items"]
+        lines = [self._line_price(line) for line in params["line_items"]]
         session.update(
             id=self._id("cs_test"),
             mode=params.get("mode", "payment"),
@@ -518,10 +541,8 @@ class StripeStub:
             status="open",
             payment_status="unpaid",
             payment_intent=None,
-            amount_total=sum(
-                int(line["quantity"]) * int(line["price_data"]["unit_amount"]) for line in lines
-            ),
-            currency=lines[0]["price_data"]["currency"],
+            amount_total=sum(quantity * price["unit_amount"] for price, quantity, _ in lines),
+            currency=lines[0][0]["currency"],
             client_reference_id=params.get("client_reference_id"),
             metadata=params.get("metadata", {}),
             success_url=params["success_url"],
@@ -533,6 +554,68 @@ class StripeStub:
         self.sessions[session["id"]] = session
         self._session_params[session["id"]] = params
         return session
+
+    def _line_price(self, line: dict[str, Any]) -> tuple[dict[str, Any], int, str]:
+        """A checkout line's Price, quantity and name: the Price it names, or one made
+        from its ``price_data`` as Stripe makes for an inline price."""
+        if "price" in line:
+            price = copy.deepcopy(self.prices[line["price"]])
+            return price, int(line["quantity"]), str(price["product"])
+        data = line["price_data"]
+        price = self._new_price(data, product=self._id("prod"))
+        return price, int(line["quantity"]), str(data["product_data"]["name"])
+
+    def _new_price(self, params: dict[str, Any], product: str) -> dict[str, Any]:
+        price = copy.deepcopy(self.fixtures["price"])
+        price.update(
+            id=self._id("price"),
+            created=self.clock(),
+            currency=params["currency"],
+            unit_amount=int(params["unit_amount"]),
+            unit_amount_decimal=str(params["unit_amount"]),
+            product=product,
+            lookup_key=params.get("lookup_key"),
+            metadata=dict(params.get("metadata", {})),
+            transform_quantity=None,
+        )
+        if "recurring" in params:
+            price["type"] = "recurring"
+            price["recurring"].update(interval=params["recurring"]["interval"], interval_count=1)
+        else:
+            price.update(type="one_time", recurring=None)
+        return price
+
+    def _create_price(self, params: dict[str, Any]) -> tuple[int, Any]:
+        """POST /v1/prices with ``product_data``: a new Product and Price. A lookup_key
+        another Price holds is refused, unless ``transfer_lookup_key`` moves it."""
+        lookup_key = params.get("lookup_key")
+        holder = next(
+            (p for p in self.prices.values() if lookup_key and p["lookup_key"] == lookup_key),
+            None,
+        )
+        if holder is not None:
+            if params.get("transfer_lookup_key") != "true":
+                return 400, _error_body(
+                    "invalid_request_error",
+                    f"A price (`{holder['id']}`) already uses that lookup key.",
+                )
+            holder["lookup_key"] = None
+        price = self._new_price(params, product=self._id("prod"))
+        self.prices[price["id"]] = price
+        return 200, price
+
+    def archive_price(self, price_id: str) -> None:
+        """What the dashboard's "Archive price" does: it stays, but sells no more."""
+        self.prices[price_id]["active"] = False
+
+    def cancel_in_portal(self, subscription_id: str) -> dict[str, Any]:
+        """Cancel as the billing portal does (API 2025+): ``cancel_at`` the period's end,
+        the flag left false."""
+        subscription = self.subscriptions[subscription_id]
+        previous = {"cancel_at": subscription["cancel_at"]}
+        subscription.update(cancel_at=_period_end(subscription), canceled_at=self.clock())
+        self._emit("customer.subscription.updated", subscription, previous)
+        return subscription
 
 
 def _list(data: list[dict[str, Any]], url: str) -> dict[str, Any]:

@@ -139,6 +139,129 @@ async def test_one_off_checkout_stays_in_payment_mode(
     assert (params["mode"], "subscription_data" in params) == ("payment", False)
 
 
+# -- one Price per item --------------------------------------------------------------
+
+
+def item_request(
+    clock: Clock, order: int = 17, amount: int = 500, currency: str = "EUR"
+) -> CheckoutRequest:
+    """Gold every month, sold as the catalog item ``gold-monthly``, plus 500 points once."""
+    gold = CheckoutLine("Gold, monthly", 1, amount, "month", sku="gold-monthly")
+    return checkout_request(
+        clock,
+        order_id=f"order-{order}",
+        idempotency_key=f"production-order-{order}",
+        lines=(gold, CheckoutLine("500 points", 1, 199, sku="points-500")),
+        total=amount + 199,
+        currency=currency,
+        instance_id="production",
+    )
+
+
+def _line_items(stub: StripeStub) -> list[list[dict[str, Any]]]:
+    return [call.params["line_items"] for call in stub.calls("POST", "/v1/checkout/sessions")]
+
+
+async def test_an_items_recurring_line_names_a_price_found_by_its_lookup_key(
+    stripe_gateway: StripeGateway, stripe_stub: StripeStub, clock: Clock
+) -> None:
+    """The Price is created once, keyed by deployment, item, interval, amount and currency;
+    the one-off line stays inline."""
+    await stripe_gateway.create_checkout(item_request(clock))
+    [price] = stripe_stub.prices.values()
+    assert price["lookup_key"] == "production:gold-monthly:month:500:eur"
+    assert (price["unit_amount"], price["currency"], price["recurring"]["interval"]) == (
+        500,
+        "eur",
+        "month",
+    )
+    [created] = stripe_stub.calls("POST", "/v1/prices")
+    assert created.params["product_data"] == {"name": "Gold, monthly"}
+    assert created.headers["Idempotency-Key"] == (
+        "storefront-price-production:gold-monthly:month:500:eur"
+    )
+    [[recurring, one_off]] = _line_items(stripe_stub)
+    assert recurring == {"quantity": "1", "price": price["id"]}
+    assert one_off["price_data"]["unit_amount"] == "199"
+
+
+async def test_two_checkouts_of_one_item_share_one_price(
+    stripe_gateway: StripeGateway, stripe_stub: StripeStub, clock: Clock
+) -> None:
+    """The second finds the first's Price by its lookup key and creates nothing."""
+    await stripe_gateway.create_checkout(item_request(clock, order=17))
+    await stripe_gateway.create_checkout(item_request(clock, order=18))
+    assert len(stripe_stub.calls("POST", "/v1/prices")) == 1
+    [first, second] = _line_items(stripe_stub)
+    assert first[0]["price"] == second[0]["price"]
+
+
+async def test_a_changed_amount_makes_a_new_price_and_leaves_the_old_one(
+    stripe_gateway: StripeGateway, stripe_stub: StripeStub, clock: Clock
+) -> None:
+    """Running subscriptions keep the Price they were sold at."""
+    await stripe_gateway.create_checkout(item_request(clock, order=17, amount=500))
+    await stripe_gateway.create_checkout(item_request(clock, order=18, amount=600))
+    [first, second] = _line_items(stripe_stub)
+    assert first[0]["price"] != second[0]["price"]
+    assert sorted(p["lookup_key"] for p in stripe_stub.prices.values()) == [
+        "production:gold-monthly:month:500:eur",
+        "production:gold-monthly:month:600:eur",
+    ]
+
+
+async def test_a_changed_currency_makes_a_new_price(
+    stripe_gateway: StripeGateway, stripe_stub: StripeStub, clock: Clock
+) -> None:
+    await stripe_gateway.create_checkout(item_request(clock, order=17, currency="EUR"))
+    await stripe_gateway.create_checkout(item_request(clock, order=18, currency="USD"))
+    assert sorted(p["currency"] for p in stripe_stub.prices.values()) == ["eur", "usd"]
+
+
+async def test_an_archived_price_is_replaced_and_gives_up_its_lookup_key(
+    stripe_gateway: StripeGateway, stripe_stub: StripeStub, clock: Clock
+) -> None:
+    """Archived in the dashboard, it cannot sell: a new Price takes the key over."""
+    await stripe_gateway.create_checkout(item_request(clock, order=17))
+    [old] = stripe_stub.prices
+    stripe_stub.archive_price(old)
+    await stripe_gateway.create_checkout(item_request(clock, order=18))
+    [new] = [p for p in stripe_stub.prices.values() if p["lookup_key"] is not None]
+    assert new["id"] != old and new["active"] is True
+    assert _line_items(stripe_stub)[1][0]["price"] == new["id"]
+
+
+async def test_a_price_created_but_not_answered_is_not_created_twice(
+    stripe_gateway: StripeGateway, stripe_stub: StripeStub, clock: Clock
+) -> None:
+    """Stripe made the Price but its answer was lost: the retried checkout finds that
+    Price and ends with one."""
+    request = item_request(clock)
+    stripe_stub.lost_answers.append("/v1/prices")
+    with pytest.raises(GatewayError) as caught:
+        await stripe_gateway.create_checkout(request)
+    assert caught.value.transient is True
+    await stripe_gateway.create_checkout(request)
+    assert len(stripe_stub.prices) == 1
+    [session] = stripe_stub.sessions.values()
+    assert session["amount_total"] == 699
+
+
+async def test_a_subscription_sold_at_an_items_price_renews_at_it(
+    stripe_gateway: StripeGateway, stripe_stub: StripeStub, clock: Clock
+) -> None:
+    """The subscription's item is that Price, and each renewal bills its amount."""
+    session = await stripe_gateway.create_checkout(item_request(clock))
+    paid = stripe_stub.pay(session.session_id)
+    [price] = stripe_stub.prices
+    [item] = stripe_stub.subscriptions[paid["subscription"]]["items"]["data"]
+    assert item["price"]["id"] == price
+    clock.current = FIRST_PERIOD_END
+    stripe_stub.renew(paid["subscription"])
+    [event] = await received(stripe_gateway, stripe_stub, clock, "invoice.paid")
+    assert (event.amount, event.period_end) == (500, SECOND_PERIOD_END)
+
+
 async def test_paid_subscription_session_reads_back_its_subscription(
     stripe_gateway: StripeGateway, stripe_stub: StripeStub, clock: Clock
 ) -> None:
@@ -462,6 +585,33 @@ async def test_resume_clears_cancel_at_period_end(
     calls = stripe_stub.calls("POST", f"/v1/subscriptions/{paid['subscription']}")
     assert [c.params for c in calls][-1] == {"cancel_at_period_end": "false"}
     assert stripe_stub.subscriptions[paid["subscription"]]["cancel_at_period_end"] is False
+
+
+async def test_resume_clears_a_cancellation_made_in_the_billing_portal(
+    stripe_gateway: StripeGateway, stripe_stub: StripeStub, clock: Clock
+) -> None:
+    """The portal sets cancel_at, not the flag: resuming unsets cancel_at, and Stripe's
+    update says the subscription no longer cancels."""
+    paid = await subscribe(stripe_gateway, stripe_stub, clock)
+    stripe_stub.cancel_in_portal(paid["subscription"])
+    [cancelling] = await received(
+        stripe_gateway, stripe_stub, clock, "customer.subscription.updated"
+    )
+    assert cancelling.cancel_at_period_end is True
+    await stripe_gateway.resume_subscription(paid["subscription"])
+    calls = stripe_stub.calls("POST", f"/v1/subscriptions/{paid['subscription']}")
+    assert [c.params for c in calls] == [{"cancel_at": ""}]
+    assert stripe_stub.subscriptions[paid["subscription"]]["cancel_at"] is None
+    [resumed] = await received(stripe_gateway, stripe_stub, clock, "customer.subscription.updated")
+    assert resumed.cancel_at_period_end is False
+
+
+async def test_resuming_what_is_not_cancelling_asks_stripe_nothing(
+    stripe_gateway: StripeGateway, stripe_stub: StripeStub, clock: Clock
+) -> None:
+    paid = await subscribe(stripe_gateway, stripe_stub, clock)
+    await stripe_gateway.resume_subscription(paid["subscription"])
+    assert stripe_stub.calls("POST", f"/v1/subscriptions/{paid['subscription']}") == []
 
 
 async def test_cancel_now_deletes_the_subscription(
