@@ -245,3 +245,20 @@ async def test_the_subscription_deleted_at_stripe_ends_it_with_the_time_paid(
 
     assert (await _record(front)).status is SubscriptionStatus.ENDED
     assert await _ends(front) == first_end
+
+
+async def test_resuming_in_the_bot_undoes_a_portal_cancellation(
+    stripe_front: tuple[Shopfront, StripeStub], clock: FakeClock
+) -> None:
+    """Resume clears Stripe's cancel_at; its update makes the subscription active again."""
+    front, stub = stripe_front
+    session, record = await _subscribed(front, stub, clock)
+    seen = len(stub.webhooks())
+    stub.cancel_in_portal(session["subscription"])
+    await _deliver(front, clock, *_sent(stub, seen))
+    clock.advance(minutes=5)  # Stripe dates events in seconds; the store lets a tie cancel
+    seen = len(stub.webhooks())
+    await front.bot.flow.renewals.resume(front.guild_id, front.alice.id, record.id)
+    assert stub.subscriptions[session["subscription"]]["cancel_at"] is None
+    await _deliver(front, clock, *_sent(stub, seen))
+    assert (await _record(front)).status is SubscriptionStatus.ACTIVE
