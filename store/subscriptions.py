@@ -163,6 +163,16 @@ def decide(
     statuses = [f for f in facts if f.kind is SubscriptionFactKind.STATUS]
     latest_status = max(statuses, key=_status_order, default=None)
     cancel = bool(latest_status and latest_status.cancel_at_period_end)
+    if cancel and latest_status is not None and latest_status.period_end is not None:
+        # A renewal billed past the end it was to stop at proves it was resumed (a
+        # cancel and a resume stamped in the same second read as a cancel).
+        renewed_past = any(
+            f.kind is SubscriptionFactKind.INVOICE_PAID
+            and f.period_end is not None
+            and f.period_end > latest_status.period_end
+            for f in facts
+        )
+        cancel = not renewed_past
     if ended:
         status = SubscriptionStatus.ENDED
     elif unpaid:

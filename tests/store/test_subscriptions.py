@@ -408,3 +408,19 @@ async def test_a_tier_whose_subscription_is_cancelled_ends_on_time(
     await _tell(shop, _fact(K.STATUS, None, START, cancel_at_period_end=True))
     clock.now = FIRST_END + timedelta(hours=1)
     assert [effect.tier for effect in await shop.memberships.claim_expired()] == ["paid"]
+
+
+async def test_a_renewal_past_the_cancelled_end_shows_it_was_resumed(
+    shop: Shop, clock: FakeClock
+) -> None:
+    """A resume lost in a same-second tie heals at the next renewal: the gateway billed a
+    period beyond the end the cancel would have stopped at."""
+    await _subscribed(shop)
+    await _tell(shop, _fact(K.STATUS, None, START, cancel_at_period_end=True, period_end=FIRST_END))
+    await _tell(
+        shop, _fact(K.STATUS, None, START, cancel_at_period_end=False, period_end=FIRST_END)
+    )
+    assert await _status(shop) is SubscriptionStatus.CANCELING
+    clock.now = FIRST_END
+    await _tell(shop, _fact(K.INVOICE_PAID, "in_1", FIRST_END, period_end=SECOND_END))
+    assert await _status(shop) is SubscriptionStatus.ACTIVE
