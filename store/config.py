@@ -80,8 +80,9 @@ class StoreConfig(BaseModel):
     max_days_per_grant: int = Field(default=3660, ge=1)
     checkout_ttl_minutes: int = Field(default=60, ge=30, le=1440)
     abandoned_cart_days: int = Field(default=30, ge=1)
+    # At least a day: the grace is also when the member is told (and can fix it).
     subscription_grace_days: int = Field(
-        default=3, ge=0, le=60, description="days a failed renewal keeps the tier"
+        default=3, ge=1, le=60, description="days a failed renewal keeps the tier"
     )
     items: list[ItemConfig] = Field(default_factory=list)
 

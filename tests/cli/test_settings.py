@@ -379,3 +379,10 @@ def test_bad_interaction_settings_are_refused_in_one_line(
         load_settings()
     assert len(refused.value.problems) == 1
     assert refused.value.problems[0].startswith(problem)
+
+
+def test_a_grace_period_of_no_days_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The grace is when a member whose renewal failed is told and can fix it."""
+    monkeypatch.setenv("STOREFRONT_STORE__SUBSCRIPTION_GRACE_DAYS", "0")
+    with pytest.raises(SettingsError, match=r"store\.subscription_grace_days"):
+        load_settings()
