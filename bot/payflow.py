@@ -483,10 +483,13 @@ class PaymentFlow:
         if event is None:
             return ReturnStatus.CONFIRMING
         applied = await self.shop.fulfilment.apply(to_outcome(event))
-        order = await self.shop.orders.get(order.shop_id, order.id)
-        await self.renewals.start(event, order)
         if applied.effects:
             await self._wake()
+        order = await self.shop.orders.get(order.shop_id, order.id)
+        try:
+            await self.renewals.start(event, order)
+        except StoreError as error:  # the page says paid; reconciliation starts it later
+            log.warning("order %s: its subscription did not start yet: %s", order.id, error)
         return ReturnStatus.PAID if order.state in SETTLED_STATES else ReturnStatus.CONFIRMING
 
     async def _order_by_session(self, session_id: str, gateway: str | None) -> Order | None:

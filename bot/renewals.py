@@ -18,10 +18,15 @@ from payments.errors import GatewayError
 from payments.gateway import Gateway
 from payments.models import EventKind, GatewayEvent
 from store.effects import Effect
-from store.errors import InvalidInput
+from store.errors import InvalidInput, StoreError
 from store.orders import Order, OrderState
 from store.shop import Shop
-from store.subscriptions import SubscriptionFact, SubscriptionFactKind, SubscriptionRecord
+from store.subscriptions import (
+    SubscriptionFact,
+    SubscriptionFactKind,
+    SubscriptionRecord,
+    SubscriptionStatus,
+)
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +83,7 @@ def subscription_fact(event: GatewayEvent) -> SubscriptionFact | None:
         amount=event.amount,
         period_end=event.period_end,
         cancel_at_period_end=event.cancel_at_period_end,
+        subject=(event.subject_id or "") if kind is F.INVOICE_REFUNDED else "",
     )
 
 
@@ -128,12 +134,11 @@ class Renewals:
                 continue
             try:
                 state = await gateway.fetch_session(order.gateway_session_id)
-            except GatewayError as error:
-                log.warning("order %s: its subscription cannot be looked up: %s", order.id, error)
-                continue
-            if state.subscription_id is not None:
-                await self._start(order, gateway.name, state.subscription_id)
-                started += 1
+                if state.subscription_id is not None:
+                    await self._start(order, gateway.name, state.subscription_id)
+                    started += 1
+            except (GatewayError, StoreError) as error:  # one order never stops the rest
+                log.warning("order %s: its subscription did not start: %s", order.id, error)
         return started
 
     async def _start(
@@ -206,8 +211,9 @@ class Renewals:
         """Where the link leads now: the gateway's page for the payment details
         (Stripe's customer billing portal, made for this visit)."""
         record = await self.shop.subscriptions.by_manage_token(manage_token)
-        if record is None:
-            raise InvalidInput("That link is not one of this shop's.")
+        if record is None or record.status is SubscriptionStatus.ENDED:
+            # An ended subscription's link opens nothing: the page shows payment details.
+            raise InvalidInput("That link is not one of this shop's, or its subscription ended.")
         gateway = self.gateways.get(record.gateway)
         if gateway is None:
             raise SubscriptionUnavailable(

@@ -26,7 +26,7 @@ from bot.http_interactions import InteractionEndpoint
 from bot.interaction_claims import PURGE_SECONDS
 from bot.payflow import PaymentFlow
 from bot.settings import Settings
-from bot.web import create_web_app
+from bot.web import AccessLog, create_web_app
 from bot.workers import Periodic
 from payments.gateway import GatewayContext
 from payments.registry import load_gateway
@@ -127,7 +127,7 @@ async def serving(front: Storefront) -> AsyncIterator[Storefront]:
             await gateway.start()
             stack.push_async_callback(gateway.close)
         stack.push_async_callback(front.bot.close)
-        runner = web.AppRunner(front.web_app)
+        runner = web.AppRunner(front.web_app, access_log_class=AccessLog)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
         web_settings = front.settings.web

@@ -15,6 +15,8 @@ import html
 import logging
 
 from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
+from aiohttp.web_request import BaseRequest
 
 from bot.payflow import PaymentFlow, PaymentUnavailable, ReturnStatus
 from bot.renewals import SubscriptionUnavailable
@@ -28,6 +30,23 @@ MAX_WEBHOOK_BYTES = 1024 * 1024
 FLOW_KEY = web.AppKey("payment_flow", PaymentFlow)
 
 
+#: Where members' private "update payment" links live; their tokens are never logged.
+MANAGE_LINKS = "/subscription/manage/"
+
+
+class AccessLog(AbstractAccessLogger):
+    """aiohttp's access log, except that a member's private link is never written down
+    (its token opens their payment details at the gateway)."""
+
+    def log(self, request: BaseRequest, response: web.StreamResponse, time: float) -> None:
+        path = request.path
+        if path.startswith(MANAGE_LINKS):
+            path = MANAGE_LINKS + "…"
+        self.logger.info(
+            '%s "%s %s" %s %.3fs', request.remote, request.method, path, response.status, time
+        )
+
+
 def create_web_app(flow: PaymentFlow) -> web.Application:
     app = web.Application(client_max_size=MAX_WEBHOOK_BYTES)
     app[FLOW_KEY] = flow
@@ -35,7 +54,7 @@ def create_web_app(flow: PaymentFlow) -> web.Application:
     app.router.add_get("/checkout/return", _checkout_return)
     app.router.add_get("/checkout/cancel", _checkout_cancel)
     app.router.add_get("/subscription/return", _subscription_return)
-    app.router.add_get("/subscription/manage/{token}", _subscription_manage)
+    app.router.add_get(MANAGE_LINKS + "{token}", _subscription_manage)
     app.router.add_get("/healthz", _healthz)
     for gateway in flow.gateways.values():
         gateway.add_routes(app)

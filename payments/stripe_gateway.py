@@ -226,14 +226,9 @@ class StripeGateway(Gateway):
         A Price archived in the dashboard is not used again: a new one takes its key.
         """
         try:
-            found = await self.client.v1.prices.list_async(
-                {"lookup_keys": [lookup_key], "limit": 1}
-            )
-            archived = None
-            for existing in found.data:
-                if existing.active:
-                    return existing.id
-                archived = existing.id
+            active, archived = await self._price_by_key(lookup_key)
+            if active is not None:
+                return active
             params: stripe.params.PriceCreateParams = {
                 "currency": currency,
                 "unit_amount": line.unit_amount,
@@ -245,12 +240,30 @@ class StripeGateway(Gateway):
             if archived is not None:
                 params["transfer_lookup_key"] = True
             key = lookup_key if archived is None else f"{lookup_key}:after:{archived}"
-            price = await self.client.v1.prices.create_async(
-                params, {"idempotency_key": derived_key("price", key)}
-            )
+            try:
+                price = await self.client.v1.prices.create_async(
+                    params, {"idempotency_key": derived_key("price", key)}
+                )
+            except (stripe.InvalidRequestError, stripe.IdempotencyError):
+                # Another process created it a moment ago (the key is taken, or the item
+                # was renamed under the same idempotency key): use the one that exists.
+                active, _ = await self._price_by_key(lookup_key)
+                if active is None:
+                    raise
+                return active
         except stripe.StripeError as error:
             raise gateway_error(error) from error
         return price.id
+
+    async def _price_by_key(self, lookup_key: str) -> tuple[str | None, str | None]:
+        """(the active Price with this lookup key, an archived one) — either may be None."""
+        found = await self.client.v1.prices.list_async({"lookup_keys": [lookup_key], "limit": 1})
+        archived = None
+        for existing in found.data:
+            if existing.active:
+                return existing.id, None
+            archived = existing.id
+        return None, archived
 
     def verify_webhook(self, body: bytes, headers: Mapping[str, str]) -> list[GatewayEvent]:
         """Stripe's own verifier checks the signatures; we check the time window ourselves

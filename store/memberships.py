@@ -305,8 +305,9 @@ async def _renewing(
             subscriptions.c.currency,
         )
         .where(subscriptions.c.status == SubscriptionStatus.ACTIVE.value)
-        # By member (indexed, and a plain list is cheap to send); the tier is sorted out
-        # here, since a member has few subscriptions.
+        # By shop and member (the index; plain lists are cheap to send); the tier is
+        # sorted out here, since a member has few subscriptions.
+        .where(subscriptions.c.shop_id.in_(sorted({shop for shop, _, _ in keys})))
         .where(subscriptions.c.member_id.in_(sorted({member for _, member, _ in keys})))
         .order_by(subscriptions.c.id)
     )

@@ -99,6 +99,8 @@ class SubscriptionFact:
     amount: int | None = None
     period_end: datetime | None = None
     cancel_at_period_end: bool | None = None
+    #: Which one, where an invoice can have several of a kind: each refund's own id.
+    subject: str = ""
 
 
 @dataclass(frozen=True)
@@ -200,21 +202,20 @@ def decide(
 
 
 def takes_back(fact: SubscriptionFact, facts: Iterable[SubscriptionFact]) -> bool:
-    """Whether a fact takes its invoice's period back: a lost dispute, or a refund of
-    the whole invoice. A partial refund (goodwill, a price difference) keeps the period
-    and asks a moderator to look, as a partly refunded order does."""
+    """Whether a fact takes its invoice's period back: a lost dispute, or refunds that
+    together reach the whole invoice (each refund is its own fact). A partial refund
+    (goodwill, a price difference) keeps the period and asks a moderator to look, as a
+    partly refunded order does."""
     if fact.kind is SubscriptionFactKind.INVOICE_DISPUTE_LOST:
         return True
     if fact.kind is not SubscriptionFactKind.INVOICE_REFUNDED:
         return False
-    charged = [
-        f.amount
-        for f in facts
-        if f.kind is SubscriptionFactKind.INVOICE_PAID
-        and f.invoice_id == fact.invoice_id
-        and f.amount is not None
-    ]
-    return fact.amount is None or not charged or fact.amount >= charged[0]
+    same = [f for f in facts if f.invoice_id == fact.invoice_id]
+    charged = [f.amount for f in same if f.kind is SubscriptionFactKind.INVOICE_PAID and f.amount]
+    refunds = [f for f in same if f.kind is SubscriptionFactKind.INVOICE_REFUNDED]
+    if not charged or any(f.amount is None for f in refunds):
+        return True  # nothing to compare with: a refund reported without its amount
+    return sum(f.amount or 0 for f in refunds) >= charged[0]
 
 
 def _earliest(facts: Iterable[SubscriptionFact], kind: SubscriptionFactKind) -> dict[str, datetime]:
@@ -402,11 +403,11 @@ class Subscriptions:
         return await self.ctx.db.write(record)
 
     async def unstarted(self, limit: int = 50) -> list[tuple[int, int]]:
-        """Orders paid lately that bought a subscription which has not started here:
-        (shop id, order id). Its start was missed (the webhook that names the
-        subscription was lost, the payment came by the return page, or the order was
-        held and resolved later); the caller asks the gateway and starts it. Orders
-        paid longer ago than `START_WITHIN` are left alone (and to a moderator)."""
+        """Orders fulfilled lately that bought a subscription which has not started
+        here: (shop id, order id), newest first. Its start was missed (the webhook that
+        names the subscription was lost, the payment came by the return page, or the
+        order was held and resolved later); the caller asks the gateway and starts it.
+        Orders last changed longer ago than `START_WITHIN` are left alone."""
         since = self.ctx.now() - START_WITHIN
 
         async def find(conn: Conn) -> list[tuple[int, int]]:
@@ -419,11 +420,13 @@ class Subscriptions:
             rows = await conn.execute(
                 select(orders.c.shop_id, orders.c.id)
                 .where(orders.c.state == OrderState.FULFILLED.value)
-                .where(orders.c.paid_at >= since)
+                # Since it was last changed (fulfilled, perhaps by a moderator days after
+                # the payment): the orders' (state, updated_at) index finds them.
+                .where(orders.c.updated_at >= since)
                 .where(orders.c.gateway_session_id.is_not(None))
                 .where(exists(renewing))
                 .where(~exists(started))
-                .order_by(orders.c.id)
+                .order_by(orders.c.id.desc())
                 .limit(limit)
             )
             return [(int(row.shop_id), int(row.id)) for row in rows]
@@ -648,6 +651,7 @@ def _checked(fact: SubscriptionFact) -> SubscriptionFact:
             amount=fact.amount,
             period_end=None if fact.period_end is None else ensure_utc(fact.period_end),
             cancel_at_period_end=fact.cancel_at_period_end,
+            subject=fact.subject[:255],
         )
     except ValueError as exc:
         raise InvalidInput(f"Unusable subscription fact: {exc}") from exc
@@ -681,6 +685,7 @@ async def _store_fact(
         "gateway_ref": gateway_ref,
         "kind": fact.kind.value,
         "invoice_id": fact.invoice_id or "",
+        "subject": fact.subject,
     }
     values = {
         "occurred_at": fact.occurred_at,
@@ -747,6 +752,7 @@ async def _load_facts(conn: Conn, gateway: str, gateway_ref: str) -> list[Subscr
             cancel_at_period_end=None
             if row.cancel_at_period_end is None
             else bool(row.cancel_at_period_end),
+            subject=row.subject,
         )
         for row in rows
     ]

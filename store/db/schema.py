@@ -328,6 +328,7 @@ subscriptions = Table(
     UniqueConstraint("gateway", "gateway_ref", name="uq_subscriptions_gateway_ref"),
     UniqueConstraint("manage_token", name="uq_subscriptions_manage_token"),
     Index("ix_subscriptions_member", "shop_id", "member_id"),
+    Index("ix_subscriptions_order", "order_id"),
 )
 
 # One row per gateway subscription, made by whichever comes first, its start or a
@@ -351,13 +352,20 @@ subscription_facts = Table(
     Column("gateway_ref", String(255), nullable=False),
     Column("kind", String(24), nullable=False),
     Column("invoice_id", String(255), nullable=False, default=""),
+    # What the fact is about within its invoice, when there can be several: each refund.
+    Column("subject", String(255), nullable=False, default=""),
     Column("occurred_at", UTCDateTime, nullable=False),
     Column("amount", BigInteger, nullable=True),
     Column("period_end", UTCDateTime, nullable=True),
     Column("cancel_at_period_end", Boolean, nullable=True),
     Column("recorded_at", UTCDateTime, nullable=False),
     UniqueConstraint(
-        "gateway", "gateway_ref", "kind", "invoice_id", name="uq_subscription_facts_key"
+        "gateway",
+        "gateway_ref",
+        "kind",
+        "invoice_id",
+        "subject",
+        name="uq_subscription_facts_key",
     ),
 )
 

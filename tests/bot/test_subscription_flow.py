@@ -8,6 +8,7 @@ keeps what was paid for and then ends.
 
 from __future__ import annotations
 
+import logging
 import tomllib
 from datetime import datetime, timedelta
 from typing import Any
@@ -268,4 +269,35 @@ async def test_a_subscription_whose_checkout_webhooks_were_lost_still_starts(
 async def test_a_manage_link_that_is_not_the_shops_is_not_found(shopfront: Shopfront) -> None:
     await _subscribe(shopfront)
     async with shopfront.http.get(f"{shopfront.url}/subscription/manage/guessed") as page:
+        assert page.status == 404
+
+
+@subscription_shop
+async def test_a_members_manage_link_is_never_written_to_the_access_log(
+    shopfront: Shopfront, caplog: pytest.LogCaptureFixture
+) -> None:
+    record = await _subscribe(shopfront)
+    assert record.manage_token
+    caplog.set_level(logging.INFO, logger="aiohttp.access")
+    link = f"{shopfront.url}/subscription/manage/{record.manage_token}"
+    async with shopfront.http.get(link, allow_redirects=False) as hop:
+        assert hop.status == 302
+    logged = [r.getMessage() for r in caplog.records if r.name == "aiohttp.access"]
+    assert any("/subscription/manage/" in line for line in logged)
+    assert not any(record.manage_token in line for line in logged)
+
+
+@subscription_shop
+async def test_an_ended_subscriptions_manage_link_opens_nothing(
+    shopfront: Shopfront, clock: FakeClock
+) -> None:
+    record = await _subscribe(shopfront)
+    await shopfront.bot.flow.renewals.cancel(shopfront.guild_id, shopfront.alice.id, record.id)
+    await _settled(shopfront)
+    first_end = await _ends(shopfront)
+    assert first_end is not None
+    clock.now = first_end
+    await _renewals_due(shopfront)
+    link = f"{shopfront.url}/subscription/manage/{record.manage_token}"
+    async with shopfront.http.get(link, allow_redirects=False) as page:
         assert page.status == 404

@@ -7,7 +7,9 @@ later invoice and the subscription's changes are the subscription's alone.
 
 from __future__ import annotations
 
+import asyncio
 import copy
+import dataclasses
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -676,3 +678,23 @@ async def test_stripe_failing_during_a_cancel_is_transient(
     with pytest.raises(GatewayError) as caught:
         await stripe_gateway.cancel_subscription(paid["subscription"])
     assert caught.value.transient is True
+
+
+async def test_two_checkouts_creating_one_items_price_at_once_share_it(
+    stripe_gateway: StripeGateway, stripe_stub: StripeStub, clock: Clock
+) -> None:
+    """Two processes sell a new item at the same moment, one under a name just changed:
+    both look it up, find nothing and create; the loser uses the winner's Price."""
+    first = item_request(clock, order=21)
+    renamed = dataclasses.replace(
+        item_request(clock, order=22),
+        lines=(
+            dataclasses.replace(first.lines[0], name="Gold (renamed), monthly"),
+            first.lines[1],
+        ),
+    )
+    await asyncio.gather(
+        stripe_gateway.create_checkout(first), stripe_gateway.create_checkout(renamed)
+    )
+    [price] = stripe_stub.prices
+    assert [items[0]["price"] for items in _line_items(stripe_stub)] == [price, price]

@@ -424,3 +424,19 @@ async def test_a_renewal_past_the_cancelled_end_shows_it_was_resumed(
     clock.now = FIRST_END
     await _tell(shop, _fact(K.INVOICE_PAID, "in_1", FIRST_END, period_end=SECOND_END))
     assert await _status(shop) is SubscriptionStatus.ACTIVE
+
+
+async def test_a_renewal_refunded_in_two_parts_is_taken_back_when_they_reach_its_amount(
+    shop: Shop, clock: FakeClock
+) -> None:
+    await _subscribed(shop)
+    clock.now = FIRST_END
+    await _tell(shop, _fact(K.INVOICE_PAID, "in_1", FIRST_END, amount=300, period_end=SECOND_END))
+    first = await _tell(
+        shop, _fact(K.INVOICE_REFUNDED, "in_1", FIRST_END, amount=100, subject="re_1")
+    )
+    assert await _ends(shop) == SECOND_END
+    assert [e for e in first if isinstance(e, ReviewAlert)]
+    await _tell(shop, _fact(K.INVOICE_REFUNDED, "in_1", FIRST_END, amount=200, subject="re_2"))
+    await _tell(shop, _fact(K.INVOICE_REFUNDED, "in_1", FIRST_END, amount=200, subject="re_2"))
+    assert await _ends(shop) == FIRST_END

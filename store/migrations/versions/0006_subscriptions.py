@@ -51,6 +51,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("manage_token", name="uq_subscriptions_manage_token"),
     )
     op.create_index("ix_subscriptions_member", "subscriptions", ["shop_id", "member_id"])
+    op.create_index("ix_subscriptions_order", "subscriptions", ["order_id"])
     op.create_table(
         "subscription_keys",
         sa.Column("gateway", sa.String(length=40), nullable=False),
@@ -64,6 +65,7 @@ def upgrade() -> None:
         sa.Column("gateway_ref", sa.String(length=255), nullable=False),
         sa.Column("kind", sa.String(length=24), nullable=False),
         sa.Column("invoice_id", sa.String(length=255), nullable=False),
+        sa.Column("subject", sa.String(length=255), nullable=False),
         _moment("occurred_at", nullable=False),
         sa.Column("amount", sa.BigInteger(), nullable=True),
         _moment("period_end", nullable=True),
@@ -71,7 +73,12 @@ def upgrade() -> None:
         _moment("recorded_at", nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_subscription_facts")),
         sa.UniqueConstraint(
-            "gateway", "gateway_ref", "kind", "invoice_id", name="uq_subscription_facts_key"
+            "gateway",
+            "gateway_ref",
+            "kind",
+            "invoice_id",
+            "subject",
+            name="uq_subscription_facts_key",
         ),
     )
     op.create_table(
