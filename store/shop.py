@@ -19,6 +19,7 @@ from store.memberships import MembershipWorkers
 from store.order_history import OrderHistory
 from store.orders import OrderService
 from store.outbox import Outbox
+from store.reports import Reports
 from store.subscriptions import Subscriptions
 from store.views import AccountViews
 
@@ -32,6 +33,7 @@ class Shop:
         self.carts = CartService(ctx)
         self.orders = OrderService(ctx, self.carts)
         self.history = OrderHistory(ctx)
+        self.reports = Reports(ctx)
         self.fulfilment = Fulfilment(ctx)
         self.grants = GrantService(ctx)
         self.accounts = AccountViews(ctx)

@@ -9,6 +9,7 @@ the audit channel: who, what, whom, why.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Literal
 
 import discord
@@ -16,14 +17,26 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.render import admin as render
+from bot.render import report as report_render
 from bot.render import views
 from bot.replies import NO_MENTIONS, Refusal, Reply
 from store.money import Money
+from store.reports import DEFAULT_PERIOD, ReportPeriod
 
 if TYPE_CHECKING:
     from bot.app import StorefrontBot
 
 log = logging.getLogger("bot.admin")
+
+
+def _raising(error: Exception) -> Callable[[], Awaitable[Reply]]:
+    """An action failing with `error`, for `Replies.guard` to tell the member about it
+    (a store refusal as such, anything else as "something went wrong", logged)."""
+
+    async def fail() -> Reply:
+        raise error
+
+    return fail
 
 
 class AdminCog(commands.Cog, name="ShopAdmin"):
@@ -299,6 +312,42 @@ class AdminCog(commands.Cog, name="ShopAdmin"):
             return Reply(render.done_embed("The panel is posted."))
 
         await self.replies.guard(interaction, post)
+
+    @shopadmin.command(name="report", description="Sales, refunds and points of a period")
+    @app_commands.describe(period="Whole days in UTC, today included; 30 days when left out")
+    @app_commands.choices(
+        period=[
+            app_commands.Choice(name=name, value=kind.value)
+            for kind, name in report_render.PERIOD_NAMES.items()
+        ]
+    )
+    async def report(
+        self, interaction: discord.Interaction[Any], period: str = DEFAULT_PERIOD.value
+    ) -> None:
+        """The figures, the period's orders as report.csv and a chart as sales.png.
+
+        Files cannot go in a first answer sent over HTTP, and a `Reply` carries none, so
+        this one answers by itself: deferred first, then a follow-up with the files. A
+        refusal or a failure is still told by `Replies.guard`, as everywhere else.
+        """
+        try:
+            self._require_moderator(interaction)  # before anything is read
+        except Refusal as refused:
+            await self.replies.guard(interaction, _raising(refused))
+            return
+        if not interaction.response.is_done():
+            await interaction.response.defer(ephemeral=True, thinking=True)
+        locale = self.shop.ctx.config.locale
+        try:
+            found = await self.shop.reports.sales(self._shop(interaction), ReportPeriod(period))
+            embed = report_render.report_embed(found, locale=locale)
+            files = await report_render.report_files(found, locale=locale)
+        except Exception as error:
+            await self.replies.guard(interaction, _raising(error))
+            return
+        await interaction.followup.send(
+            embed=embed, files=files, ephemeral=True, allowed_mentions=NO_MENTIONS
+        )
 
     # ---- helpers -------------------------------------------------------------
 
