@@ -10,10 +10,15 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from nacl.signing import SigningKey
 
+from bot.testing import FakeDiscord
+from bot.testing.fake_http import FakeRest
 from bot.testing.records import CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE
+from store.db.engine import Database
 from store.orders import Order
 from tests.bot.conftest import Shopfront
+from tests.bot.http_support import shop_guild, web_process
 from tests.store.helpers import gateway_event
 from tests.support import FakeClock
 
@@ -26,10 +31,13 @@ Uploads = dict[str, bytes]
 
 @pytest.fixture
 def uploads(shopfront: Shopfront) -> Uploads:
-    """The files the bot uploaded, by name, read as they pass on to the fake Discord
+    return keep_uploads(shopfront.harness.rest)
+
+
+def keep_uploads(rest: FakeRest) -> Uploads:
+    """The files the bot uploads, by name, read as they pass on to the fake Discord
     (which keeps only their names)."""
     sent: Uploads = {}
-    rest = shopfront.harness.rest
     forward: Callable[..., Awaitable[Any]] = rest.webhook_request
 
     async def keeping(route: Any, session: Any = None, **kwargs: Any) -> Any:
@@ -152,3 +160,18 @@ async def test_the_figures_are_in_the_shops_currency_and_locale(
         "7,50\xa0€",
     )
     assert result.embed["description"] == "01.01.2026 – 31.01.2026 (UTC)"
+
+
+async def test_over_http_the_report_follows_its_deferral_with_the_files(
+    database: Database, database_url: str, clock: FakeClock
+) -> None:
+    """The first answer goes in Discord's HTTP request, which carries no files."""
+    world = FakeDiscord()
+    guild = shop_guild(world)
+    mod = guild.add_member("mod", roles=[guild.role("Shop moderators").id])
+    async with web_process(database_url, world, guild, clock, SigningKey.generate()) as process:
+        sent = keep_uploads(process.harness.rest)
+        result = await process.harness.slash(mod, "shopadmin", "report", period="90d")
+    assert result.http_status == 200 and result.callback_type == DEFERRED_CHANNEL_MESSAGE
+    assert result.embed["title"] == "Sales report: last 90 days"
+    assert sorted(sent) == ["report.csv", "sales.png"]
