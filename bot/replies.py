@@ -38,6 +38,9 @@ class Reply:
     ephemeral: bool = True
     edit: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Attachments (a report's CSV and chart). Over HTTP interactions a first answer
+    #: carries none, so a reply with files is given with ``guard(..., defer=True)``.
+    files: list[discord.File] = field(default_factory=list)
 
 
 class Refusal(Exception):
@@ -200,6 +203,8 @@ class Replies:
         kwargs: dict[str, Any] = {"embed": reply.embed, "allowed_mentions": NO_MENTIONS}
         if reply.view is not None:
             kwargs["view"] = reply.view
+        if reply.files:
+            kwargs["files"] = reply.files
         if interaction.response.is_done():
             await interaction.followup.send(ephemeral=reply.ephemeral, **kwargs)
         elif reply.edit:

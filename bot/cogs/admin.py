@@ -9,7 +9,6 @@ the audit channel: who, what, whom, why.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Literal
 
 import discord
@@ -27,16 +26,6 @@ if TYPE_CHECKING:
     from bot.app import StorefrontBot
 
 log = logging.getLogger("bot.admin")
-
-
-def _raising(error: Exception) -> Callable[[], Awaitable[Reply]]:
-    """An action failing with `error`, for `Replies.guard` to tell the member about it
-    (a store refusal as such, anything else as "something went wrong", logged)."""
-
-    async def fail() -> Reply:
-        raise error
-
-    return fail
 
 
 class AdminCog(commands.Cog, name="ShopAdmin"):
@@ -324,30 +313,20 @@ class AdminCog(commands.Cog, name="ShopAdmin"):
     async def report(
         self, interaction: discord.Interaction[Any], period: str = DEFAULT_PERIOD.value
     ) -> None:
-        """The figures, the period's orders as report.csv and a chart as sales.png.
+        """The figures, the period's orders as report.csv and a chart as sales.png
+        (deferred first: files cannot go in a first answer over HTTP)."""
 
-        Files cannot go in a first answer sent over HTTP, and a `Reply` carries none, so
-        this one answers by itself: deferred first, then a follow-up with the files. A
-        refusal or a failure is still told by `Replies.guard`, as everywhere else.
-        """
-        try:
+        async def run() -> Reply:
             self._require_moderator(interaction)  # before anything is read
-        except Refusal as refused:
-            await self.replies.guard(interaction, _raising(refused))
-            return
-        if not interaction.response.is_done():
-            await interaction.response.defer(ephemeral=True, thinking=True)
-        locale = self.shop.ctx.config.locale
-        try:
+            locale = self.shop.ctx.config.locale
             found = await self.shop.reports.sales(self._shop(interaction), ReportPeriod(period))
-            embed = report_render.report_embed(found, locale=locale)
-            files = await report_render.report_files(found, locale=locale)
-        except Exception as error:
-            await self.replies.guard(interaction, _raising(error))
-            return
-        await interaction.followup.send(
-            embed=embed, files=files, ephemeral=True, allowed_mentions=NO_MENTIONS
-        )
+            return Reply(
+                report_render.report_embed(found, locale=locale),
+                files=await report_render.report_files(found, locale=locale),
+            )
+
+        # Only a moderator's answer waits for the work; a refusal is answered at once.
+        await self.replies.guard(interaction, run, defer=self.is_moderator(interaction))
 
     # ---- helpers -------------------------------------------------------------
 

@@ -103,7 +103,11 @@ def to_discord_exception(error: FakeHTTPError) -> discord.HTTPException:
     return discord.HTTPException(response, error.body())
 
 
-def _payload_json(form: Iterable[dict[str, Any]] | None) -> tuple[Any, list[str]]:
+def _payload_json(
+    form: Iterable[dict[str, Any]] | None, uploads: dict[str, bytes]
+) -> tuple[Any, list[str]]:
+    """The JSON part of a multipart request and its files' names; each file's bytes
+    go into ``uploads`` by name (read without moving the stream discord.py sends)."""
     body = None
     files = []
     for field in form or ():
@@ -111,6 +115,10 @@ def _payload_json(form: Iterable[dict[str, Any]] | None) -> tuple[Any, list[str]
             body = jsonlib.loads(field["value"])
         elif "filename" in field:
             files.append(field["filename"])
+            stream = field["value"]
+            where = stream.tell()
+            uploads[field["filename"]] = stream.read()
+            stream.seek(where)
     return body, files
 
 
@@ -146,6 +154,8 @@ class FakeRest:
         #: Problems not yet raised in a test: (activity or None, text).
         self.unreported: list[tuple[Activity | None, str]] = []
         self.interactions: dict[str, InteractionResult] = {}
+        #: Every file the bot uploaded (attachments), by file name: the latest of each.
+        self.uploads: dict[str, bytes] = {}
         self._templates: dict[str, list[tuple[int, str]]] = {}
         self._base_len = len(Route.BASE)
         h = self
@@ -200,7 +210,7 @@ class FakeRest:
         body = kwargs.get("json")
         names: list[str] = []
         if body is None and form is not None:
-            body, names = _payload_json(form)
+            body, names = _payload_json(form, self.uploads)
         return self.handle("bot", self.bot_routes, route, body, kwargs.get("params"), names, None)
 
     async def webhook_request(
@@ -221,7 +231,7 @@ class FakeRest:
         body: Any = payload
         names: list[str] = []
         if body is None and multipart is not None:
-            body, names = _payload_json(multipart)
+            body, names = _payload_json(multipart, self.uploads)
         interaction = self.interactions.get(route.webhook_token or "")
         return self.handle("webhook", self.webhook_routes, route, body, params, names, interaction)
 

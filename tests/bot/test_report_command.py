@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import struct
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -13,7 +12,6 @@ import pytest
 from nacl.signing import SigningKey
 
 from bot.testing import FakeDiscord
-from bot.testing.fake_http import FakeRest
 from bot.testing.records import CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE
 from store.db.engine import Database
 from store.orders import Order
@@ -31,26 +29,8 @@ Uploads = dict[str, bytes]
 
 @pytest.fixture
 def uploads(shopfront: Shopfront) -> Uploads:
-    return keep_uploads(shopfront.harness.rest)
-
-
-def keep_uploads(rest: FakeRest) -> Uploads:
-    """The files the bot uploads, by name, read as they pass on to the fake Discord
-    (which keeps only their names)."""
-    sent: Uploads = {}
-    forward: Callable[..., Awaitable[Any]] = rest.webhook_request
-
-    async def keeping(route: Any, session: Any = None, **kwargs: Any) -> Any:
-        for field in kwargs.get("multipart") or ():
-            if "filename" in field:
-                stream = field["value"]
-                where = stream.tell()
-                sent[field["filename"]] = stream.read()
-                stream.seek(where)
-        return await forward(route, session, **kwargs)
-
-    rest.webhook_request = keeping  # type: ignore[method-assign]
-    return sent
+    """The files the bot uploaded, by name, as the fake Discord received them."""
+    return shopfront.harness.rest.uploads
 
 
 async def paid(front: Shopfront, member_id: int, sku: str, currency: str = "USD") -> Order:
@@ -170,7 +150,7 @@ async def test_over_http_the_report_follows_its_deferral_with_the_files(
     guild = shop_guild(world)
     mod = guild.add_member("mod", roles=[guild.role("Shop moderators").id])
     async with web_process(database_url, world, guild, clock, SigningKey.generate()) as process:
-        sent = keep_uploads(process.harness.rest)
+        sent = process.harness.rest.uploads
         result = await process.harness.slash(mod, "shopadmin", "report", period="90d")
     assert result.http_status == 200 and result.callback_type == DEFERRED_CHANNEL_MESSAGE
     assert result.embed["title"] == "Sales report: last 90 days"
