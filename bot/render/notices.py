@@ -184,14 +184,7 @@ def reminder_embed(
     effect: ExpiryReminder, *, server: str | None = None, locale: str
 ) -> discord.Embed:
     tier = shop_text(effect.tier, 100)
-    # Date and time: a membership ends at a moment, and the reader's clock shows which.
-    # The outbox decodes ISO moments (`store.effects`); what it could not stays text.
-    ends = effect.expires_at
-    date = (
-        f"{when(ends)} ({when(ends, 'R')})"
-        if isinstance(ends, datetime)
-        else shop_text(str(ends), 100)
-    )
+    date = _moment(effect.expires_at)
     if effect.renews:
         return _renewal_reminder(effect, tier, date, server=server, locale=locale)
     days = "day" if effect.days == 1 else "days"
@@ -241,12 +234,7 @@ def renewal_failed_embed(
     effect: RenewalFailed, *, server: str | None = None, fix_url: str | None = None
 ) -> discord.Embed:
     tier = shop_text(effect.tier, 100)
-    until = effect.grace_until
-    keeps = (
-        f"{when(until)} ({when(until, 'R')})"
-        if isinstance(until, datetime)
-        else shop_text(str(until), 100)
-    )
+    keeps = _moment(effect.grace_until)
     embed = discord.Embed(
         title=cut(f"⚠️ Your {tier} subscription could not renew", TITLE_LIMIT),
         description=(
@@ -325,3 +313,11 @@ def delivery_failed_embed(*, kind: str, member_id: int, attempts: int, error: st
         inline=False,
     )
     return embed
+
+
+def _moment(value: datetime | str) -> str:
+    """Date and time in the reader's own clock, and how far off. The outbox decodes ISO
+    moments (`store.effects`); what it could not stays the text it was."""
+    if isinstance(value, datetime):
+        return f"{when(value)} ({when(value, 'R')})"
+    return shop_text(str(value), 100)
