@@ -16,6 +16,7 @@ from sqlalchemy import and_, bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import BindParameter
 
+from store import stock
 from store.accounts import AccountBook
 from store.batches import in_chunks
 from store.catalog import CatalogItem
@@ -126,6 +127,14 @@ class CartService:
         ]
         return self.summary(member_id, rows, version, points)
 
+    async def sold_out(self, shop_id: int) -> frozenset[str]:
+        """SKUs with no stock left in the shop, for /shop; asks nothing without stock."""
+        catalog = self.ctx.catalog
+        if not catalog.has_stock:
+            return frozenset()
+        left = await self.ctx.db.read(lambda conn: stock.remaining(conn, shop_id, catalog))
+        return frozenset(sku for sku, units in left.items() if units <= 0)
+
     async def add(
         self,
         shop_id: int,
@@ -167,6 +176,9 @@ class CartService:
                     f"Your cart is full ({self.ctx.config.cart_line_limit} lines). "
                     "Check out or remove a line first."
                 )
+            if item.limited:
+                in_cart = quantity + sum(row.quantity for row in rows if row.sku == sku)
+                await stock.check_add(conn, shop_id, member_id, item, in_cart)
             others = [self.draft(row, member_id) for row in rows if row is not same]
             draft = LineDraft(item.sku, item.spec, new_quantity, member_id, recipient)
             book = AccountBook(conn, shop_id, self.ctx.now(), self.ctx.tiers)
@@ -288,6 +300,9 @@ class CartService:
         anonymous: bool,
         note: str | None,
     ) -> None:
+        problem = item.window_problem(self.ctx.now())
+        if problem is not None:
+            raise InvalidInput(problem)
         if not 1 <= quantity <= item.max_quantity:
             raise InvalidInput(
                 f"Quantity for {item.name} must be between 1 and {item.max_quantity}."

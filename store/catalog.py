@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from store.config import StoreConfig, TierConfig
@@ -27,6 +28,35 @@ class CatalogItem:
     giftable: bool
     max_quantity: int
     spec: Mapping[str, Any]
+    #: Units that may ever be sold in a shop; None: no limit (see store.stock).
+    stock: int | None = None
+    #: The sale window, aware UTC; None on a side: open on that side.
+    available_from: datetime | None = None
+    available_until: datetime | None = None
+    #: Most units one member may buy in all (pending or paid orders); None: no limit.
+    per_member_limit: int | None = None
+
+    def on_sale(self, now: datetime) -> bool:
+        """Inside the sale window (from inclusive, until exclusive)."""
+        if self.available_from is not None and now < self.available_from:
+            return False
+        return self.available_until is None or now < self.available_until
+
+    def window_problem(self, now: datetime) -> str | None:
+        """Why the item can't be bought at `now`, or None inside its window."""
+        if self.available_from is not None and now < self.available_from:
+            return f"{self.name} is not on sale yet."
+        if self.available_until is not None and now >= self.available_until:
+            return f"{self.name} is no longer on sale."
+        return None
+
+    @property
+    def limited(self) -> bool:
+        """Whether buying it needs the database asked about stock or past purchases."""
+        return self.stock is not None or self.per_member_limit is not None
+
+
+_NONE: frozenset[str] = frozenset()
 
 
 class Catalog:
@@ -35,6 +65,14 @@ class Catalog:
     def __init__(self, items: list[CatalogItem], kinds: Mapping[str, ItemKind]) -> None:
         self._items = {item.sku: item for item in items}
         self.kinds = kinds
+        #: Any item with a stock or per-member limit (else checkout asks nothing more).
+        self.has_limits = any(item.limited for item in items)
+        #: Any item with a stock (else /shop asks nothing about sold-out items).
+        self.has_stock = any(item.stock is not None for item in items)
+        #: Any item with a sale window (else /shop shows the whole catalog, cached).
+        self.has_windows = any(
+            item.available_from is not None or item.available_until is not None for item in items
+        )
 
     @classmethod
     def from_config(
@@ -63,6 +101,14 @@ class Catalog:
                     f"{where}.giftable: a subscription can't be a gift (gifts are one-off "
                     f"time); leave giftable out {which}"
                 )
+            window = [
+                _utc(getattr(entry, key), f"{where}.{key}", which)
+                for key in ("available_from", "available_until")
+            ]
+            if window[0] is not None and window[1] is not None and window[0] >= window[1]:
+                raise ConfigError(
+                    f"{where}.available_until: must be later than available_from {which}"
+                )
             items.append(
                 CatalogItem(
                     sku=entry.sku,
@@ -74,6 +120,10 @@ class Catalog:
                     giftable=entry.giftable and not renews,
                     max_quantity=entry.max_quantity,
                     spec=spec,
+                    stock=entry.stock,
+                    available_from=window[0],
+                    available_until=window[1],
+                    per_member_limit=entry.per_member_limit,
                 )
             )
         return cls(items, kinds)
@@ -92,6 +142,12 @@ class Catalog:
         if item is None:
             raise InvalidInput(f"There is no item called {sku!r} in the shop.")
         return item
+
+    def off_sale(self, now: datetime) -> frozenset[str]:
+        """SKUs outside their sale window at `now` (the same empty set without windows)."""
+        if not self.has_windows:
+            return _NONE
+        return frozenset(item.sku for item in self if not item.on_sale(now))
 
     def kind_of(self, item: CatalogItem) -> ItemKind:
         return self.kinds[item.kind]
@@ -119,3 +175,14 @@ class Catalog:
         for item in self:
             grouped.setdefault(item.kind, []).append(item)
         return grouped
+
+
+def _utc(value: datetime | None, key: str, which: str) -> datetime | None:
+    """A sale window bound as aware UTC; a time without an offset is ambiguous."""
+    if value is None:
+        return None
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ConfigError(
+            f"{key}: give the time with its offset, e.g. 2026-12-01T00:00:00Z for UTC {which}"
+        )
+    return value.astimezone(UTC)

@@ -6,6 +6,7 @@ environment itself.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -43,6 +44,11 @@ class ItemConfig(BaseModel):
     kind: str
     giftable: bool = True
     max_quantity: int = Field(default=10, ge=1, le=1000)
+    # Optional limits (see store.stock); absent, the item sells as it always has.
+    stock: int | None = Field(default=None, ge=0, description="units that may ever be sold")
+    available_from: datetime | None = None
+    available_until: datetime | None = None
+    per_member_limit: int | None = Field(default=None, ge=1)
 
     @field_validator("name", "description")
     @classmethod

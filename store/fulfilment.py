@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.engine import Row
 
+from store import stock
 from store.accounts import AccountBook, Reason, Source
 from store.context import StoreContext
 from store.db.engine import Conn
@@ -535,7 +536,8 @@ async def _take_points(conn: Conn, book: AccountBook, order: OrderRecord) -> str
 
 
 async def _uncart(conn: Conn, order: OrderRecord) -> None:
-    """A lapsed order's lines went back to the cart; once it is paid they leave again."""
+    """A lapsed order's lines went back to the cart; once it is paid they leave again,
+    and the stock its lapse gave back is taken again."""
     if order.state not in {*LAPSED_STATES, S.HELD}:
         return
     cart = select(carts.c.id).where(
@@ -547,6 +549,7 @@ async def _uncart(conn: Conn, order: OrderRecord) -> None:
             cart_lines.c.from_order_id == order.id,
         )
     )
+    await stock.take_again(conn, order.shop_id, order.id)
 
 
 def receipt_line(description: str, recipient_id: int, buyer_id: int) -> str:

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import and_, case, delete, select, update
 from sqlalchemy.engine import Row
 
+from store import stock
 from store.accounts import AccountBook
 from store.carts import (
     CartLineContext,
@@ -26,6 +27,7 @@ from store.carts import (
     load_lines,
     lock_cart,
 )
+from store.catalog import CatalogItem
 from store.context import StoreContext
 from store.db.engine import Conn
 from store.db.schema import cart_lines, order_lines, orders
@@ -244,6 +246,9 @@ class OrderService:
                     raise InvalidInput(
                         f"{row.sku} is no longer sold; remove it from your cart to check out."
                     )
+                problem = item.window_problem(now)
+                if problem is not None:
+                    raise InvalidInput(f"{problem} Remove it from your cart to check out.")
                 drafts.append((row, item))
             book = AccountBook(conn, shop_id, now, ctx.tiers)
             for index, (row, item) in enumerate(drafts):
@@ -259,6 +264,13 @@ class OrderService:
                     "A subscription renews on your card each time, so it can't be paid with "
                     "points. Check out without points, or remove the subscription."
                 )
+            if ctx.catalog.has_limits:
+                wanted: dict[str, tuple[CatalogItem, int]] = {}
+                for row, item in drafts:
+                    if item.limited:
+                        _, so_far = wanted.get(item.sku, (item, 0))
+                        wanted[item.sku] = (item, so_far + row.quantity)
+                await stock.reserve(conn, shop_id, member_id, wanted)
             subtotal = sum(item.price.amount * row.quantity for row, item in drafts)
             balance, reserved = await book.balance(member_id)
             applied = plan_points(
@@ -307,6 +319,7 @@ class OrderService:
                         "anonymous": row.anonymous,
                         "note": row.note,
                         "spec": dict(item.spec),
+                        "stock_held": True if item.stock is not None else None,
                     }
                     for position, (row, item) in enumerate(drafts)
                 ],
@@ -584,7 +597,10 @@ async def lock_record(conn: Conn, order_id: int) -> OrderRecord | None:
 async def lapse_order(
     ctx: StoreContext, conn: Conn, order_id: int, state: OrderState, now: datetime
 ) -> bool:
-    """Move a pending order to a lapsed state; False when it was no longer pending."""
+    """Move a pending order to a lapsed state; False when it was no longer pending.
+
+    The one place an order ends unpaid, so it is also where held stock goes back.
+    """
     row = await lock_record(conn, order_id)
     if row is None:
         raise NotFound("No such order.")
@@ -608,6 +624,7 @@ async def lapse_order(
             .order_by(order_lines.c.position)
         )
     ).all()
+    await stock.give_back(conn, row.shop_id, lines)
     if lines:
         await conn.execute(
             cart_lines.insert(),

@@ -58,13 +58,13 @@ class ShopCog(commands.Cog, name="Shop"):
     @app_commands.command(name="shop", description="Browse what the shop sells")
     @app_commands.guild_only()
     async def shop_command(self, interaction: discord.Interaction[Any]) -> None:
-        await self.replies.guard(interaction, lambda: self._browse())
+        await self.replies.guard(interaction, lambda: self._browse(interaction))
 
     @app_commands.command(name="item", description="See an item's details")
     @app_commands.describe(item="The item to look at")
     @app_commands.guild_only()
     async def item_command(self, interaction: discord.Interaction[Any], item: str) -> None:
-        await self.replies.guard(interaction, lambda: self._item(item))
+        await self.replies.guard(interaction, lambda: self._item(interaction, item))
 
     @item_command.autocomplete("item")
     async def _item_autocomplete(
@@ -139,7 +139,7 @@ class ShopCog(commands.Cog, name="Shop"):
         self, interaction: discord.Interaction[Any], args: list[str], item: Any
     ) -> None:
         sku = picked(item)
-        await self.replies.guard(interaction, lambda: self._item(sku))
+        await self.replies.guard(interaction, lambda: self._item(interaction, sku))
 
     async def _on_kind(
         self, interaction: discord.Interaction[Any], args: list[str], item: Any
@@ -147,25 +147,27 @@ class ShopCog(commands.Cog, name="Shop"):
         kind = picked(item)
 
         async def show() -> Reply:
-            page = render.first_page_of(render.shop_pages(self.shop.catalog), kind)
+            pages = render.shop_pages(self.shop.catalog, self._off_sale())
+            page = render.first_page_of(pages, kind)
             if page is None:
                 raise Refusal("The shop sells nothing of that kind now. Use /shop to look again.")
-            return await self._browse(page, edit=_in_place(interaction))
+            return await self._browse(interaction, page, edit=_in_place(interaction))
 
         await self.replies.guard(interaction, show)
 
     async def _on_shop_page(
         self, interaction: discord.Interaction[Any], args: list[str], item: Any
     ) -> None:
-        page = clamp(whole(args[0]), max(1, len(render.shop_pages(self.shop.catalog))))
+        pages = render.shop_pages(self.shop.catalog, self._off_sale())
+        page = clamp(whole(args[0]), max(1, len(pages)))
         await self.replies.guard(
-            interaction, lambda: self._browse(page, edit=_in_place(interaction))
+            interaction, lambda: self._browse(interaction, page, edit=_in_place(interaction))
         )
 
     async def _on_pick_browse(
         self, interaction: discord.Interaction[Any], args: list[str], item: Any
     ) -> None:
-        await self.replies.guard(interaction, lambda: self._browse())
+        await self.replies.guard(interaction, lambda: self._browse(interaction))
 
     async def _on_cart(
         self, interaction: discord.Interaction[Any], args: list[str], item: Any
@@ -311,18 +313,38 @@ class ShopCog(commands.Cog, name="Shop"):
         """The shop's configured locale: every price a member sees is formatted in it."""
         return self.shop.ctx.config.locale
 
-    async def _browse(self, page: int = 0, *, edit: bool = False) -> Reply:
+    def _off_sale(self) -> frozenset[str]:
+        """Items outside their sale window now: /shop does not show them."""
+        return self.shop.catalog.off_sale(self.shop.ctx.now())
+
+    async def _browse(
+        self, interaction: discord.Interaction[Any], page: int = 0, *, edit: bool = False
+    ) -> Reply:
         catalog = self.shop.catalog
+        hidden = self._off_sale()
+        sold_out = await self.shop.carts.sold_out(shop_id(interaction))
+        name = self.shop.ctx.config.name
         return Reply(
-            render.shop_embed(catalog, self.shop.ctx.config.name, locale=self._locale, page=page),
-            views.shop_view(catalog, locale=self._locale, page=page),
+            render.shop_embed(
+                catalog, name, locale=self._locale, page=page, hidden=hidden, sold_out=sold_out
+            ),
+            views.shop_view(
+                catalog, locale=self._locale, page=page, hidden=hidden, sold_out=sold_out
+            ),
             edit=edit,
         )
 
-    async def _item(self, sku: str) -> Reply:
+    async def _item(self, interaction: discord.Interaction[Any], sku: str) -> Reply:
         item = self.shop.catalog.require(sku)
+        problem = item.window_problem(self.shop.ctx.now())
+        if problem is not None:
+            raise Refusal(f"{problem} Use /shop to see what is for sale.")
+        sold_out = item.stock is not None and sku in await self.shop.carts.sold_out(
+            shop_id(interaction)
+        )
         return Reply(
-            render.item_embed(self.shop.catalog, item, locale=self._locale), views.item_view(item)
+            render.item_embed(self.shop.catalog, item, locale=self._locale, sold_out=sold_out),
+            views.item_view(item),
         )
 
     async def _cart(self, interaction: discord.Interaction[Any], *, page: int = 0) -> Reply:
@@ -380,7 +402,10 @@ class ShopCog(commands.Cog, name="Shop"):
         with it first, each group in catalog order; at most what Discord shows."""
         needle = current.strip().casefold()
         starts, holds = [], []
+        hidden = self._off_sale()
         for item in self.shop.catalog:
+            if item.sku in hidden:
+                continue
             name, sku = item.name.casefold(), item.sku.casefold()
             if name.startswith(needle) or sku.startswith(needle):
                 starts.append(item)

@@ -64,29 +64,45 @@ class ShopPage:
     items: tuple[CatalogItem, ...]
 
 
-def shop_pages(catalog: Catalog) -> tuple[ShopPage, ...]:
-    """The catalog in pages that never mix kinds, kinds in catalog order; () when empty."""
-    return _pages(catalog)
+NOTHING: frozenset[str] = frozenset()
+
+
+def shop_pages(catalog: Catalog, hidden: frozenset[str] = NOTHING) -> tuple[ShopPage, ...]:
+    """The catalog in pages that never mix kinds, kinds in catalog order; () when empty.
+
+    `hidden`: SKUs outside their sale window now, left out of the pages.
+    """
+    return _pages(catalog, hidden)
 
 
 @functools.lru_cache(maxsize=32)
-def _pages(catalog: Catalog) -> tuple[ShopPage, ...]:
+def _pages(catalog: Catalog, hidden: frozenset[str] = NOTHING) -> tuple[ShopPage, ...]:
     # A catalog never changes once loaded (a new one is a new object), and /shop is a
-    # third of what members do: its pages are cut once, not on every press.
+    # third of what members do: its pages are cut once, not on every press (once per
+    # set of items out of their window, which changes only when a window opens or shuts).
     pages = []
-    for kind, items in catalog.by_kind().items():
+    for kind, every in catalog.by_kind().items():
+        items = [item for item in every if item.sku not in hidden]
         for start in range(0, len(items), SHOP_PAGE_ITEMS):
             pages.append(ShopPage(kind, tuple(items[start : start + SHOP_PAGE_ITEMS])))
     return tuple(pages)
 
 
 @functools.lru_cache(maxsize=256)
-def shop_listing(catalog: Catalog, locale: str, index: int) -> tuple[str, str]:
-    """Page `index`'s description and footer, written once per catalog and locale."""
-    pages = _pages(catalog)
+def shop_listing(
+    catalog: Catalog,
+    locale: str,
+    index: int,
+    hidden: frozenset[str] = NOTHING,
+    sold_out: frozenset[str] = NOTHING,
+) -> tuple[str, str]:
+    """Page `index`'s description and footer, written once per catalog and locale (and
+    per set of hidden and sold-out items)."""
+    pages = _pages(catalog, hidden)
     shown = pages[index]
     listing = "\n".join(
-        f"**{safe(item.name, 100)}** — {item.price.format(locale)}" for item in shown.items
+        f"**{safe(item.name, 100)}** — {price_text(item, locale, item.sku in sold_out)}"
+        for item in shown.items
     )
     description = f"Pick an item below to see details, add it or gift it.\n\n{listing}"[:4096]
     footer = kind_title(shown.kind)
@@ -95,24 +111,42 @@ def shop_listing(catalog: Catalog, locale: str, index: int) -> tuple[str, str]:
     return description, footer
 
 
+def price_text(item: CatalogItem, locale: str, sold_out: bool = False) -> str:
+    """The price, struck through and marked when nothing is left to sell."""
+    price = item.price.format(locale)
+    return f"~~{price}~~ **Sold out**" if sold_out else price
+
+
 def first_page_of(pages: Sequence[ShopPage], kind: str) -> int | None:
     return next((index for index, page in enumerate(pages) if page.kind == kind), None)
 
 
-def shop_embed(catalog: Catalog, shop_name: str, *, locale: str, page: int = 0) -> discord.Embed:
-    pages = shop_pages(catalog)
+def shop_embed(
+    catalog: Catalog,
+    shop_name: str,
+    *,
+    locale: str,
+    page: int = 0,
+    hidden: frozenset[str] = NOTHING,
+    sold_out: frozenset[str] = NOTHING,
+) -> discord.Embed:
+    pages = shop_pages(catalog, hidden)
     embed = discord.Embed(title=shop_name[:256], colour=COLOUR)
     if not pages:
         embed.description = "Nothing for sale yet. Check back soon."
         return embed
-    embed.description, footer = shop_listing(catalog, locale, clamp(page, len(pages)))
+    embed.description, footer = shop_listing(
+        catalog, locale, clamp(page, len(pages)), hidden, sold_out
+    )
     embed.set_footer(text=footer)
     return embed
 
 
-def item_embed(catalog: Catalog, item: CatalogItem, *, locale: str) -> discord.Embed:
+def item_embed(
+    catalog: Catalog, item: CatalogItem, *, locale: str, sold_out: bool = False
+) -> discord.Embed:
     embed = discord.Embed(title=item.name, description=item.description or None, colour=COLOUR)
-    embed.add_field(name="Price", value=item.price.format(locale))
+    embed.add_field(name="Price", value=price_text(item, locale, sold_out))
     embed.add_field(name="You get", value=catalog.describe(item))
     gift = (
         "Give it to another member, by name or anonymously, with a note."

@@ -14,7 +14,7 @@ import discord
 
 from bot.controls import button, select, user_select, view
 from bot.render.pages import clamp, page_buttons
-from bot.render.shop import cart_page, kind_title, shop_pages
+from bot.render.shop import NOTHING, cart_page, kind_title, shop_pages
 from bot.render.text import number
 from store.carts import CartSummary
 from store.catalog import Catalog, CatalogItem
@@ -24,16 +24,23 @@ SUCCESS = discord.ButtonStyle.success
 DANGER = discord.ButtonStyle.danger
 
 
-def shop_view(catalog: Catalog, *, locale: str, page: int = 0) -> discord.ui.View:
+def shop_view(
+    catalog: Catalog,
+    *,
+    locale: str,
+    page: int = 0,
+    hidden: frozenset[str] = NOTHING,
+    sold_out: frozenset[str] = NOTHING,
+) -> discord.ui.View:
     """A kind picker (with several kinds), the page's item menu, ◀ ▶ and View cart.
 
     An empty catalog gets no menu at all: Discord refuses a select without options.
     """
-    pages = shop_pages(catalog)
+    pages = shop_pages(catalog, hidden)
     if not pages:
         return view(view_cart_button())
     index = clamp(page, len(pages))
-    kinds, options = _shop_menus(catalog, locale, index)
+    kinds, options = _shop_menus(catalog, locale, index, hidden, sold_out)
     items: list[discord.ui.Item[Any]] = []
     if kinds:
         items.append(select("shop:kind", "Choose what kind of item…", kinds))
@@ -45,11 +52,15 @@ def shop_view(catalog: Catalog, *, locale: str, page: int = 0) -> discord.ui.Vie
 
 @functools.lru_cache(maxsize=256)
 def _shop_menus(
-    catalog: Catalog, locale: str, index: int
+    catalog: Catalog,
+    locale: str,
+    index: int,
+    hidden: frozenset[str] = NOTHING,
+    sold_out: frozenset[str] = NOTHING,
 ) -> tuple[tuple[discord.SelectOption, ...], tuple[discord.SelectOption, ...]]:
     """Page `index`'s kind picker options (none with one kind) and item options, made
     once per catalog and locale: options are only read when a reply is sent."""
-    pages = shop_pages(catalog)
+    pages = shop_pages(catalog, hidden)
     shown = pages[index]
     kinds = list(dict.fromkeys(p.kind for p in pages))
     picker: tuple[discord.SelectOption, ...] = ()
@@ -66,7 +77,13 @@ def _shop_menus(
         )
     options = tuple(
         discord.SelectOption(
-            label=item.name[:100], value=item.sku, description=item.price.format(locale)[:100]
+            label=item.name[:100],
+            value=item.sku,
+            description=(
+                f"Sold out · {item.price.format(locale)}"
+                if item.sku in sold_out
+                else item.price.format(locale)
+            )[:100],
         )
         for item in shown.items
     )

@@ -120,6 +120,9 @@ order_lines = Table(
     Column("clawed_back_at", UTCDateTime, nullable=True),
     # What the recipient of a gift is shown instead of the buyer's order number.
     Column("gift_ref", String(16), nullable=True, default=new_gift_ref),
+    # Whether the line holds units of its item's stock: None when the item had no stock
+    # at checkout, true while held, false once a lapse gave them back (store.stock).
+    Column("stock_held", Boolean, nullable=True),
     Index("ix_order_lines_order", "order_id"),
 )
 
@@ -277,6 +280,17 @@ effects = Table(
 
 # One row: this deployment's instance id, marked on everything sent to the gateway so
 # deployments sharing one gateway account can tell their events apart.
+# What is left of an item's configured stock in a shop. Seeded from the configuration
+# the first time the item is sold there; checkout takes units, a lapsed order gives
+# them back (see store.stock). Below zero only when a lapsed order was paid after all.
+item_stock = Table(
+    "item_stock",
+    metadata,
+    Column("shop_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("sku", String(40), primary_key=True),
+    Column("remaining", Integer, nullable=False),
+)
+
 deployment = Table(
     "deployment",
     metadata,

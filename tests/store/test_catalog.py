@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -110,3 +111,37 @@ def test_a_plugin_kind_joins_the_catalog_without_core_changes() -> None:
     )
     catalog = Catalog.from_config(config, tiers, kinds)
     assert catalog.describe(catalog.require("rename"), 2) == "4 rename token(s)"
+
+
+_BADGE = {"sku": "badge", "name": "Badge", "price": 500, "kind": "points", "points": 1}
+
+
+def test_a_sale_window_without_an_offset_names_the_item_and_key() -> None:
+    """A time without its offset could be any zone's: refused rather than guessed."""
+    with pytest.raises(ConfigError, match=r"items\[0\]\.available_from.*offset.*'badge'"):
+        _catalog({**_BADGE, "available_from": datetime(2026, 2, 1)})
+
+
+def test_a_sale_window_that_closes_before_it_opens_names_the_item_and_key() -> None:
+    with pytest.raises(ConfigError, match=r"items\[0\]\.available_until.*later.*'badge'"):
+        _catalog(
+            {
+                **_BADGE,
+                "available_from": datetime(2026, 2, 8, tzinfo=UTC),
+                "available_until": datetime(2026, 2, 1, tzinfo=UTC),
+            }
+        )
+
+
+def test_a_sale_window_in_another_zone_is_held_in_utc() -> None:
+    paris = timezone(timedelta(hours=1))
+    item = _catalog({**_BADGE, "available_from": datetime(2026, 2, 1, 1, tzinfo=paris)}).require(
+        "badge"
+    )
+    assert item.available_from == datetime(2026, 2, 1, tzinfo=UTC)
+    assert item.available_from.tzinfo is UTC
+
+
+def test_a_negative_stock_is_refused_at_load() -> None:
+    with pytest.raises(ValidationError, match="stock"):
+        _catalog({**_BADGE, "stock": -1})
