@@ -476,7 +476,7 @@ async def _move(
         problem = await _take_points(conn, book, order)
         if problem is None:
             reserved = 0
-            await _uncart(conn, order)
+            await _uncart(conn, order, stocked=ctx.catalog.has_stock)
             effects += await fulfil_order(ctx, conn, order, now)
             values.update(fulfilled_at=now)
         else:
@@ -535,11 +535,15 @@ async def _take_points(conn: Conn, book: AccountBook, order: OrderRecord) -> str
     return None
 
 
-async def _uncart(conn: Conn, order: OrderRecord) -> None:
+async def _uncart(conn: Conn, order: OrderRecord, *, stocked: bool) -> None:
     """A lapsed order's lines went back to the cart; once it is paid they leave again,
-    and the stock its lapse gave back is taken again."""
+    and the stock its lapse gave back is taken again (first, in the order checkout
+    takes its locks: stock rows, then cart lines — the other order could deadlock on
+    PostgreSQL against a checkout of the same cart)."""
     if order.state not in {*LAPSED_STATES, S.HELD}:
         return
+    if stocked:
+        await stock.take_again(conn, order.shop_id, order.id)
     cart = select(carts.c.id).where(
         carts.c.shop_id == order.shop_id, carts.c.member_id == order.buyer_id
     )
@@ -549,7 +553,6 @@ async def _uncart(conn: Conn, order: OrderRecord) -> None:
             cart_lines.c.from_order_id == order.id,
         )
     )
-    await stock.take_again(conn, order.shop_id, order.id)
 
 
 def receipt_line(description: str, recipient_id: int, buyer_id: int) -> str:
