@@ -15,7 +15,7 @@ import os
 import secrets
 import tempfile
 from calendar import monthrange
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -1172,37 +1172,26 @@ class FakeGateway(Gateway):
         return actions
 
     async def _state_handler(self, request: web.Request) -> web.Response:
-        try:
-            session = self._get(request.match_info["session_id"])
-        except FakeSessionNotFound as error:
-            return web.json_response({"error": str(error)}, status=404)
-        return web.json_response(session.public())
+        return _state(lambda: self.session(request.match_info["session_id"]))
 
     async def _action_handler(self, request: web.Request) -> web.StreamResponse:
-        wants_json = "application/json" in request.headers.get("Accept", "")
         session_id = request.match_info["session_id"]
         action = request.match_info["action"]
-        try:
+
+        async def run() -> dict[str, Any]:
             amount = await _read_amount(request)
-            session = self._get(session_id)
-            if action not in ACTIONS:
-                raise web.HTTPNotFound(text=f"unknown action {action!r}")
-            self._act(session, action, amount)
-        except FakeSessionNotFound as error:
-            return _error(wants_json, 404, str(error))
-        except IllegalAction as error:
-            return _error(wants_json, 409, str(error))
-        except ValueError as error:
-            return _error(wants_json, 400, str(error))
-        if wants_json:
-            return web.json_response(session.public())
-        if action in ("pay", "pay-later") and session.status in ("paid", "pending"):
-            target = str(URL(session.success_url).extend_query(session_id=session.session_id))
-        elif action == "cancel":
-            target = session.cancel_url
-        else:
-            target = f"/fake-gateway/checkout/{session.session_id}"
-        raise web.HTTPSeeOther(location=target)
+            _check_action(action, ACTIONS)
+            return await self.perform(session_id, action, amount)
+
+        def redirect(public: dict[str, Any]) -> str:
+            session = self._sessions[session_id]
+            if action in ("pay", "pay-later") and session.status in ("paid", "pending"):
+                return str(URL(session.success_url).extend_query(session_id=session.session_id))
+            if action == "cancel":
+                return session.cancel_url
+            return f"/fake-gateway/checkout/{session.session_id}"
+
+        return await _respond(request, run, redirect)
 
     async def _faults_get_handler(self, request: web.Request) -> web.Response:
         return web.json_response(self.faults.model_dump(mode="json"))
@@ -1228,7 +1217,6 @@ class FakeGateway(Gateway):
             interval=subscription.interval,
             current_period_end=subscription.current_period_end,
             cancel_at_period_end=subscription.cancel_at_period_end,
-            fail_next_renewal=subscription.fail_next_renewal,
             notice=subscription.notice,
             return_url=subscription.return_url,
             actions=self._subscription_actions(subscription),
@@ -1238,8 +1226,8 @@ class FakeGateway(Gateway):
                     amount=invoice.amount,
                     period_end=invoice.period_end,
                     status=invoice.status,
-                    refunded=self._invoice_refunded(subscription, invoice),
-                    dispute=self._invoice_dispute(subscription, invoice),
+                    refunded=self._invoice_record(subscription, invoice).refunded,
+                    dispute=self._invoice_record(subscription, invoice).dispute,
                 )
                 for invoice in subscription.invoices
             ],
@@ -1257,60 +1245,36 @@ class FakeGateway(Gateway):
             actions.append("fail-next-renewal")
         return actions
 
-    def _invoice_refunded(self, subscription: FakeSubscription, invoice: FakeInvoice) -> int:
-        if invoice.first:
-            return self._sessions[subscription.session_id].refunded
-        return invoice.refunded
-
-    def _invoice_dispute(self, subscription: FakeSubscription, invoice: FakeInvoice) -> str | None:
-        if invoice.first:
-            return self._sessions[subscription.session_id].dispute
-        return invoice.dispute
+    def _invoice_record(
+        self, subscription: FakeSubscription, invoice: FakeInvoice
+    ) -> FakeSession | FakeInvoice:
+        """Where an invoice's refunds and dispute live: the first one's are the session's."""
+        return self._sessions[subscription.session_id] if invoice.first else invoice
 
     async def _advance_handler(self, request: web.Request) -> web.Response:
         return web.json_response(self.advance_subscriptions())
 
     async def _subscription_state_handler(self, request: web.Request) -> web.Response:
-        try:
-            subscription = self._get_subscription(request.match_info["subscription_id"])
-        except FakeSubscriptionNotFound as error:
-            return web.json_response({"error": str(error)}, status=404)
-        return web.json_response(subscription.public())
+        return _state(lambda: self.subscription(request.match_info["subscription_id"]))
 
     async def _subscription_action_handler(self, request: web.Request) -> web.StreamResponse:
-        wants_json = "application/json" in request.headers.get("Accept", "")
         action = request.match_info["action"]
-        try:
-            subscription = self._get_subscription(request.match_info["subscription_id"])
-            if action not in SUBSCRIPTION_ACTIONS:
-                raise web.HTTPNotFound(text=f"unknown action {action!r}")
-            self._act_subscription(subscription, action)
-        except FakeSubscriptionNotFound as error:
-            return _error(wants_json, 404, str(error))
-        except IllegalAction as error:
-            return _error(wants_json, 409, str(error))
-        if wants_json:
-            return web.json_response(subscription.public())
-        raise web.HTTPSeeOther(location=f"/fake-gateway/manage/{subscription.subscription_id}")
+
+        async def run() -> dict[str, Any]:
+            _check_action(action, SUBSCRIPTION_ACTIONS)
+            return await self.perform_subscription(request.match_info["subscription_id"], action)
+
+        return await _respond(request, run, _manage_location)
 
     async def _invoice_action_handler(self, request: web.Request) -> web.StreamResponse:
-        wants_json = "application/json" in request.headers.get("Accept", "")
         action = request.match_info["action"]
-        try:
+
+        async def run() -> dict[str, Any]:
             amount = await _read_amount(request)
-            subscription, invoice = self._get_invoice(request.match_info["invoice_id"])
-            if action not in INVOICE_ACTIONS:
-                raise web.HTTPNotFound(text=f"unknown action {action!r}")
-            self._act_invoice(subscription, invoice, action, amount)
-        except FakeSubscriptionNotFound as error:
-            return _error(wants_json, 404, str(error))
-        except IllegalAction as error:
-            return _error(wants_json, 409, str(error))
-        except ValueError as error:
-            return _error(wants_json, 400, str(error))
-        if wants_json:
-            return web.json_response(subscription.public())
-        raise web.HTTPSeeOther(location=f"/fake-gateway/manage/{subscription.subscription_id}")
+            _check_action(action, INVOICE_ACTIONS)
+            return await self.perform_invoice(request.match_info["invoice_id"], action, amount)
+
+        return await _respond(request, run, _manage_location)
 
 
 def _invoice_fields(subscription: FakeSubscription, invoice: FakeInvoice | None) -> dict[str, Any]:
@@ -1331,6 +1295,47 @@ def _optional(data: Mapping[str, Any], key: str, kind: type) -> Any:
     if value is not None and type(value) is not kind:
         raise TypeError
     return value
+
+
+def _state(lookup: Callable[[], dict[str, Any]]) -> web.Response:
+    """A session or subscription as JSON, or a 404 naming what is missing."""
+    try:
+        return web.json_response(lookup())
+    except (FakeSessionNotFound, FakeSubscriptionNotFound) as error:
+        return web.json_response({"error": str(error)}, status=404)
+
+
+def _check_action(action: str, known: tuple[str, ...]) -> None:
+    if action not in known:
+        raise web.HTTPNotFound(text=f"unknown action {action!r}")
+
+
+def _manage_location(public: dict[str, Any]) -> str:
+    return f"/fake-gateway/manage/{public['subscription_id']}"
+
+
+async def _respond(
+    request: web.Request,
+    run: Callable[[], Awaitable[dict[str, Any]]],
+    redirect: Callable[[dict[str, Any]], str],
+) -> web.StreamResponse:
+    """Press a button for a script (JSON back) or a browser (303 to the next page).
+
+    Shared by every action route so all map failures alike: missing 404, not allowed
+    in this state 409, bad amount 400.
+    """
+    wants_json = "application/json" in request.headers.get("Accept", "")
+    try:
+        public = await run()
+    except (FakeSessionNotFound, FakeSubscriptionNotFound) as error:
+        return _error(wants_json, 404, str(error))
+    except IllegalAction as error:
+        return _error(wants_json, 409, str(error))
+    except ValueError as error:
+        return _error(wants_json, 400, str(error))
+    if wants_json:
+        return web.json_response(public)
+    raise web.HTTPSeeOther(location=redirect(public))
 
 
 def _error(wants_json: bool, status: int, message: str) -> web.Response:
@@ -1370,9 +1375,7 @@ def parse_fake_event(payload: Any) -> list[GatewayEvent]:
         amount = data["amount"]
         currency = data["currency"]
         order_id = data["order_id"]
-        instance_id = data.get("instance_id")
-        if instance_id is not None and not isinstance(instance_id, str):
-            raise TypeError
+        instance_id = _optional(data, "instance_id", str)
         # Renewals belong to a subscription, not to a checkout: no session id.
         session_id = _optional(data, "session_id", str)
         if not isinstance(payload["id"], str):

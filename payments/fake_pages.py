@@ -72,18 +72,53 @@ _STATUS_TEXT = {
 _CUSTOMER_ACTIONS = ("pay", "decline", "pay-later", "cancel")
 
 
-def _form(session_id: str, action: str) -> str:
-    target = escape(f"/fake-gateway/sessions/{session_id}/{action}")
-    extra = ""
-    if action == "refund":
-        extra = (
-            '<label for="refund-amount">Amount in minor units (empty: all)</label> '
-            '<input id="refund-amount" name="amount" type="number" min="1" step="1"> '
-        )
+def _post_form(target: str, label: str, extra: str = "") -> str:
+    """One button posting to ``target``; ``extra`` is markup placed before it, unescaped."""
     return (
-        f'<form method="post" action="{target}">{extra}'
-        f'<button type="submit">{escape(_BUTTONS[action])}</button></form>'
+        f'<form method="post" action="{escape(target)}">{extra}'
+        f'<button type="submit">{escape(label)}</button></form>'
     )
+
+
+def _refund_field(field_id: str) -> str:
+    """The optional partial-refund amount; labelled so a screen reader names it."""
+    return (
+        f'<label for="{escape(field_id)}">Amount in minor units (empty: all)</label> '
+        f'<input id="{escape(field_id)}" name="amount" type="number" min="1" step="1"> '
+    )
+
+
+def _section(heading_id: str, heading: str, forms: Sequence[str]) -> str:
+    """A labelled group of buttons; nothing at all when there is no button to show."""
+    if not forms:
+        return ""
+    return (
+        f'<section aria-labelledby="{heading_id}"><h2 id="{heading_id}">{heading}</h2>'
+        + "".join(forms)
+        + "</section>"
+    )
+
+
+def _document(title: str, body: str) -> str:
+    return f"""<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{escape(title)}</title>
+</head>
+<body>
+<main>
+{body}
+</main>
+</body>
+</html>
+"""
+
+
+def _form(session_id: str, action: str) -> str:
+    extra = _refund_field("refund-amount") if action == "refund" else ""
+    return _post_form(f"/fake-gateway/sessions/{session_id}/{action}", _BUTTONS[action], extra)
 
 
 def render_checkout_page(page: CheckoutPage) -> str:
@@ -105,31 +140,14 @@ def render_checkout_page(page: CheckoutPage) -> str:
         f"<p>Refunded: {escape(format_money(page.refunded, money))}</p>" if page.refunded else ""
     )
     dispute = f"<p>Dispute: {escape(page.dispute)}</p>" if page.dispute else ""
-    customer_html = (
-        '<section aria-labelledby="pay-heading"><h2 id="pay-heading">Payment</h2>'
-        + "".join(_form(page.session_id, a) for a in customer)
-        + "</section>"
-        if customer
-        else ""
+    customer_html = _section(
+        "pay-heading", "Payment", [_form(page.session_id, a) for a in customer]
     )
-    operator_html = (
-        '<section aria-labelledby="ops-heading"><h2 id="ops-heading">Test controls</h2>'
-        + "".join(_form(page.session_id, a) for a in operator)
-        + "</section>"
-        if operator
-        else ""
+    operator_html = _section(
+        "ops-heading", "Test controls", [_form(page.session_id, a) for a in operator]
     )
     status = _STATUS_TEXT.get(page.status, page.status)
-    return f"""<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Checkout: {escape(page.shop_name)}</title>
-</head>
-<body>
-<main>
-<h1>{escape(page.shop_name)}</h1>
+    body = f"""<h1>{escape(page.shop_name)}</h1>
 <p>Test payment page. No real money is taken.</p>
 <p>Status: <strong>{escape(status)}</strong></p>
 {notice}
@@ -143,11 +161,8 @@ def render_checkout_page(page: CheckoutPage) -> str:
 </table>
 {refunded}{dispute}
 {customer_html}
-{operator_html}
-</main>
-</body>
-</html>
-"""
+{operator_html}"""
+    return _document(f"Checkout: {page.shop_name}", body)
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,7 +185,6 @@ class ManagePage:
     interval: str
     current_period_end: datetime
     cancel_at_period_end: bool
-    fail_next_renewal: bool
     notice: str
     return_url: str | None
     actions: Sequence[str]
@@ -188,10 +202,8 @@ _MEMBER_SUBSCRIPTION_ACTIONS = ("fix-payment", "cancel", "resume")
 
 
 def _subscription_form(subscription_id: str, action: str) -> str:
-    target = escape(f"/fake-gateway/subscriptions/{subscription_id}/{action}")
-    return (
-        f'<form method="post" action="{target}">'
-        f'<button type="submit">{escape(_SUBSCRIPTION_BUTTONS[action])}</button></form>'
+    return _post_form(
+        f"/fake-gateway/subscriptions/{subscription_id}/{action}", _SUBSCRIPTION_BUTTONS[action]
     )
 
 
@@ -199,20 +211,12 @@ def _invoice_forms(row: InvoiceRow) -> str:
     if row.status != "paid" or row.dispute is not None:
         return ""
     base = f"/fake-gateway/invoices/{row.invoice_id}"
-    label = f"amount-{row.invoice_id}"
     refund = (
-        f'<form method="post" action="{escape(base)}/refund">'
-        f'<label for="{escape(label)}">Amount in minor units (empty: all)</label> '
-        f'<input id="{escape(label)}" name="amount" type="number" min="1" step="1"> '
-        '<button type="submit">Refund</button></form>'
+        _post_form(f"{base}/refund", "Refund", _refund_field(f"amount-{row.invoice_id}"))
         if row.refunded < row.amount
         else ""
     )
-    dispute = (
-        f'<form method="post" action="{escape(base)}/dispute-lost">'
-        '<button type="submit">Dispute (lost)</button></form>'
-    )
-    return refund + dispute
+    return refund + _post_form(f"{base}/dispute-lost", "Dispute (lost)")
 
 
 def _day(value: datetime) -> str:
@@ -253,30 +257,15 @@ def render_manage_page(page: ManagePage) -> str:
         + f"</td><td>{_invoice_forms(row)}</td></tr>"
         for row in page.invoices
     )
-    member_html = (
-        '<section aria-labelledby="manage-heading"><h2 id="manage-heading">Manage</h2>'
-        + "".join(_subscription_form(page.subscription_id, a) for a in member)
-        + "</section>"
-        if member
-        else ""
+    member_html = _section(
+        "manage-heading", "Manage", [_subscription_form(page.subscription_id, a) for a in member]
     )
-    tester_html = (
-        '<section aria-labelledby="ops-heading"><h2 id="ops-heading">Test controls</h2>'
-        + "".join(_subscription_form(page.subscription_id, a) for a in tester)
-        + "</section>"
-        if tester
-        else ""
+    tester_html = _section(
+        "ops-heading",
+        "Test controls",
+        [_subscription_form(page.subscription_id, a) for a in tester],
     )
-    return f"""<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Subscription: {escape(page.shop_name)}</title>
-</head>
-<body>
-<main>
-<h1>{escape(page.shop_name)}</h1>
+    body = f"""<h1>{escape(page.shop_name)}</h1>
 <p>Test subscription page. No real money is taken.</p>
 <p>Subscription: <strong>{escape(price)}</strong></p>
 <p>Status: <strong>{escape(state)}</strong></p>
@@ -290,8 +279,5 @@ def render_manage_page(page: ManagePage) -> str:
 <tbody>{rows}</tbody>
 </table>
 {tester_html}
-{back}
-</main>
-</body>
-</html>
-"""
+{back}"""
+    return _document(f"Subscription: {page.shop_name}", body)

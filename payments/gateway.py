@@ -126,10 +126,8 @@ class Gateway(ABC):
     def check_supported(self, request: CheckoutRequest) -> None:
         """Raise a permanent ``GatewayError`` for a request this gateway cannot take."""
         if request.is_subscription and not self.supports_subscriptions:
-            raise GatewayError(
-                f"gateway {self.name!r} does not support subscriptions, and checkout "
-                f"{request.order_id!r} has a recurring line",
-                transient=False,
+            raise self._no_subscriptions(
+                f", and checkout {request.order_id!r} has a recurring line",
                 member_message="This payment method cannot take subscriptions. "
                 "Please choose another one, or buy the time once instead.",
             )
@@ -163,9 +161,14 @@ class Gateway(ABC):
         Raises a permanent ``GatewayError`` when the session completed: paid wins.
         """
 
-    def _no_subscriptions(self) -> GatewayError:
+    def _no_subscriptions(
+        self, detail: str = "", *, member_message: str | None = None
+    ) -> GatewayError:
+        """The permanent refusal of a gateway without subscriptions; ``detail`` says which."""
         return GatewayError(
-            f"gateway {self.name!r} does not support subscriptions", transient=False
+            f"gateway {self.name!r} does not support subscriptions{detail}",
+            transient=False,
+            member_message=member_message,
         )
 
     async def cancel_subscription(
