@@ -135,8 +135,6 @@ class EffectDeliverer:
         self.shop = shop
         self.audit_channel_id = audit_channel_id
         self.locale = locale
-        #: Names of guilds this process does not hold, asked once over REST.
-        self._other_shard_names: dict[int, str | None] = {}
         #: Guilds this process does not hold, as last fetched over REST, and when: a
         #: burst of role changes asks once, and a role changed since is seen soon after.
         self._fetched_guilds: dict[int, tuple[float, discord.Guild]] = {}
@@ -538,18 +536,17 @@ class EffectDeliverer:
 
     async def _server_name(self, stored: StoredEffect) -> str | None:
         """The shop's server, named in DMs; one held elsewhere is asked for over REST
-        once (a DM is still sent, unnamed, if that fails)."""
+        through `_shop_guild`'s cache, not once per DM (a DM is still sent, unnamed, if
+        that fails)."""
         guild_id = int(stored.extra.get("shop_id") or 0)
         if self.holds_guild(guild_id):
             guild = self._cached_guild(stored)
-            return guild.name if guild is not None else None
-        if guild_id not in self._other_shard_names:  # one REST call per guild, not per DM
+        else:
             try:
-                other = await self._shop_guild(stored)
+                guild = await self._shop_guild(stored)
             except discord.HTTPException:
                 return None
-            self._other_shard_names[guild_id] = other.name if other is not None else None
-        return self._other_shard_names[guild_id]
+        return guild.name if guild is not None else None
 
     async def _member(self, guild: discord.Guild, member_id: int) -> discord.Member | None:
         member = guild.get_member(member_id)

@@ -225,8 +225,8 @@ class PaymentFlow:
             if not cart.is_empty:
                 renewing = self._cart_renews(cart)
                 usable = self._usable(renewing)
-                if len(usable) == 1:
-                    return await self.checkout(shop_id, member_id, gateway=usable[0].name)
+                if len(usable) == 1:  # checked just now: no second look at the cart
+                    return await self._checkout_with(shop_id, member_id, 0, usable[0])
                 options = tuple(o for o in self.options if o.name in {g.name for g in usable})
                 # A subscription is never paid with points: none are offered beside it.
                 offered_points = 0 if renewing else cart.points_available
@@ -255,6 +255,11 @@ class PaymentFlow:
                         f"{usable[0].label()} instead."
                     )
                 chosen = usable[0]
+        return await self._checkout_with(shop_id, member_id, points, chosen)
+
+    async def _checkout_with(
+        self, shop_id: int, member_id: int, points: int, chosen: Gateway
+    ) -> CheckoutOutcome:
         result = await self.shop.orders.checkout(shop_id, member_id, points=points)
         outcome = await self._proceed(result, chosen)
         assert isinstance(outcome, CheckoutOutcome)  # a chosen gateway never asks

@@ -60,16 +60,17 @@ class SubscriptionUnavailable(Exception):
 
 
 def belongs_to_subscription(event: GatewayEvent) -> bool:
-    """A renewal's or a subscription's own event, not its order's."""
-    if event.kind in SUBSCRIPTION_ONLY:
-        return not event.first_invoice
-    return event.subscription_id is not None and not event.first_invoice
+    """A renewal's or a subscription's own event, not its order's (the checkout and its
+    first invoice are the order's)."""
+    return not event.first_invoice and (
+        event.kind in SUBSCRIPTION_ONLY or event.subscription_id is not None
+    )
 
 
 def subscription_fact(event: GatewayEvent) -> SubscriptionFact | None:
     """The fact an event of a subscription reports; None for one the shop does not act
     on (the first invoice, which the order's payment covers; an opened dispute)."""
-    if event.subscription_id is None or event.first_invoice:
+    if event.subscription_id is None or not belongs_to_subscription(event):
         return None
     kind = SUBSCRIPTION_FACTS.get(event.kind)
     if kind is None:
@@ -96,9 +97,10 @@ class Renewals:
     async def record(self, event: GatewayEvent) -> list[Effect]:
         """Record a subscription's event as its fact (once, however often it comes)."""
         fact = subscription_fact(event)
-        if fact is None or event.subscription_id is None:
+        if fact is None:
             log.info("ignored %s for subscription %s", event.raw_type, event.subscription_id)
             return []
+        assert event.subscription_id is not None  # a fact names its subscription
         return await self.shop.subscriptions.record(event.gateway, event.subscription_id, fact)
 
     async def start(self, event: GatewayEvent, order: Order | None = None) -> None:
@@ -190,15 +192,19 @@ class Renewals:
                 return record
         raise InvalidInput("That subscription isn't one of yours.")
 
-    async def cancel(self, shop_id: int, member_id: int, subscription: int) -> None:
-        """Cancel at the end of the period paid: the time paid for stays."""
-        gateway, record = await self._of(shop_id, member_id, subscription)
+    async def cancel(self, shop_id: int, member_id: int, subscription: int) -> SubscriptionRecord:
+        """Cancel at the end of the period paid: the time paid for stays. Returns the
+        subscription as it stood when asked (the gateway's webhook changes it)."""
+        record = await self.owned(shop_id, member_id, subscription)
+        gateway = self._gateway_of(record)
         await _acting(gateway.cancel_subscription(record.gateway_ref, at_period_end=True))
+        return record
 
-    async def resume(self, shop_id: int, member_id: int, subscription: int) -> None:
+    async def resume(self, shop_id: int, member_id: int, subscription: int) -> SubscriptionRecord:
         """Take back a cancellation before the period ends: it renews as before."""
-        gateway, record = await self._of(shop_id, member_id, subscription)
-        await _acting(gateway.resume_subscription(record.gateway_ref))
+        record = await self.owned(shop_id, member_id, subscription)
+        await _acting(self._gateway_of(record).resume_subscription(record.gateway_ref))
+        return record
 
     def manage_link(self, manage_token: str | None) -> str | None:
         """The member's own "update payment" link on the shop, the same every time (a
@@ -214,12 +220,7 @@ class Renewals:
         if record is None or record.status is SubscriptionStatus.ENDED:
             # An ended subscription's link opens nothing: the page shows payment details.
             raise InvalidInput("That link is not one of this shop's, or its subscription ended.")
-        gateway = self.gateways.get(record.gateway)
-        if gateway is None:
-            raise SubscriptionUnavailable(
-                f"This subscription renews through {record.gateway!r}, which this shop no "
-                "longer has enabled; ask a moderator."
-            )
+        gateway = self._gateway_of(record)
         try:
             return await gateway.manage_url(
                 record.gateway_ref, f"{self.public_url}/subscription/return"
@@ -230,17 +231,15 @@ class Renewals:
                 "The payment provider didn't answer. Please try the link again shortly."
             ) from error
 
-    async def _of(
-        self, shop_id: int, member_id: int, subscription: int
-    ) -> tuple[Gateway, SubscriptionRecord]:
-        record = await self.owned(shop_id, member_id, subscription)
+    def _gateway_of(self, record: SubscriptionRecord) -> Gateway:
+        """The enabled gateway the subscription renews through; refused once disabled."""
         gateway = self.gateways.get(record.gateway)
         if gateway is None:
             raise SubscriptionUnavailable(
                 f"This subscription renews through {record.gateway!r}, which this shop no "
                 "longer has enabled; ask a moderator."
             )
-        return gateway, record
+        return gateway
 
 
 async def _acting(action: Awaitable[None]) -> None:

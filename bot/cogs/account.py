@@ -180,12 +180,11 @@ class AccountCog(commands.Cog, name="Account"):
             check_owner(interaction, owner, NOT_YOUR_ACCOUNT)
             shop, member, number = shop_id(interaction), interaction.user.id, whole(subscription_id)
             renewals = self.bot.flow.renewals
-            record = await renewals.owned(shop, member, number)
             try:
                 if resume:
-                    await renewals.resume(shop, member, number)
+                    record = await renewals.resume(shop, member, number)
                 else:
-                    await renewals.cancel(shop, member, number)
+                    record = await renewals.cancel(shop, member, number)
             except SubscriptionUnavailable as refused:
                 raise Refusal(refused.member_message) from refused
             account = await self.shop.accounts.account(shop, member, recent=0)

@@ -242,23 +242,14 @@ def subscription_rows(
         if subscription.status is SubscriptionStatus.ENDED:
             continue
         name = subscription_name(subscription)
-        items: list[discord.ui.Item[Any]] = []
-        if subscription.status is SubscriptionStatus.CANCELING:
-            items.append(
-                button(
-                    f"sub:resume:{owner}:{subscription.id}",
-                    f"Resume · {name}"[:80],
-                    style=discord.ButtonStyle.success,
-                )
-            )
-        else:
-            items.append(
-                button(
-                    f"sub:cancel:{owner}:{subscription.id}",
-                    f"Cancel renewal · {name}"[:80],
-                    style=discord.ButtonStyle.danger,
-                )
-            )
+        action, label, style = (
+            ("resume", "Resume", discord.ButtonStyle.success)
+            if subscription.status is SubscriptionStatus.CANCELING
+            else ("cancel", "Cancel renewal", discord.ButtonStyle.danger)
+        )
+        items: list[discord.ui.Item[Any]] = [
+            button(f"sub:{action}:{owner}:{subscription.id}", f"{label} · {name}"[:80], style=style)
+        ]
         url = manage_urls.get(subscription.id)
         if url is not None:
             items.append(link(url, f"Update payment · {name}"[:80]))
