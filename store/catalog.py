@@ -36,14 +36,9 @@ class CatalogItem:
     #: Most units one member may buy in all (pending or paid orders); None: no limit.
     per_member_limit: int | None = None
 
-    def on_sale(self, now: datetime) -> bool:
-        """Inside the sale window (from inclusive, until exclusive)."""
-        if self.available_from is not None and now < self.available_from:
-            return False
-        return self.available_until is None or now < self.available_until
-
     def window_problem(self, now: datetime) -> str | None:
-        """Why the item can't be bought at `now`, or None inside its window."""
+        """Why the item can't be bought at `now`, or None inside its window (from
+        inclusive, until exclusive)."""
         if self.available_from is not None and now < self.available_from:
             return f"{self.name} is not on sale yet."
         if self.available_until is not None and now >= self.available_until:
@@ -73,6 +68,8 @@ class Catalog:
         self.has_windows = any(
             item.available_from is not None or item.available_until is not None for item in items
         )
+        #: Any item sold as a subscription (asked on every checkout, so counted once).
+        self.sells_subscriptions = any(self.renews_every(item) is not None for item in items)
 
     @classmethod
     def from_config(
@@ -147,7 +144,7 @@ class Catalog:
         """SKUs outside their sale window at `now` (the same empty set without windows)."""
         if not self.has_windows:
             return _NONE
-        return frozenset(item.sku for item in self if not item.on_sale(now))
+        return frozenset(item.sku for item in self if item.window_problem(now) is not None)
 
     def kind_of(self, item: CatalogItem) -> ItemKind:
         return self.kinds[item.kind]
@@ -162,10 +159,6 @@ class Catalog:
         nothing here."""
         found = self.kinds.get(kind)
         return found.renews_every(spec) if found is not None else None
-
-    @property
-    def sells_subscriptions(self) -> bool:
-        return any(self.renews_every(item) is not None for item in self)
 
     def describe(self, item: CatalogItem, quantity: int = 1) -> str:
         return self.kind_of(item).describe(item.spec, quantity)

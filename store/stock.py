@@ -21,11 +21,11 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import and_, bindparam, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from store.catalog import CatalogItem
 from store.db.engine import Conn
 from store.db.schema import item_stock, order_lines, orders
+from store.db.sql import insert_ignore
 from store.errors import InvalidInput
 
 #: Order states whose units no longer count against a member's limit: never paid, or
@@ -84,8 +84,12 @@ async def reserve(
         await _check_limit(conn, shop_id, member_id, item, quantity, at_checkout=True)
         if item.stock is None:
             continue
-        parameters = {"shop_id": shop_id, "sku": sku, "stock": item.stock}
-        await conn.execute(_SEED[conn.dialect.name], parameters)
+        await insert_ignore(
+            conn,
+            item_stock,
+            {"shop_id": shop_id, "sku": sku, "remaining": item.stock},
+            conflict=["shop_id", "sku"],
+        )
         taken = await conn.execute(_TAKE, {"in_shop": shop_id, "of_sku": sku, "wanted": quantity})
         if taken.rowcount != 1:
             left = (await remaining(conn, shop_id, [item]))[sku]
@@ -175,14 +179,3 @@ _TAKE = (
     )
     .values(remaining=item_stock.c.remaining - bindparam("wanted"))
 )
-
-
-def _seed_statement(insert: Any) -> Any:
-    return (
-        insert(item_stock)
-        .values(shop_id=bindparam("shop_id"), sku=bindparam("sku"), remaining=bindparam("stock"))
-        .on_conflict_do_nothing(index_elements=["shop_id", "sku"])
-    )
-
-
-_SEED = {"postgresql": _seed_statement(postgresql.insert), "sqlite": _seed_statement(sqlite.insert)}

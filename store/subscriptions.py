@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -50,7 +50,6 @@ from store.kinds.base import INTERVAL_MONTHS
 from store.orders import OrderState
 from store.outbox import store_effects
 
-DEFAULT_GRACE = timedelta(days=3)
 #: How long after its payment a subscription's missed start is still looked for:
 #: gateways retry webhooks for about that long (Stripe: three days).
 START_WITHIN = timedelta(days=3)
@@ -291,9 +290,7 @@ class SubscriptionRecord:
 class Subscriptions:
     """Start subscriptions, record the gateway's facts about them, settle the time."""
 
-    def __init__(self, ctx: StoreContext, grace: timedelta = DEFAULT_GRACE) -> None:
-        if grace < timedelta(0) or grace % timedelta(days=1):
-            raise ValueError("the grace period must be a whole number of days")
+    def __init__(self, ctx: StoreContext, grace: timedelta) -> None:
         self.ctx = ctx
         self.grace = grace
 
@@ -362,8 +359,7 @@ class Subscriptions:
                 raise InvalidInput(
                     f"Subscription {gateway_ref} already belongs to another member or shop."
                 )
-            await self._settle(conn, record, now)
-            return await _load(conn, gateway, gateway_ref) or record
+            return (await self._settle(conn, record, now)).record
 
         return await self.ctx.db.write(start)
 
@@ -381,23 +377,23 @@ class Subscriptions:
             current = await _load(conn, gateway, gateway_ref)
             if current is None:
                 return []  # settled when the subscription starts
-            effects = await self._settle(conn, current, now)
-            if changed and fact.kind is SubscriptionFactKind.INVOICE_REFUNDED:
-                facts = await _load_facts(conn, gateway, gateway_ref)
-                if not takes_back(fact, facts):
-                    alert = ReviewAlert(
-                        member_id=current.member_id,
-                        order_id=current.order_id,
-                        reason=(
-                            f"Part of the {current.tier} subscription's renewal "
-                            f"(invoice {fact.invoice_id}) was refunded; the period stays. "
-                            "Check whether time should be taken back."
-                        ),
-                    )
-                    await store_effects(
-                        conn, [alert], order_id=current.order_id, now=now, shop_id=current.shop_id
-                    )
-                    effects.append(alert)
+            settled = await self._settle(conn, current, now)
+            effects = settled.effects
+            refunded = fact.kind is SubscriptionFactKind.INVOICE_REFUNDED
+            if changed and refunded and not takes_back(fact, settled.facts):
+                alert = ReviewAlert(
+                    member_id=current.member_id,
+                    order_id=current.order_id,
+                    reason=(
+                        f"Part of the {current.tier} subscription's renewal "
+                        f"(invoice {fact.invoice_id}) was refunded; the period stays. "
+                        "Check whether time should be taken back."
+                    ),
+                )
+                await store_effects(
+                    conn, [alert], order_id=current.order_id, now=now, shop_id=current.shop_id
+                )
+                effects.append(alert)
             return effects
 
         return await self.ctx.db.write(record)
@@ -468,7 +464,7 @@ class Subscriptions:
 
         return await self.ctx.db.read(load)
 
-    async def _settle(self, conn: Conn, current: SubscriptionRecord, now: datetime) -> list[Effect]:
+    async def _settle(self, conn: Conn, current: SubscriptionRecord, now: datetime) -> _Settled:
         """Move the membership from what was given to what the facts decide."""
         facts = await _load_facts(conn, current.gateway, current.gateway_ref)
         decision = decide(facts, now=now, grace=self.grace, first_invoice=current.first_invoice_id)
@@ -521,7 +517,15 @@ class Subscriptions:
             if until is not None:
                 await mover.top_up(invoice, until, f"renewal: invoice {invoice} paid")
         state = (decision.status, decision.cancel_at_period_end, decision.current_period_end)
+        record = current
         if state != (current.status, current.cancel_at_period_end, current.current_period_end):
+            record = replace(
+                current,
+                status=decision.status,
+                cancel_at_period_end=decision.cancel_at_period_end,
+                current_period_end=decision.current_period_end,
+                updated_at=now,
+            )
             await conn.execute(
                 update(subscriptions)
                 .where(subscriptions.c.id == current.id)
@@ -535,7 +539,17 @@ class Subscriptions:
         await store_effects(
             conn, mover.effects, order_id=current.order_id, now=now, shop_id=current.shop_id
         )
-        return mover.effects
+        return _Settled(mover.effects, facts, record)
+
+
+@dataclass(frozen=True)
+class _Settled:
+    """What settling did, with what it read and wrote, so callers need not load it again."""
+
+    effects: list[Effect]
+    facts: list[SubscriptionFact]
+    #: The subscription as settling left it.
+    record: SubscriptionRecord
 
 
 @dataclass(frozen=True)
