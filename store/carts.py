@@ -7,8 +7,8 @@ lock on SQLite) while lines change, so concurrent adds never lose a line.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -16,7 +16,7 @@ from sqlalchemy import and_, bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import BindParameter
 
-from store import stock
+from store import coupons, stock
 from store.accounts import AccountBook
 from store.batches import in_chunks
 from store.catalog import CatalogItem
@@ -26,6 +26,7 @@ from store.db.schema import accounts, cart_lines, carts
 from store.errors import CartFull, InvalidInput, NotFound
 from store.kinds.base import LineDraft, MembershipState
 from store.money import Money
+from store.shops import ShopDefinition
 from store.text import unstorable
 
 #: Abandoned carts emptied per unit of work (see `Carts.purge_abandoned`).
@@ -44,6 +45,15 @@ class CartLine:
     anonymous: bool
     note: str | None
     buyer_id: int
+    #: The price the line was added at, when the item has been repriced since.
+    was_price: Money | None = None
+    #: Whether the item has been taken off sale (the line can't be checked out).
+    retired: bool = False
+
+    @property
+    def stale(self) -> bool:
+        """Whether the member must see this line again before paying for it."""
+        return self.retired or self.was_price is not None
 
     @property
     def total(self) -> Money:
@@ -55,8 +65,25 @@ class CartLine:
 
 
 @dataclass(frozen=True)
+class CartCoupon:
+    """The coupon the member applied, as the cart stands now.
+
+    Recomputed every time a summary is built: when the coupon no longer applies (the
+    cart changed, it was retired, expired or used up) `discount` is zero and `problem`
+    says why, so the member sees it before checkout refuses it.
+    """
+
+    code: str
+    #: What it takes off ("20% off · on Gold only · …"); "" for a code the shop lost.
+    text: str
+    discount: Money
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
 class CartSummary:
-    """What every reply shows: lines, how many items, the total."""
+    """What every reply shows: lines, how many items, the total to pay (after any
+    coupon's discount: `subtotal` - `discount`)."""
 
     member_id: int
     lines: tuple[CartLine, ...]
@@ -64,6 +91,16 @@ class CartSummary:
     version: int
     #: Points the member could spend now (balance less reservations), for the reply.
     points_available: int = 0
+    coupon: CartCoupon | None = None
+
+    @property
+    def discount(self) -> Money:
+        return self.coupon.discount if self.coupon is not None else Money(0, self.total.currency)
+
+    @property
+    def subtotal(self) -> Money:
+        """The lines' sum, before the coupon."""
+        return self.total + self.discount
 
     @property
     def item_count(self) -> int:
@@ -72,6 +109,10 @@ class CartSummary:
     @property
     def is_empty(self) -> bool:
         return not self.lines
+
+    @property
+    def stale_lines(self) -> tuple[CartLine, ...]:
+        return tuple(line for line in self.lines if line.stale)
 
 
 @dataclass(frozen=True)
@@ -82,6 +123,82 @@ class CartRow:
     recipient_id: int
     anonymous: bool
     note: str | None
+    #: The unit price the member was shown (when added, or at a refused checkout),
+    #: minor units of `noted_currency` (a moderator may change the shop's currency).
+    noted_price: int | None = None
+    noted_currency: str | None = None
+
+    def repriced(self, item: CatalogItem) -> Money | None:
+        """The price the member saw, when the item's price is no longer it."""
+        if self.noted_price is None:
+            return None  # added before prices were noted
+        seen = Money(self.noted_price, self.noted_currency or item.price.currency)
+        return None if seen == item.price else seen
+
+
+@dataclass(frozen=True)
+class CouponState:
+    """The code a cart applies and what the summary needs to judge it (read only when
+    the cart has a code: a cart without one costs no extra query)."""
+
+    code: str
+    coupon: coupons.Coupon | None
+    member_uses: int = 0
+
+
+async def load_coupon(
+    conn: Conn, shop_id: int, member_id: int, code: str | None
+) -> CouponState | None:
+    """The cart's coupon as this transaction sees it; None (and no query) without a code."""
+    if code is None:
+        return None
+    found = await coupons.get(conn, shop_id, code)
+    used = 0
+    if found is not None and found.per_member_limit is not None:
+        used = await coupons.member_uses(conn, found.id, member_id)
+    return CouponState(code, found, used)
+
+
+def coupon_lines(shop: ShopDefinition, lines: Sequence[tuple[str, int, int]]) -> list[coupons.Line]:
+    """(sku, unit price, quantity) as a coupon sees them: a subscription's line counts
+    as costing nothing, so no coupon ever discounts it (its renewing charge would be
+    discounted every period), and neither does a line whose item is no longer sold."""
+    catalog = shop.catalog
+    seen = []
+    for sku, price, quantity in lines:
+        item = catalog.get(sku)
+        eligible = item is not None and catalog.renews_every(item) is None
+        seen.append((sku, price if eligible else 0, quantity))
+    return seen
+
+
+def coupon_problem(
+    shop: ShopDefinition,
+    state: CouponState,
+    lines: Sequence[tuple[str, int, int]],
+    now: datetime,
+) -> str | None:
+    """Why the cart's coupon can't be used on these lines now (None when it can)."""
+    found = state.coupon
+    if found is None:
+        return f"The code {state.code} is no longer valid."
+    seen = coupon_lines(shop, lines)
+    why = coupons.problem(
+        found,
+        now=now,
+        subtotal=sum(price * quantity for _, price, quantity in lines),
+        currency=shop.currency,
+        member_uses=state.member_uses,
+        lines=seen,
+        locale=shop.locale,
+        names=_names(shop, found),
+    )
+    renewing = any(
+        price and not free for (_, price, _), (_, free, _) in zip(lines, seen, strict=True)
+    )
+    if why is not None and renewing and coupons.eligible_total(found, seen) <= 0:
+        why += " Subscriptions are never discounted."
+    return why
 
 
 class CartLineContext:
@@ -108,28 +225,64 @@ class CartService:
 
     async def view(self, shop_id: int, member_id: int) -> CartSummary:
 
-        async def view(conn: Conn) -> Sequence[Any]:
+        async def view(conn: Conn) -> tuple[Sequence[Any], CouponState | None]:
             # One prepared statement for cart, lines and points: this runs on every reply.
             result = await conn.execute(_VIEW, {"shop_id": shop_id, "member_id": member_id})
-            return result.all()
+            found = result.all()
+            code = found[0].coupon_code if found else None
+            return found, await load_coupon(conn, shop_id, member_id, code)
 
-        found = await self.ctx.db.read(view)
+        shop = await self.ctx.shops.get(shop_id)
+        found, coupon = await self.ctx.db.read(view)
         if not found:
-            return self.summary(member_id, [], 0, 0)
+            return self.summary(shop, member_id, [], 0, 0)
         points = int(found[0].points or 0)
         version = int(found[0].version) if found else 0
-        rows = [
-            CartRow(
-                int(r.id), r.sku, int(r.quantity), int(r.recipient_id), bool(r.anonymous), r.note
+        rows = [_row(r) for r in found if r.id is not None]
+        return self.summary(shop, member_id, rows, version, points, coupon)
+
+    async def apply_coupon(self, shop_id: int, member_id: int, code: str) -> CartSummary:
+        """Apply a coupon to the member's cart, replacing any other; checked now against
+        the cart as it is, and refused (nothing stored) when it can't be used on it."""
+        wanted = coupons.normalize_code(code)
+        shop = await self.ctx.shops.get(shop_id)
+
+        async def apply(conn: Conn) -> CartSummary:
+            cart_id, version, _ = await lock_cart_row(conn, shop_id, member_id, self.ctx.now())
+            rows = await load_lines(conn, cart_id)
+            state = await load_coupon(conn, shop_id, member_id, wanted)
+            assert state is not None
+            if state.coupon is None:
+                raise InvalidInput(f"There is no coupon {wanted} in this shop.")
+            why = coupon_problem(shop, state, self._priced(shop, rows), self.ctx.now())
+            if why is not None:
+                raise InvalidInput(why)
+            await conn.execute(
+                update(carts).where(carts.c.id == cart_id).values(coupon_code=wanted)
             )
-            for r in found
-            if r.id is not None
-        ]
-        return self.summary(member_id, rows, version, points)
+            points = await free_points(conn, shop_id, member_id)
+            return self.summary(shop, member_id, rows, version, points, state)
+
+        return await self.ctx.db.write(apply)
+
+    async def remove_coupon(self, shop_id: int, member_id: int) -> CartSummary:
+        """Take the applied coupon off the cart; refused when there is none."""
+        shop = await self.ctx.shops.get(shop_id)
+
+        async def remove(conn: Conn) -> CartSummary:
+            cart_id, version, code = await lock_cart_row(conn, shop_id, member_id, self.ctx.now())
+            if code is None:
+                raise InvalidInput("Your cart has no coupon to remove.")
+            await conn.execute(update(carts).where(carts.c.id == cart_id).values(coupon_code=None))
+            rows = await load_lines(conn, cart_id)
+            points = await free_points(conn, shop_id, member_id)
+            return self.summary(shop, member_id, rows, version, points)
+
+        return await self.ctx.db.write(remove)
 
     async def sold_out(self, shop_id: int) -> frozenset[str]:
         """SKUs with no stock left in the shop, for /shop; asks nothing without stock."""
-        catalog = self.ctx.catalog
+        catalog = (await self.ctx.shops.get(shop_id)).catalog
         if not catalog.has_stock:
             return frozenset()
         left = await self.ctx.db.read(lambda conn: stock.remaining(conn, shop_id, catalog))
@@ -146,13 +299,15 @@ class CartService:
         anonymous: bool = False,
         note: str | None = None,
     ) -> CartSummary:
-        item = self.ctx.catalog.require(sku)
+        shop = await self.ctx.shops.get(shop_id)
+        item = shop.catalog.require(sku)
         recipient = member_id if recipient_id is None else recipient_id
         note = _clean_note(note)
-        self._check_line(item, quantity, member_id, recipient, anonymous, note)
+        self._check_line(shop, item, quantity, member_id, recipient, anonymous, note)
 
         async def add(conn: Conn) -> CartSummary:
-            cart_id, version = await lock_cart(conn, shop_id, member_id, self.ctx.now())
+            now = self.ctx.now()
+            cart_id, version, code = await lock_cart_row(conn, shop_id, member_id, now)
             rows = await load_lines(conn, cart_id)
             same = next(
                 (
@@ -179,21 +334,18 @@ class CartService:
             if item.limited:
                 in_cart = quantity + sum(row.quantity for row in rows if row.sku == sku)
                 await stock.check_add(conn, shop_id, member_id, item, in_cart)
-            others = [self.draft(row, member_id) for row in rows if row is not same]
-            draft = LineDraft(item.sku, item.spec, new_quantity, member_id, recipient)
-            book = AccountBook(conn, shop_id, self.ctx.now(), self.ctx.tiers)
-            await self.ctx.catalog.kind_of(item).validate_line(draft, CartLineContext(book, others))
-            now = self.ctx.now()
+            others = [draft(shop, row, member_id) for row in rows if row is not same]
+            line = LineDraft(item.sku, item.spec, new_quantity, member_id, recipient)
+            book = AccountBook(conn, shop_id, now, shop.tiers)
+            await shop.catalog.kind_of(item).validate_line(line, CartLineContext(book, others))
+            price = item.price
             if same is not None:
+                # The line keeps the price it was added at: a price changed since stays
+                # flagged, and checkout still names it before charging it.
                 await conn.execute(
                     _SET_QUANTITY, {"line_id": same.id, "new_quantity": new_quantity}
                 )
-                rows = [
-                    CartRow(r.id, r.sku, new_quantity, r.recipient_id, r.anonymous, r.note)
-                    if r is same
-                    else r
-                    for r in rows
-                ]
+                rows = [replace(r, quantity=new_quantity) if r is same else r for r in rows]
             else:
                 result = await conn.execute(
                     _INSERT_LINE,
@@ -204,12 +356,26 @@ class CartService:
                         "recipient_id": recipient,
                         "anonymous": anonymous,
                         "note": note,
+                        "unit_price": price.amount,
+                        "unit_currency": price.currency,
                         "created_at": now,
                     },
                 )
-                rows.append(CartRow(result.scalar_one(), sku, quantity, recipient, anonymous, note))
+                rows.append(
+                    CartRow(
+                        result.scalar_one(),
+                        sku,
+                        quantity,
+                        recipient,
+                        anonymous,
+                        note,
+                        price.amount,
+                        price.currency,
+                    )
+                )
             points = await free_points(conn, shop_id, member_id)
-            return self.summary(member_id, rows, version, points)
+            coupon = await load_coupon(conn, shop_id, member_id, code)
+            return self.summary(shop, member_id, rows, version, points, coupon)
 
         return await self.ctx.db.write(add)
 
@@ -217,24 +383,35 @@ class CartService:
         if not isinstance(line_id, int) or not 0 < line_id < 2**63:
             raise NotFound("That line is not in your cart (it may have been removed already).")
 
+        shop = await self.ctx.shops.get(shop_id)
+
         async def remove(conn: Conn) -> CartSummary:
-            cart_id, version = await lock_cart(conn, shop_id, member_id, self.ctx.now())
+            now = self.ctx.now()
+            cart_id, version, code = await lock_cart_row(conn, shop_id, member_id, now)
             result = await conn.execute(_DELETE_LINE, {"line_id": line_id, "cart_id": cart_id})
             if result.rowcount != 1:
                 # Someone else's line id looks exactly like a missing one.
                 raise NotFound("That line is not in your cart (it may have been removed already).")
             rows = await load_lines(conn, cart_id)
             points = await free_points(conn, shop_id, member_id)
-            return self.summary(member_id, rows, version, points)
+            coupon = await load_coupon(conn, shop_id, member_id, code)
+            return self.summary(shop, member_id, rows, version, points, coupon)
 
         return await self.ctx.db.write(remove)
 
     async def clear(self, shop_id: int, member_id: int) -> CartSummary:
+        """Empty the cart, its coupon included (an empty cart has nothing to discount)."""
+        shop = await self.ctx.shops.get(shop_id)
+
         async def clear(conn: Conn) -> CartSummary:
-            cart_id, version = await lock_cart(conn, shop_id, member_id, self.ctx.now())
+            cart_id, version, code = await lock_cart_row(conn, shop_id, member_id, self.ctx.now())
             await conn.execute(delete(cart_lines).where(cart_lines.c.cart_id == cart_id))
+            if code is not None:
+                await conn.execute(
+                    update(carts).where(carts.c.id == cart_id).values(coupon_code=None)
+                )
             points = await free_points(conn, shop_id, member_id)
-            return self.summary(member_id, [], version, points)
+            return self.summary(shop, member_id, [], version, points)
 
         return await self.ctx.db.write(clear)
 
@@ -293,6 +470,7 @@ class CartService:
 
     def _check_line(
         self,
+        shop: ShopDefinition,
         item: CatalogItem,
         quantity: int,
         buyer: int,
@@ -309,7 +487,7 @@ class CartService:
             )
         gift = recipient != buyer
         if gift and not item.giftable:
-            if self.ctx.catalog.renews_every(item) is not None:
+            if shop.catalog.renews_every(item) is not None:
                 raise InvalidInput(
                     "A subscription renews on the buyer's own payment, so it can't be a "
                     "gift; gift one-off time instead."
@@ -331,27 +509,32 @@ class CartService:
                 "remove it and try again."
             )
 
-    def draft(self, row: CartRow, buyer: int) -> LineDraft:
-        item = self.ctx.catalog.get(row.sku)
-        spec: dict[str, Any] = dict(item.spec) if item else {}
-        return LineDraft(row.sku, spec, row.quantity, buyer, row.recipient_id)
-
     def summary(
-        self, member_id: int, rows: Sequence[CartRow], version: int, points: int = 0
+        self,
+        shop: ShopDefinition,
+        member_id: int,
+        rows: Sequence[CartRow],
+        version: int,
+        points: int = 0,
+        coupon: CouponState | None = None,
     ) -> CartSummary:
-        catalog = self.ctx.catalog
+        """The cart as replies show it; with a coupon, its discount recomputed now."""
+        catalog = shop.catalog
         lines = []
         for row in rows:
             item = catalog.get(row.sku)
+            was: Money | None = None
             if item is None:
                 # Withdrawn from the catalog: shown at no price until removed.
-                name, description, price = row.sku, "No longer sold", self.ctx.money(0)
+                name = shop.retired_name(row.sku)
+                description, price = "No longer sold", shop.money(0)
             else:
                 name, description, price = (
                     item.name,
                     catalog.describe(item, row.quantity),
                     item.price,
                 )
+                was = row.repriced(item)
             lines.append(
                 CartLine(
                     id=row.id,
@@ -364,10 +547,42 @@ class CartService:
                     anonymous=row.anonymous,
                     note=row.note,
                     buyer_id=member_id,
+                    was_price=was,
+                    retired=item is None,
                 )
             )
-        total = sum((line.total for line in lines), self.ctx.money(0))
-        return CartSummary(member_id, tuple(lines), total, version, points)
+        total = sum((line.total for line in lines), shop.money(0))
+        if coupon is None:
+            return CartSummary(member_id, tuple(lines), total, version, points)
+        applied = self._coupon(shop, coupon, lines)
+        return CartSummary(
+            member_id, tuple(lines), total - applied.discount, version, points, applied
+        )
+
+    def _coupon(
+        self, shop: ShopDefinition, state: CouponState, lines: Sequence[CartLine]
+    ) -> CartCoupon:
+        priced = [(line.sku, line.unit_price.amount, line.quantity) for line in lines]
+        why = coupon_problem(shop, state, priced, self.ctx.now())
+        found = state.coupon
+        text = "" if found is None else found.describe(shop.locale, _names(shop, found))
+        if why is not None or found is None:
+            return CartCoupon(state.code, text, shop.money(0), why)
+        off = coupons.discount(found, coupon_lines(shop, priced), shop.currency)
+        return CartCoupon(state.code, text, shop.money(off))
+
+    @staticmethod
+    def _priced(shop: ShopDefinition, rows: Sequence[CartRow]) -> list[tuple[str, int, int]]:
+        """Rows at today's prices (a retired item's line at none), as coupons see them."""
+        priced = []
+        for row in rows:
+            item = shop.catalog.get(row.sku)
+            priced.append((row.sku, 0 if item is None else item.price.amount, row.quantity))
+        return priced
+
+
+def _names(shop: ShopDefinition, coupon: coupons.Coupon) -> dict[str, str]:
+    return {sku: item.name for sku in coupon.skus if (item := shop.catalog.get(sku)) is not None}
 
 
 def _clean_note(note: str | None) -> str | None:
@@ -377,12 +592,43 @@ def _clean_note(note: str | None) -> str | None:
     return stripped or None
 
 
+def draft(shop: ShopDefinition, row: CartRow, buyer: int) -> LineDraft:
+    """A cart line as the item kinds see it (a retired item's line has no spec)."""
+    item = shop.catalog.get(row.sku)
+    spec: dict[str, Any] = dict(item.spec) if item else {}
+    return LineDraft(row.sku, spec, row.quantity, buyer, row.recipient_id)
+
+
+def _row(r: Any) -> CartRow:
+    price = None if r.unit_price is None else int(r.unit_price)
+    return CartRow(
+        int(r.id),
+        r.sku,
+        int(r.quantity),
+        int(r.recipient_id),
+        bool(r.anonymous),
+        r.note,
+        price,
+        r.unit_currency,
+    )
+
+
 async def load_lines(conn: Conn, cart_id: int) -> list[CartRow]:
     result = await conn.execute(_LINES, {"cart_id": cart_id})
-    return [
-        CartRow(int(r.id), r.sku, int(r.quantity), int(r.recipient_id), bool(r.anonymous), r.note)
-        for r in result
-    ]
+    return [_row(r) for r in result]
+
+
+async def note_prices(conn: Conn, prices: Mapping[int, Money]) -> None:
+    """Record that the member has been shown these lines' current prices."""
+    await conn.execute(
+        update(cart_lines)
+        .where(cart_lines.c.id == bindparam("line_id"))
+        .values(unit_price=bindparam("price"), unit_currency=bindparam("currency")),
+        [
+            {"line_id": line_id, "price": price.amount, "currency": price.currency}
+            for line_id, price in prices.items()
+        ],
+    )
 
 
 async def lock_cart(conn: Conn, shop_id: int, member_id: int, now: datetime) -> tuple[int, int]:
@@ -392,9 +638,17 @@ async def lock_cart(conn: Conn, shop_id: int, member_id: int, now: datetime) -> 
     row lock on PostgreSQL as SELECT … FOR UPDATE would; on SQLite the writer lock
     already serializes writers. A refused change rolls back, version bump included.
     """
+    cart_id, version, _ = await lock_cart_row(conn, shop_id, member_id, now)
+    return cart_id, version
+
+
+async def lock_cart_row(
+    conn: Conn, shop_id: int, member_id: int, now: datetime
+) -> tuple[int, int, str | None]:
+    """`lock_cart`, and the coupon code the cart applies (None without one)."""
     parameters = {"shop_id": shop_id, "member_id": member_id, "now": now}
     row = (await conn.execute(_LOCK_CART[conn.dialect.name], parameters)).one()
-    return int(row.id), int(row.version)
+    return int(row.id), int(row.version), row.coupon_code
 
 
 async def free_points(conn: Conn, shop_id: int, member_id: int) -> int:
@@ -412,10 +666,13 @@ _LINE_COLUMNS = (
     cart_lines.c.recipient_id,
     cart_lines.c.anonymous,
     cart_lines.c.note,
+    cart_lines.c.unit_price,
+    cart_lines.c.unit_currency,
 )
 _VIEW = (
     select(
         carts.c.version,
+        carts.c.coupon_code,
         *_LINE_COLUMNS,
         select(accounts.c.points - accounts.c.points_reserved)
         .where(accounts.c.shop_id == _SHOP, accounts.c.member_id == _MEMBER)
@@ -454,7 +711,7 @@ def _lock_cart_statement(insert: Any) -> Any:
     return statement.on_conflict_do_update(
         index_elements=["shop_id", "member_id"],
         set_={"version": carts.c.version + 1, "updated_at": now},
-    ).returning(carts.c.id, carts.c.version)
+    ).returning(carts.c.id, carts.c.version, carts.c.coupon_code)
 
 
 _LOCK_CART = {

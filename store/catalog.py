@@ -6,12 +6,12 @@ catalog stops start-up with a message naming the item and the key.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from store.config import StoreConfig, TierConfig
+from store.config import ItemConfig, StoreConfig, TierConfig
 from store.errors import ConfigError, InvalidInput
 from store.kinds.base import Interval, ItemKind
 from store.money import Money
@@ -78,8 +78,15 @@ class Catalog:
         tiers: Mapping[str, TierConfig],
         kinds: Mapping[str, ItemKind],
     ) -> Catalog:
+        """The file's catalog (`tiers` are the ones `kinds` were loaded with)."""
+        return cls.from_items(store.items, store.currency, kinds)
+
+    @classmethod
+    def from_items(
+        cls, entries: Sequence[ItemConfig], currency: str, kinds: Mapping[str, ItemKind]
+    ) -> Catalog:
         items = []
-        for index, entry in enumerate(store.items):
+        for index, entry in enumerate(entries):
             where = f"store.items[{index}]"
             which = f"(item {entry.sku!r})"
             kind = kinds.get(entry.kind)
@@ -112,7 +119,7 @@ class Catalog:
                     name=entry.name,
                     description=entry.description,
                     image_url=entry.image_url,
-                    price=Money(entry.price, store.currency),
+                    price=Money(entry.price, currency),
                     kind=entry.kind,
                     giftable=entry.giftable and not renews,
                     max_quantity=entry.max_quantity,

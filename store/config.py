@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from store.money import normalize_currency
-from store.text import unstorable
+from store.text import storable
 
 
 class TierConfig(BaseModel):
@@ -50,13 +50,20 @@ class ItemConfig(BaseModel):
     available_until: datetime | None = None
     per_member_limit: int | None = Field(default=None, ge=1)
 
+    @field_validator("image_url")
+    @classmethod
+    def _web_address(cls, value: str | None) -> str | None:
+        """Discord refuses an embed whose image is not an http(s) address."""
+        if value is None:
+            return None
+        if not value.startswith(("https://", "http://")) or len(value) > 2048 or " " in value:
+            raise ValueError("must be an http:// or https:// address of at most 2048 characters")
+        return value
+
     @field_validator("name", "description")
     @classmethod
     def _storable(cls, value: str) -> str:
-        bad = unstorable(value)
-        if bad is not None:
-            raise ValueError(f"must not contain control characters (found {bad})")
-        return value
+        return storable(value)
 
     @field_validator("price")
     @classmethod

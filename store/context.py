@@ -2,27 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from store.catalog import Catalog
 from store.clock import Clock, utcnow
-from store.config import StoreConfig, TierConfig
+from store.config import StoreConfig
 from store.db.engine import Database
-from store.money import Money
+from store.shops import ShopDirectory
 
 
 @dataclass(frozen=True)
 class StoreContext:
     db: Database
-    catalog: Catalog
+    #: Each guild's shop: catalog, currency, tiers (see store.shops).
+    shops: ShopDirectory
+    #: The deployment's rules shared by every shop (cart size, checkout time, grace);
+    #: its per-shop fields (name, currency, catalog...) are only the template's.
     config: StoreConfig
-    tiers: Mapping[str, TierConfig]
     clock: Clock = field(default=utcnow)
 
     def now(self) -> datetime:
         return self.clock()
-
-    def money(self, amount: int) -> Money:
-        return Money(amount, self.config.currency)

@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.engine import Row
 
-from store import stock
+from store import coupons, stock
 from store.accounts import AccountBook, Reason, Source
 from store.context import StoreContext
 from store.db.engine import Conn
@@ -40,6 +40,7 @@ from store.effects import Effect, GiftNotice, Receipt, RefundNotice, ReviewAlert
 from store.errors import InsufficientPoints, InvalidInput, NotFound
 from store.grants import SelfGrant
 from store.kinds.base import PaidLine
+from store.money import Money
 from store.orders import (
     LAPSED_STATES,
     SETTLED_STATES,
@@ -457,7 +458,7 @@ async def settle(ctx: StoreContext, conn: Conn, order: OrderRecord, now: datetim
         cash_due=order.cash_due,
         currency=order.currency,
         lifecycle=lifecycle,
-        locale=ctx.config.locale,
+        locale=(await ctx.shops.get(order.shop_id, conn)).locale,
     )
     return await _move(ctx, conn, order, decision, now)
 
@@ -466,7 +467,8 @@ async def _move(
     ctx: StoreContext, conn: Conn, order: OrderRecord, decision: Decision, now: datetime
 ) -> Settled:
     """From what the member holds now (the order's state) to what the decision says."""
-    book = AccountBook(conn, order.shop_id, now, ctx.tiers)
+    shop = await ctx.shops.get(order.shop_id, conn)
+    book = AccountBook(conn, order.shop_id, now, shop.tiers)
     holds = order.state in SETTLED_STATES
     target, review = decision.state, decision.review
     effects: list[Effect] = []
@@ -476,7 +478,7 @@ async def _move(
         problem = await _take_points(conn, book, order)
         if problem is None:
             reserved = 0
-            await _uncart(conn, order, stocked=ctx.catalog.has_stock)
+            await _uncart(conn, order, now, stocked=shop.catalog.has_stock)
             effects += await fulfil_order(ctx, conn, order, now)
             values.update(fulfilled_at=now)
         else:
@@ -487,6 +489,11 @@ async def _move(
     if reserved and target not in {S.PENDING, S.HELD}:
         await book.release_points(order.buyer_id, reserved)
         reserved = 0
+    if order.coupon_code is not None and target in {S.REFUNDED, S.CHARGED_BACK}:
+        # All its money went back (a held order's too): so does its use of the coupon,
+        # once. A partial refund keeps it: the member keeps what the order bought.
+        # After the account, as checkout locks them: account, then coupon.
+        await coupons.release(conn, order.id, now)
     if decision.captured is not None and order.paid_at is None:
         values.update(paid_at=now)
     changed = target is not order.state or decision.refunded != order.refunded
@@ -535,15 +542,19 @@ async def _take_points(conn: Conn, book: AccountBook, order: OrderRecord) -> str
     return None
 
 
-async def _uncart(conn: Conn, order: OrderRecord, *, stocked: bool) -> None:
+async def _uncart(conn: Conn, order: OrderRecord, now: datetime, *, stocked: bool) -> None:
     """A lapsed order's lines went back to the cart; once it is paid they leave again,
-    and the stock its lapse gave back is taken again (first, in the order checkout
-    takes its locks: stock rows, then cart lines — the other order could deadlock on
-    PostgreSQL against a checkout of the same cart)."""
-    if order.state not in {*LAPSED_STATES, S.HELD}:
-        return
-    if stocked:
+    and the stock and coupon use its lapse (or a refund) gave back are taken again
+    (first, in the order checkout takes its locks: stock rows, the coupon, then cart
+    lines — the other order could deadlock on PostgreSQL against a checkout of the
+    same cart). Taking the use again is a no-op when the order still holds it."""
+    lapsed = order.state in {*LAPSED_STATES, S.HELD}
+    if lapsed and stocked:
         await stock.take_again(conn, order.shop_id, order.id)
+    if order.coupon_code is not None:
+        await coupons.take_again(conn, order.id, now)
+    if not lapsed:
+        return
     cart = select(carts.c.id).where(
         carts.c.shop_id == order.shop_id, carts.c.member_id == order.buyer_id
     )
@@ -564,6 +575,11 @@ def receipt_line(description: str, recipient_id: int, buyer_id: int) -> str:
     return description if recipient_id == buyer_id else f"{description} (gift)"
 
 
+def coupon_receipt_line(code: str, discount: Money, locale: str) -> str:
+    """The receipt's line for the coupon, e.g. "Coupon SUMMER20: −$2.00"."""
+    return f"Coupon {code}: −{discount.format(locale)}"
+
+
 async def fulfil_order(
     ctx: StoreContext, conn: Conn, order: OrderRecord, now: datetime
 ) -> list[Effect]:
@@ -575,14 +591,15 @@ async def fulfil_order(
     (points spent since, time already used). Points are the caller's (`_move`).
     """
     order_id = order.id
-    book = AccountBook(conn, order.shop_id, now, ctx.tiers)
+    shop = await ctx.shops.get(order.shop_id, conn)
+    book = AccountBook(conn, order.shop_id, now, shop.tiers)
     lines = await _lines(conn, order_id)
     effects: list[Effect] = []
     descriptions = []
     for line in lines:
         if line.applied_at is not None and line.clawed_back_at is None:
             continue
-        kind = ctx.catalog.kinds[line.kind]
+        kind = shop.catalog.kinds[line.kind]
         paid = PaidLine(
             order_id, line.id, order.buyer_id, line.recipient_id, line.quantity, line.spec
         )
@@ -602,6 +619,9 @@ async def fulfil_order(
                     gift_ref=line.gift_ref or "",
                 )
             )
+    if order.coupon_code is not None and order.discount:
+        discount = Money(order.discount, order.currency)
+        descriptions.append(coupon_receipt_line(order.coupon_code, discount, shop.locale))
     await conn.execute(
         update(order_lines)
         .where(order_lines.c.order_id == order_id)
@@ -625,12 +645,13 @@ async def claw_back_order(
     ctx: StoreContext, conn: Conn, order: OrderRecord, now: datetime, why: str
 ) -> list[Effect]:
     """Take back what a fulfilled order gave and return the points it spent."""
-    book = AccountBook(conn, order.shop_id, now, ctx.tiers)
+    shop = await ctx.shops.get(order.shop_id, conn)
+    book = AccountBook(conn, order.shop_id, now, shop.tiers)
     effects: list[Effect] = []
     for line in await _lines(conn, order.id):
         if line.applied_at is None or line.clawed_back_at is not None:
             continue
-        kind = ctx.catalog.kinds[line.kind]
+        kind = shop.catalog.kinds[line.kind]
         paid = PaidLine(
             order.id, line.id, order.buyer_id, line.recipient_id, line.quantity, line.spec
         )

@@ -97,7 +97,8 @@ class GrantService:
     ) -> GrantResult:
         self._check_self(actor_id, member_id, allow_self)
         reason = self._check(reason)
-        self._check_time(tier, months, days, permanent)
+        await self._check_tier(shop_id, tier)
+        self._check_time(months, days, permanent)
         what = "permanent" if permanent else _duration(months, days)
         return await self._run(
             shop_id,
@@ -125,10 +126,9 @@ class GrantService:
     ) -> GrantResult:
         """Shorten a membership by `days`, or end it now (`all_time`)."""
         reason = self._check(reason)
-        if tier not in self.ctx.tiers:
-            raise InvalidInput(f"There is no membership tier called {tier!r}.")
+        await self._check_tier(shop_id, tier)
         if not all_time:
-            self._check_time(tier, 0, days, False)
+            self._check_time(0, days, False)
         what = "all time" if all_time else _duration(0, days)
         return await self._run(
             shop_id,
@@ -169,9 +169,11 @@ class GrantService:
         if points > limit:
             raise LimitExceeded(f"At most {limit:,} points can be granted or revoked at once.")
 
-    def _check_time(self, tier: str, months: int, days: int, permanent: bool) -> None:
-        if tier not in self.ctx.tiers:
+    async def _check_tier(self, shop_id: int, tier: str) -> None:
+        if tier not in (await self.ctx.shops.get(shop_id)).tiers:
             raise InvalidInput(f"There is no membership tier called {tier!r}.")
+
+    def _check_time(self, months: int, days: int, permanent: bool) -> None:
         if permanent:
             if months or days:
                 raise InvalidInput("A permanent grant takes no months or days.")
@@ -216,7 +218,8 @@ class GrantService:
                 .returning(grants.c.id)
             )
             grant_id = int(result.scalar_one())
-            book = AccountBook(conn, shop_id, now, self.ctx.tiers)
+            tiers = (await self.ctx.shops.get(shop_id, conn)).tiers
+            book = AccountBook(conn, shop_id, now, tiers)
             revoke = action.startswith("revoke")
             source = Source(
                 Reason.REVOCATION if revoke else Reason.GRANT,

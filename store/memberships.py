@@ -8,7 +8,7 @@ send each reminder once and remove each expired role once.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,6 +17,7 @@ from sqlalchemy import ColumnElement, Row, bindparam, exists, select, tuple_, up
 from sqlalchemy.util.typing import TupleAny
 
 from store.batches import in_chunks
+from store.config import TierConfig
 from store.context import StoreContext
 from store.db.engine import Conn
 from store.db.schema import memberships, subscriptions
@@ -92,10 +93,11 @@ class MembershipWorkers:
             sent: list[ExpiryReminder] = []
             by_shop: dict[int, list[ExpiryReminder]] = {}
             updates: list[dict[str, Any]] = []
-            steps = [(row, self._step(row, now)) for row in rows]
+            tiers = await self._tiers(conn, {int(row.shop_id) for row in rows})
+            steps = [(row, self._step(row, now, tiers[int(row.shop_id)])) for row in rows]
             renewing = await _renewing(conn, [row for row, step in steps if step is not None])
             for row, step in steps:
-                tier = self.ctx.tiers.get(row.tier)
+                tier = tiers[int(row.shop_id)].get(row.tier)
                 days = tier.reminder_days if tier is not None else []
                 permanent = bool(row.permanent)
                 reminded = row.reminded_days
@@ -138,9 +140,15 @@ class MembershipWorkers:
 
         return await self.ctx.db.write(claim)
 
-    def _step(self, row: Row[*TupleAny], now: datetime) -> int | None:
+    async def _tiers(self, conn: Conn, shop_ids: set[int]) -> dict[int, Mapping[str, TierConfig]]:
+        """Each shop's tiers, as that shop configures them now."""
+        return {shop_id: (await self.ctx.shops.get(shop_id, conn)).tiers for shop_id in shop_ids}
+
+    def _step(
+        self, row: Row[*TupleAny], now: datetime, tiers: Mapping[str, TierConfig]
+    ) -> int | None:
         """The reminder step due for a claimed membership now, if any."""
-        tier = self.ctx.tiers.get(row.tier)
+        tier = tiers.get(row.tier)
         return step_due(
             row.expires_at,
             now,
@@ -191,8 +199,9 @@ class MembershipWorkers:
             )
             removed: list[RemoveRole] = []
             by_shop: dict[int, list[RemoveRole]] = {}
+            tiers = await self._tiers(conn, {int(row.shop_id) for row in rows})
             for row in rows:
-                tier = self.ctx.tiers.get(row.tier)
+                tier = tiers[int(row.shop_id)].get(row.tier)
                 if tier is None or tier.role_id is None:
                     continue
                 effect = RemoveRole(
@@ -240,9 +249,10 @@ class MembershipWorkers:
                 return (await conn.execute(query)).all()
 
             rows = await self.ctx.db.read(load)
+            tiers = (await self.ctx.shops.get(shop_id)).tiers
             effects: list[Effect] = []
             for row in rows:
-                tier = self.ctx.tiers.get(row.tier)
+                tier = tiers.get(row.tier)
                 if tier is not None and tier.role_id is not None:
                     effects.append(
                         AddRole(member_id=int(row.member_id), tier=row.tier, role_id=tier.role_id)

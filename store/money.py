@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
 
+from babel import Locale, UnknownLocaleError
 from babel.numbers import format_currency, get_currency_precision, is_currency
 
 
@@ -28,6 +29,14 @@ def normalize_currency(code: str) -> str:
     if len(upper) != 3 or not is_currency(upper):
         raise ValueError(f"{code!r} is not an ISO 4217 currency code")
     return upper
+
+
+def normalize_locale(value: str) -> str:
+    """A locale babel knows, written its way ('de-DE' and 'de_DE' are one locale)."""
+    try:
+        return str(Locale.parse(value.replace("-", "_")))
+    except (UnknownLocaleError, ValueError, TypeError) as exc:
+        raise ValueError(f"{value!r} is not a locale babel knows, e.g. en_US or de_DE") from exc
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ from store.db.engine import Conn
 from store.db.schema import order_lines, orders
 from store.effects import Receipt
 from store.errors import InvalidInput
-from store.fulfilment import load_money_facts, receipt_line
+from store.fulfilment import coupon_receipt_line, load_money_facts, receipt_line
 from store.money import Money
 from store.orders import SETTLED_STATES, Order, OrderState
 from store.settlement import FactKind, decide
@@ -41,6 +41,13 @@ class OrderSummary:
     created_at: datetime
     #: The gateway holding its session (None before it has one).
     gateway: str | None = None
+    #: What a coupon took off `subtotal` (None: nothing).
+    discount: Money | None = None
+
+    @property
+    def total(self) -> Money:
+        """What the order came to: its lines less the coupon (before points)."""
+        return self.subtotal if self.discount is None else self.subtotal - self.discount
 
     def payable(self, now: datetime, gateways: Collection[str]) -> bool:
         """Pending with a link that still works, at a gateway still enabled (a payment
@@ -107,6 +114,7 @@ class OrderHistory:
                     orders.c.checkout_expires_at,
                     orders.c.created_at,
                     orders.c.gateway,
+                    orders.c.discount,
                 )
                 .where(orders.c.shop_id == shop_id, orders.c.buyer_id == member_id)
                 .order_by(orders.c.id.desc())
@@ -122,6 +130,7 @@ class OrderHistory:
                     checkout_expires_at=row.checkout_expires_at,
                     created_at=row.created_at,
                     gateway=row.gateway,
+                    discount=Money(int(row.discount), row.currency) if row.discount else None,
                 )
                 for row in rows
             ]
@@ -148,19 +157,23 @@ class OrderHistory:
         amount = due.amount if decision.captured is None else decision.captured
         return OrderDetail(order, Money(amount, (capture.currency or due.currency).upper()))
 
-    def receipt(self, order: Order) -> Receipt:
+    def receipt(self, order: Order, locale: str = "en_US") -> Receipt:
         """The receipt of a paid order, as fulfilment first sent it; refused for any other."""
         if order.state not in SETTLED_STATES:
             raise InvalidInput(
                 f"Order #{order.id} is {order.state.replace('_', ' ')}: only a paid order "
                 "has a receipt."
             )
-        kinds = self.ctx.catalog.kinds
+        # Lines are described from what was bought, by the installed kinds.
+        kinds = self.ctx.shops.template.catalog.kinds
         lines = []
         for line in order.lines:
             kind = kinds.get(line.kind)
             text = kind.describe(line.spec, line.quantity) if kind else line.name
             lines.append(receipt_line(text, line.recipient_id, order.buyer_id))
+        if order.coupon_code is not None and order.discounted:
+            assert order.discount is not None
+            lines.append(coupon_receipt_line(order.coupon_code, order.discount, locale))
         return Receipt(
             member_id=order.buyer_id,
             order_id=order.id,

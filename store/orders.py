@@ -17,25 +17,31 @@ from typing import Any
 from sqlalchemy import and_, case, delete, select, update
 from sqlalchemy.engine import Row
 
-from store import stock
+from store import coupons, stock
 from store.accounts import AccountBook
 from store.carts import (
     CartLineContext,
+    CartRow,
     CartService,
     CartSummary,
+    coupon_lines,
+    coupon_problem,
     free_points,
+    load_coupon,
     load_lines,
-    lock_cart,
+    lock_cart_row,
+    note_prices,
 )
 from store.catalog import CatalogItem
 from store.context import StoreContext
 from store.db.engine import Conn
-from store.db.schema import cart_lines, order_lines, orders
+from store.db.schema import cart_lines, carts, order_lines, orders
 from store.effects import Effect
 from store.errors import EmptyCart, IllegalTransition, InvalidInput, NotFound
 from store.kinds.base import LineDraft
 from store.money import Money
 from store.outbox import store_effects
+from store.shops import ShopDefinition
 
 
 class OrderState(StrEnum):
@@ -115,6 +121,10 @@ class OrderRecord:
     gateway_session_id: str | None
     payment_ref: str | None
     paid_at: datetime | None
+    #: The coupon the order used (its use is held in coupon_uses), or None.
+    coupon_code: str | None = None
+    #: What the coupon took off (minor units).
+    discount: int = 0
 
     @classmethod
     def from_row(cls, row: Row[Any]) -> OrderRecord:
@@ -132,6 +142,8 @@ class OrderRecord:
             gateway_session_id=row.gateway_session_id,
             payment_ref=row.payment_ref,
             paid_at=row.paid_at,
+            coupon_code=row.coupon_code,
+            discount=int(row.discount),
         )
 
 
@@ -172,6 +184,15 @@ class Order:
     created_at: datetime
     lines: tuple[OrderLine, ...]
     paid_at: datetime | None = None
+    #: What the coupon took off `subtotal` (None or zero: no coupon); points then
+    #: apply to the rest, and cash_due = subtotal - discount - points_value.
+    discount: Money | None = None
+    coupon_code: str | None = None
+
+    @property
+    def discounted(self) -> bool:
+        """Whether a coupon took something off."""
+        return self.discount is not None and self.discount.amount > 0
 
     @property
     def needs_payment(self) -> bool:
@@ -223,15 +244,30 @@ class OrderService:
             return await self._checkout(shop_id, member_id, points)
         except _AlreadyCheckedOut as done:
             return CheckoutResult(done.order, [], created=False)
+        except _Repriced as changed:
+            # Refused, and the member is now told the new prices: noted, so checking
+            # out again pays them (nothing else in the cart changes).
+            shop = await self.ctx.shops.get(shop_id)
+            prices = {line: item.price for line, (item, _) in changed.lines.items()}
+            await self.ctx.db.write(lambda conn: note_prices(conn, prices))
+            what = "; ".join(
+                f"{item.name}: was {was.format(shop.locale)}, now {item.price.format(shop.locale)}"
+                for item, was in changed.lines.values()
+            )
+            raise InvalidInput(
+                f"Prices changed since you added them ({what}). Nothing was charged; "
+                "check out again to pay the new prices, or remove the line."
+            ) from None
 
     async def _checkout(self, shop_id: int, member_id: int, points: int) -> CheckoutResult:
         from store.fulfilment import settle_points_only  # the cycle is deliberate
 
         ctx = self.ctx
+        shop = await ctx.shops.get(shop_id)
 
         async def checkout(conn: Conn) -> CheckoutResult:
             now = ctx.now()
-            cart_id, version = await lock_cart(conn, shop_id, member_id, now)
+            cart_id, version, code = await lock_cart_row(conn, shop_id, member_id, now)
             rows = await load_lines(conn, cart_id)
             if not rows:
                 previous = await _order_by_key(conn, ctx, shop_id, f"{cart_id}:{version - 1}")
@@ -240,17 +276,24 @@ class OrderService:
                     raise _AlreadyCheckedOut(previous)
                 raise EmptyCart("Your cart is empty. Add something first.")
             drafts = []
+            repriced: dict[int, tuple[CatalogItem, Money]] = {}
             for row in rows:
-                item = ctx.catalog.get(row.sku)
+                item = shop.catalog.get(row.sku)
                 if item is None:
                     raise InvalidInput(
-                        f"{row.sku} is no longer sold; remove it from your cart to check out."
+                        f"{shop.retired_name(row.sku)} is no longer sold; remove it from your "
+                        "cart to check out."
                     )
                 problem = item.window_problem(now)
                 if problem is not None:
                     raise InvalidInput(f"{problem} Remove it from your cart to check out.")
+                seen = row.repriced(item)
+                if seen is not None:
+                    repriced[row.id] = (item, seen)
                 drafts.append((row, item))
-            book = AccountBook(conn, shop_id, now, ctx.tiers)
+            if repriced:
+                raise _Repriced(repriced)
+            book = AccountBook(conn, shop_id, now, shop.tiers)
             for index, (row, item) in enumerate(drafts):
                 others = [
                     LineDraft(o.sku, o_item.spec, o.quantity, member_id, o.recipient_id)
@@ -258,13 +301,13 @@ class OrderService:
                     if j != index
                 ]
                 draft = LineDraft(item.sku, item.spec, row.quantity, member_id, row.recipient_id)
-                await ctx.catalog.kind_of(item).validate_line(draft, CartLineContext(book, others))
-            if points and any(ctx.catalog.renews_every(item) for _, item in drafts):
+                await shop.catalog.kind_of(item).validate_line(draft, CartLineContext(book, others))
+            if points and any(shop.catalog.renews_every(item) for _, item in drafts):
                 raise InvalidInput(
                     "A subscription renews on your card each time, so it can't be paid with "
                     "points. Check out without points, or remove the subscription."
                 )
-            if ctx.catalog.has_limits:
+            if shop.catalog.has_limits:
                 wanted: dict[str, tuple[CatalogItem, int]] = {}
                 for row, item in drafts:
                     if item.limited:
@@ -272,16 +315,18 @@ class OrderService:
                         wanted[item.sku] = (item, so_far + row.quantity)
                 await stock.reserve(conn, shop_id, member_id, wanted)
             subtotal = sum(item.price.amount * row.quantity for row, item in drafts)
+            coupon, discount = await _coupon_for(shop, conn, member_id, code, drafts, now)
+            after_coupon = subtotal - discount
             balance, reserved = await book.balance(member_id)
             applied = plan_points(
-                subtotal,
+                after_coupon,
                 balance - reserved,
                 points,
-                ctx.config.point_value,
-                ctx.config.minimum_cash,
+                shop.profile.point_value,
+                shop.profile.minimum_cash,
             )
-            points_value = min(subtotal, applied * ctx.config.point_value)
-            cash_due = subtotal - points_value
+            points_value = min(after_coupon, applied * shop.profile.point_value)
+            cash_due = after_coupon - points_value
             if applied:
                 await book.reserve_points(member_id, applied)
             result = await conn.execute(
@@ -290,11 +335,13 @@ class OrderService:
                     shop_id=shop_id,
                     buyer_id=member_id,
                     state=S.PENDING.value,
-                    currency=ctx.config.currency,
+                    currency=shop.currency,
                     subtotal=subtotal,
                     points_applied=applied,
                     points_value=points_value,
                     cash_due=cash_due,
+                    discount=discount,
+                    coupon_code=None if coupon is None else coupon.code,
                     refunded=0,
                     points_reserved=applied,
                     checkout_key=f"{cart_id}:{version}",
@@ -324,6 +371,20 @@ class OrderService:
                     for position, (row, item) in enumerate(drafts)
                 ],
             )
+            if coupon is not None:
+                # Exactly once per order: refused here (used up meanwhile), the whole
+                # checkout rolls back and the member's cart stays as it was.
+                await coupons.hold(
+                    conn,
+                    coupon,
+                    order_id=order_id,
+                    member_id=member_id,
+                    discount=discount,
+                    now=now,
+                )
+                await conn.execute(
+                    update(carts).where(carts.c.id == cart_id).values(coupon_code=None)
+                )
             await conn.execute(delete(cart_lines).where(cart_lines.c.cart_id == cart_id))
             effects: list[Effect] = []
             if cash_due == 0:
@@ -331,7 +392,7 @@ class OrderService:
                 await store_effects(conn, effects, order_id=order_id, now=now, shop_id=shop_id)
             order = await load_order(conn, ctx, order_id)
             points_left = await free_points(conn, shop_id, member_id)
-            cart = self.carts.summary(member_id, [], version, points_left)
+            cart = self.carts.summary(shop, member_id, [], version, points_left)
             return CheckoutResult(order, effects, created=True, cart=cart)
 
         return await ctx.db.write(checkout)
@@ -477,7 +538,7 @@ class OrderService:
     async def refundable(self, shop_id: int, order_id: int, amount: int | None = None) -> Order:
         """The order, if its money can be refunded through the gateway now; else refuse."""
         order = await self.get(shop_id, order_id)
-        problem = refund_problem(order, amount, self.ctx.config.locale)
+        problem = refund_problem(order, amount, (await self.ctx.shops.get(shop_id)).locale)
         if problem is not None:
             raise InvalidInput(problem)
         return order
@@ -487,7 +548,7 @@ class OrderService:
         by refund); refused, with why, for any other order."""
         order = await self.get(shop_id, order_id)
         check_held(order.id, order.state)
-        problem = refund_problem(order, None, self.ctx.config.locale)
+        problem = refund_problem(order, None, (await self.ctx.shops.get(shop_id)).locale)
         if problem is not None:
             raise InvalidInput(problem)
         return order
@@ -575,7 +636,10 @@ def refund_problem(order: Order, amount: int | None, locale: str = "en_US") -> s
     if order.state in OPEN_STATES or order.state in LAPSED_STATES:
         return f"{name} was never paid, so there is nothing to refund."
     if order.gateway_session_id is None or order.cash_due.amount == 0:
-        return f"{name} was paid with points only; there is no payment to refund."
+        return (
+            f"{name} was not paid in cash (points or a coupon covered it); there is no "
+            "payment to refund."
+        )
     if amount is not None:
         left = order.cash_due.amount - order.refunded.amount
         if order.state is not S.HELD and amount > left:
@@ -599,7 +663,8 @@ async def lapse_order(
 ) -> bool:
     """Move a pending order to a lapsed state; False when it was no longer pending.
 
-    The one place an order ends unpaid, so it is also where held stock goes back.
+    The one place an order ends unpaid, so it is also where held stock and the
+    coupon's use go back (in checkout's lock order: cart, stock, coupon).
     """
     row = await lock_record(conn, order_id)
     if row is None:
@@ -613,10 +678,17 @@ async def lapse_order(
         .values(state=state.value, updated_at=now, points_reserved=0)
     )
     if row.points_reserved:
-        await AccountBook(conn, row.shop_id, now, ctx.tiers).release_points(
+        tiers = (await ctx.shops.get(row.shop_id, conn)).tiers
+        await AccountBook(conn, row.shop_id, now, tiers).release_points(
             row.buyer_id, row.points_reserved
         )
-    cart_id, _ = await lock_cart(conn, row.shop_id, row.buyer_id, now)
+    cart_id, _, cart_code = await lock_cart_row(conn, row.shop_id, row.buyer_id, now)
+    if row.coupon_code is not None and cart_code is None:
+        # Its lines go back to the cart, and so does the code they were to be paid with
+        # (the summary says so if it no longer applies).
+        await conn.execute(
+            update(carts).where(carts.c.id == cart_id).values(coupon_code=row.coupon_code)
+        )
     lines = (
         await conn.execute(
             select(order_lines)
@@ -625,6 +697,8 @@ async def lapse_order(
         )
     ).all()
     await stock.give_back(conn, row.shop_id, lines)
+    if row.coupon_code is not None:
+        await coupons.release(conn, order_id, now)
     if lines:
         await conn.execute(
             cart_lines.insert(),
@@ -637,12 +711,47 @@ async def lapse_order(
                     "anonymous": line.anonymous,
                     "note": line.note,
                     "from_order_id": order_id,
+                    # The price it was ordered at: a price changed since is flagged again.
+                    "unit_price": line.unit_price,
+                    "unit_currency": row.currency,
                     "created_at": now,
                 }
                 for line in lines
             ],
         )
     return True
+
+
+async def _coupon_for(
+    shop: ShopDefinition,
+    conn: Conn,
+    member_id: int,
+    code: str | None,
+    drafts: list[tuple[CartRow, CatalogItem]],
+    now: datetime,
+) -> tuple[coupons.Coupon | None, int]:
+    """The cart's coupon, read again in checkout's transaction, and what it takes off
+    the order's lines; refused with the member's reason when it no longer applies."""
+    state = await load_coupon(conn, shop.shop_id, member_id, code)
+    if state is None:
+        return None, 0
+    priced = [(item.sku, item.price.amount, row.quantity) for row, item in drafts]
+    why = coupon_problem(shop, state, priced, now)
+    if why is not None or state.coupon is None:
+        raise InvalidInput(
+            f"{why} Nothing was charged; remove the coupon from your cart to check out without it."
+        )
+    off = coupons.discount(state.coupon, coupon_lines(shop, priced), shop.currency)
+    return state.coupon, off
+
+
+class _Repriced(Exception):
+    """Cart lines whose item's price changed since the member saw it: line id ->
+    (the item now, the price the member saw)."""
+
+    def __init__(self, lines: dict[int, tuple[CatalogItem, Money]]) -> None:
+        super().__init__(sorted(lines))
+        self.lines = lines
 
 
 class _AlreadyCheckedOut(Exception):
@@ -700,6 +809,8 @@ async def _materialize(conn: Conn, ctx: StoreContext, row: Row[Any]) -> Order:
         review_reason=row.review_reason,
         created_at=row.created_at,
         paid_at=row.paid_at,
+        discount=Money(int(row.discount), currency),
+        coupon_code=row.coupon_code,
         lines=tuple(
             OrderLine(
                 id=int(line.id),

@@ -67,10 +67,12 @@ class ReminderSettings:
     def __init__(self, ctx: StoreContext, *, batch: int = BATCH) -> None:
         self.ctx = ctx
         self.batch = batch
+        # The file's tiers: a shop's own tiers keep the days it was created with.
+        self._tiers = ctx.shops.template.tiers
 
     async def apply(self) -> int:
         """Reschedule the tiers whose days changed; returns how many rows were rescheduled."""
-        wanted = {tier: days_text(config.reminder_days) for tier, config in self.ctx.tiers.items()}
+        wanted = {tier: days_text(config.reminder_days) for tier, config in self._tiers.items()}
 
         async def load(conn: Conn) -> dict[str, tuple[str | None, str | None]]:
             rows = await conn.execute(
@@ -115,7 +117,7 @@ class ReminderSettings:
             )
 
     async def _reschedule(self, tier: str, wanted: str) -> int:
-        days = self.ctx.tiers[tier].reminder_days
+        days = self._tiers[tier].reminder_days
         rescheduled = 0
         blocked = 0
         while True:

@@ -123,6 +123,8 @@ class OrderRow:
     state: OrderState
     currency: str
     subtotal: Money
+    #: What a coupon took off (subtotal - discount - points_value = cash due).
+    discount: Money
     points_value: Money
     cash: Money
     refunded: Money
@@ -165,7 +167,7 @@ class Reports:
         return await self.sales_between(shop_id, period_of(kind, self.ctx.now()))
 
     async def sales_between(self, shop_id: int, period: Period) -> SalesReport:
-        currency = self.ctx.config.currency
+        currency = (await self.ctx.shops.get(shop_id)).currency
 
         async def report(conn: Conn) -> SalesReport:
             paid = await _paid_orders(conn, shop_id, period)
@@ -193,6 +195,7 @@ async def _paid_orders(conn: Conn, shop_id: int, period: Period) -> list[OrderRo
             orders.c.state,
             orders.c.currency,
             orders.c.subtotal,
+            orders.c.discount,
             orders.c.points_value,
             orders.c.cash_due,
             orders.c.refunded,
@@ -225,6 +228,7 @@ async def _paid_orders(conn: Conn, shop_id: int, period: Period) -> list[OrderRo
                 state=OrderState(row.state),
                 currency=currency,
                 subtotal=Money(int(row.subtotal), currency),
+                discount=Money(int(row.discount), currency),
                 points_value=Money(int(row.points_value), currency),
                 cash=Money(cash, paid_in),
                 refunded=Money(int(row.refunded), currency),

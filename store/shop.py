@@ -2,24 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import timedelta
 
 from store.carts import CartService
-from store.catalog import Catalog
 from store.clock import Clock, utcnow
 from store.config import StoreConfig, TierConfig
 from store.context import StoreContext
+from store.coupons import Coupons
 from store.db.engine import Database
 from store.fulfilment import Fulfilment
 from store.grants import GrantService
 from store.interaction_claims import InteractionClaims
-from store.kinds.registry import load_kinds
 from store.memberships import MembershipWorkers
 from store.order_history import OrderHistory
 from store.orders import OrderService
 from store.outbox import Outbox
 from store.reports import Reports
+from store.shop_admin import ShopAdmin
+from store.shops import ShopDefinition, ShopDirectory, ShopProfile
 from store.subscriptions import Subscriptions
 from store.views import AccountViews
 
@@ -29,8 +30,9 @@ class Shop:
 
     def __init__(self, ctx: StoreContext) -> None:
         self.ctx = ctx
-        self.catalog = ctx.catalog
+        self.shops = ctx.shops
         self.carts = CartService(ctx)
+        self.coupons = Coupons(ctx)
         self.orders = OrderService(ctx, self.carts)
         self.history = OrderHistory(ctx)
         self.reports = Reports(ctx)
@@ -41,6 +43,7 @@ class Shop:
         self.memberships = MembershipWorkers(ctx)
         self.interaction_claims = InteractionClaims(ctx)
         self.subscriptions = Subscriptions(ctx, timedelta(days=ctx.config.subscription_grace_days))
+        self.admin = ShopAdmin(ctx)
 
     @classmethod
     def build(
@@ -50,9 +53,20 @@ class Shop:
         tiers: Mapping[str, TierConfig],
         *,
         clock: Clock = utcnow,
+        moderator_role_ids: Iterable[int] = (),
+        audit_channel_id: int | None = None,
     ) -> Shop:
-        """Load the installed item kinds, validate the catalog, assemble the services."""
-        kinds = load_kinds(tiers)
-        catalog = Catalog.from_config(config, tiers, kinds)
-        ctx = StoreContext(db=db, catalog=catalog, config=config, tiers=tiers, clock=clock)
-        return cls(ctx)
+        """Validate the file's shop (every guild's template), assemble the services."""
+        template = ShopProfile.from_config(
+            config,
+            tiers,
+            moderator_role_ids=moderator_role_ids,
+            audit_channel_id=audit_channel_id,
+        )
+        shops = ShopDirectory(db, template, clock=clock)
+        return cls(StoreContext(db=db, shops=shops, config=config, clock=clock))
+
+    @property
+    def template(self) -> ShopDefinition:
+        """The file's shop, which a guild's shop starts as."""
+        return self.shops.template

@@ -23,7 +23,7 @@ longer applies (a later renewal failed, or the subscription ended) is taken back
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -33,6 +33,7 @@ from sqlalchemy import ColumnElement, Row, exists, select, true, update
 
 from store.accounts import AccountBook, Reason, Source
 from store.clock import ensure_utc
+from store.config import TierConfig
 from store.context import StoreContext
 from store.db.engine import Conn
 from store.db.schema import (
@@ -318,7 +319,7 @@ class Subscriptions:
         """
         if interval not in INTERVAL_MONTHS:
             raise InvalidInput(f"A subscription renews every month or year, not {interval!r}.")
-        if tier not in self.ctx.tiers:
+        if tier not in (await self.ctx.shops.get(shop_id)).tiers:
             raise InvalidInput(f"There is no {tier!r} tier.")
         if amount < 0:
             raise InvalidInput("A subscription's amount can't be negative.")
@@ -469,7 +470,8 @@ class Subscriptions:
         facts = await _load_facts(conn, current.gateway, current.gateway_ref)
         decision = decide(facts, now=now, grace=self.grace, first_invoice=current.first_invoice_id)
         given = await _load_periods(conn, current.id)
-        mover = _Mover(self.ctx, conn, current, now)
+        tiers = (await self.ctx.shops.get(current.shop_id, conn)).tiers
+        mover = _Mover(conn, current, now, tiers)
         lost = {f.invoice_id for f in facts if f.kind is SubscriptionFactKind.INVOICE_DISPUTE_LOST}
         paid = {f.invoice_id for f in facts if f.kind is SubscriptionFactKind.INVOICE_PAID}
         months = INTERVAL_MONTHS[current.interval]
@@ -563,12 +565,16 @@ class _Mover:
     """Adds and takes back a subscription's time through the account book, recording it."""
 
     def __init__(
-        self, ctx: StoreContext, conn: Conn, current: SubscriptionRecord, now: datetime
+        self,
+        conn: Conn,
+        current: SubscriptionRecord,
+        now: datetime,
+        tiers: Mapping[str, TierConfig],
     ) -> None:
         self.conn = conn
         self.current = current
         self.now = now
-        self.book = AccountBook(conn, current.shop_id, now, ctx.tiers)
+        self.book = AccountBook(conn, current.shop_id, now, tiers)
         self.effects: list[Effect] = []
 
     def _source(self, memo: str) -> Source:

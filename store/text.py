@@ -21,3 +21,11 @@ def unstorable(text: str) -> str | None:
         if category == "Cs" or (category == "Cc" and char not in _ALLOWED_CONTROLS):
             return f"U+{ord(char):04X}"
     return None
+
+
+def storable(text: str) -> str:
+    """`text` itself, or a ValueError naming what can't be stored (for validators)."""
+    bad = unstorable(text)
+    if bad is not None:
+        raise ValueError(f"must not contain control characters (found {bad})")
+    return text

@@ -43,6 +43,8 @@ carts = Table(
     Column("member_id", BigInteger, nullable=False),
     Column("version", Integer, nullable=False, default=0),
     Column("updated_at", UTCDateTime, nullable=False),
+    # The coupon the member applied (store.coupons), checked again at checkout.
+    Column("coupon_code", String(32), nullable=True),
     UniqueConstraint("shop_id", "member_id", name="uq_carts_member"),
 )
 
@@ -59,6 +61,11 @@ cart_lines = Table(
     # Set when a line came back from an order that expired or failed, so a late
     # payment for that order can take it out of the cart again.
     Column("from_order_id", BigId, nullable=True),
+    # The unit price when the line was added (or last shown at checkout), so a price
+    # changed since is flagged to the member and never charged unseen. None: added
+    # before prices were noted.
+    Column("unit_price", BigInteger, nullable=True),
+    Column("unit_currency", String(3), nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     CheckConstraint("quantity > 0", name="quantity_positive"),
     Index("ix_cart_lines_cart", "cart_id"),
@@ -95,6 +102,9 @@ orders = Table(
     # Points held for this order right now (checkout reserves them; capture, lapse or
     # refund of an unfulfilled order clears them), so a release frees exactly these.
     Column("points_reserved", BigInteger, nullable=False, default=0),
+    # What a coupon took off the subtotal, and its code (store.coupons).
+    Column("discount", BigInteger, nullable=False, default=0, server_default="0"),
+    Column("coupon_code", String(32), nullable=True),
     UniqueConstraint("shop_id", "checkout_key", name="uq_orders_checkout_key"),
     Index("ix_orders_buyer", "shop_id", "buyer_id"),
     Index("ix_orders_state", "state", "updated_at"),
@@ -300,6 +310,21 @@ deployment = Table(
     CheckConstraint("id = 1", name="single_row"),
 )
 
+# One row per guild's shop: its settings and catalog as one JSON document (see
+# store.shops). Created from the configuration file on first use, and follows the file
+# until a moderator first changes it from Discord (`managed`); every change bumps
+# `version`, which each process polls to reload the shops it holds.
+shops = Table(
+    "shops",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("version", Integer, nullable=False),
+    Column("managed", Boolean, nullable=False, default=False),
+    Column("profile", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
 # Interaction ids already taken by a process: Discord may deliver one interaction to
 # several (two sessions on one token, a retried HTTP request), and only the process
 # whose insert wins handles it. Kept for an hour, far past a token's 15 minutes.
@@ -400,4 +425,44 @@ subscription_periods = Table(
     Column("applied_at", UTCDateTime, nullable=False),
     Column("taken_at", UTCDateTime, nullable=True),
     UniqueConstraint("subscription_id", "invoice_id", "kind", name="uq_subscription_periods_key"),
+)
+
+# Discount codes a shop's moderators create (store.coupons). `uses` counts the uses
+# held by orders not yet lapsed, paid or not, so the conditional UPDATE that takes one
+# never lets concurrent checkouts pass `max_uses`.
+coupons = Table(
+    "coupons",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("shop_id", BigInteger, nullable=False),
+    Column("code", String(32), nullable=False),
+    Column("kind", String(8), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("min_order", BigInteger, nullable=False, default=0),
+    Column("skus", JSON, nullable=False),
+    Column("max_uses", Integer, nullable=True),
+    Column("per_member_limit", Integer, nullable=True),
+    Column("uses", Integer, nullable=False, default=0),
+    Column("expires_at", UTCDateTime, nullable=True),
+    Column("retired_at", UTCDateTime, nullable=True),
+    Column("created_by", BigInteger, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("shop_id", "code", name="uq_coupons_code"),
+    CheckConstraint("uses >= 0", name="uses_not_negative"),
+)
+
+# The use of a coupon an order holds: at most one per order. A lapsed or refunded
+# order releases it (`released_at`), which gives the use back to the coupon.
+coupon_uses = Table(
+    "coupon_uses",
+    metadata,
+    Column("order_id", BigId, primary_key=True, autoincrement=False),
+    Column("coupon_id", BigId, nullable=False),
+    Column("shop_id", BigInteger, nullable=False),
+    Column("member_id", BigInteger, nullable=False),
+    Column("discount", BigInteger, nullable=False),
+    Column("released_at", UTCDateTime, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_coupon_uses_member", "coupon_id", "member_id"),
 )

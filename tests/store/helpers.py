@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from store.db.engine import Conn, Database
-from store.db.schema import accounts, ledger, metadata
+from store.db.schema import accounts, ledger, metadata, shops
 from store.fulfilment import PaymentOutcome
 from store.orders import Order
 from store.shop import Shop
@@ -27,7 +27,12 @@ async def snapshot(db: Database) -> dict[str, list[tuple[Any, ...]]]:
         for table in metadata.sorted_tables:
             if table.name in NOT_SHOP_STATE:
                 continue
-            rows = await conn.execute(select(table))
+            query = select(table)
+            if table is shops:
+                # A shop following the file is the file's shop whether or not its row
+                # exists yet (first use creates it): only a shop run from Discord counts.
+                query = query.where(shops.c.managed.is_(True))
+            rows = await conn.execute(query)
             result[table.name] = sorted((tuple(map(repr, row)) for row in rows), key=str)
         return result
 
