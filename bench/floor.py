@@ -382,7 +382,7 @@ class FloorCog(commands.Cog, name="Floor"):
         self.bot = bot
         self.store = bot.store
         self.shop = bot.shop
-        self.catalog = bot.shop.catalog
+        self.catalog = bot.shop.template.catalog
         self.summaries = CartService(bot.shop.ctx)  # only its pure `summary()` is used
         self.prices = {item.sku: item.price.amount for item in self.catalog}
         router = bot.router
@@ -392,7 +392,7 @@ class FloorCog(commands.Cog, name="Floor"):
         router.route("cart:checkout", self._on_checkout, args=1)
 
     def _summary(self, member: int, cart: FloorCart) -> CartSummary:
-        return self.summaries.summary(member, cart.rows, cart.version)
+        return self.summaries.summary(self.shop.template, member, cart.rows, cart.version)
 
     async def _send(
         self,
@@ -404,7 +404,7 @@ class FloorCog(commands.Cog, name="Floor"):
         edit: bool = False,
     ) -> None:
         if summary is not None:
-            render.with_cart(embed, summary, locale=self.shop.ctx.config.locale)
+            render.with_cart(embed, summary, locale=self.shop.template.locale)
         kwargs: dict[str, Any] = {"embed": embed}
         if view is not None:
             kwargs["view"] = view
@@ -427,13 +427,13 @@ class FloorCog(commands.Cog, name="Floor"):
     @app_commands.guild_only()
     async def shop_command(self, interaction: discord.Interaction[Any]) -> None:
         embed = render.shop_embed(
-            self.catalog, self.shop.ctx.config.name, locale=self.shop.ctx.config.locale
+            self.catalog, self.shop.template.name, locale=self.shop.template.locale
         )
         summary = await self._cart_summary(interaction)
         await self._send(
             interaction,
             embed,
-            views.shop_view(self.catalog, locale=self.shop.ctx.config.locale),
+            views.shop_view(self.catalog, locale=self.shop.template.locale),
             summary,
         )
 
@@ -448,7 +448,7 @@ class FloorCog(commands.Cog, name="Floor"):
             await self._send(interaction, text.refusal_embed("No such item."), None, None)
             return
         summary = await self._cart_summary(interaction)
-        embed = render.item_embed(self.catalog, found, locale=self.shop.ctx.config.locale)
+        embed = render.item_embed(self.catalog, found, locale=self.shop.template.locale)
         await self._send(interaction, embed, views.item_view(found), summary)
 
     cart = app_commands.Group(name="cart", description="Your cart", guild_only=True)
@@ -459,10 +459,10 @@ class FloorCog(commands.Cog, name="Floor"):
         member = interaction.user.id
         cart = await self.store.cart(interaction.guild_id, member, points=True)
         summary = self._summary(member, cart)
-        view = views.cart_view(summary, cart.points, locale=self.shop.ctx.config.locale)
+        view = views.cart_view(summary, cart.points, locale=self.shop.template.locale)
         await self._send(
             interaction,
-            render.cart_embed(summary, locale=self.shop.ctx.config.locale),
+            render.cart_embed(summary, locale=self.shop.template.locale),
             view,
             summary,
         )
@@ -514,7 +514,7 @@ class FloorCog(commands.Cog, name="Floor"):
         member = interaction.user.id
         cart = await self.store.add(interaction.guild_id, member, sku)
         summary = self._summary(member, cart)
-        embed = render.added_embed(summary, sku, member, locale=self.shop.ctx.config.locale)
+        embed = render.added_embed(summary, sku, member, locale=self.shop.template.locale)
         await self._send(interaction, embed, views.added_view(summary), summary)
 
     async def _remove(
@@ -528,10 +528,10 @@ class FloorCog(commands.Cog, name="Floor"):
             await self._send(interaction, embed, None, await self._cart_summary(interaction))
             return
         summary = self._summary(member, cart)
-        view = views.cart_view(summary, cart.points, locale=self.shop.ctx.config.locale)
+        view = views.cart_view(summary, cart.points, locale=self.shop.template.locale)
         await self._send(
             interaction,
-            render.cart_embed(summary, locale=self.shop.ctx.config.locale),
+            render.cart_embed(summary, locale=self.shop.template.locale),
             view,
             summary,
             edit=edit,
@@ -552,12 +552,12 @@ class FloorCog(commands.Cog, name="Floor"):
         await self.store.attach(order_id, session.session_id, session.url)
         empty = self._summary(member, FloorCart([], 0, 0))
         embed = checkout_render.checkout_embed(
-            order, session.expires_at, locale=self.shop.ctx.config.locale
+            order, session.expires_at, locale=self.shop.template.locale
         )
         await self._send(interaction, embed, checkout_render.pay_view(session.url), empty)
 
     def _order(self, order_id: int, shop_id: int, member: int, rows: Rows) -> Order:
-        money = self.shop.ctx.money
+        money = self.shop.template.money
         lines = []
         for row in rows:
             item = self.catalog.require(row.sku)

@@ -108,7 +108,7 @@ async def floor(config: BenchConfig, workdir: Path) -> dict[str, Any]:
         store = await open_floor_store(database)
         client = FloorBot(store, shop, gateway, "http://127.0.0.1:9")
         try:
-            async with floor_bot(database, shop.catalog, client) as running:
+            async with floor_bot(database, shop.template.catalog, client) as running:
                 stats = await drive_mixed(running, config)
         finally:
             await store.close()

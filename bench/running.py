@@ -65,7 +65,7 @@ async def real_bot(database: BenchDatabase) -> AsyncIterator[tuple[Running, Stor
         front, guild.world, strict=False, keep_log=False, schema=False
     ) as harness:
         # The bot tunes its garbage collector when ready, and restores it when closed.
-        panels = Panels(guild, bot.shop.catalog, bot.shop.ctx.config.locale)
+        panels = Panels(guild, bot.shop.template.catalog, bot.shop.template.locale)
         yield Running(harness, guild, panels, f"http://127.0.0.1:{port}"), bot
 
 

@@ -109,8 +109,6 @@ class StorefrontBot(commands.Bot):
         self.deliverer = EffectDeliverer(
             self,
             shop,
-            audit_channel_id=settings.discord.audit_channel_id,
-            locale=settings.store.locale,
             holds_guild=self.holds_guild,
             ready=self.ready_to_act,
             manage_link=flow.renewals.manage_link,

@@ -97,7 +97,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--sandbox",
         action="store_true",
-        help="use the simulated guild even when a Discord token is set",
+        help="use the simulated guilds even when a Discord token is set",
     )
     run.add_argument(
         "--dry-run",
@@ -368,7 +368,8 @@ def _describe_run(
         moderators = sum(member.moderator for member in members)
         why = "--sandbox" if settings.discord.token is not None else "no Discord token"
         mode = (
-            f"sandbox ({why}): simulated guild {settings.sandbox.guild_name!r} with "
+            f"sandbox ({why}): simulated guilds {settings.sandbox.guild_name!r} and "
+            f"{settings.sandbox.second_guild_name!r}, each its own shop, with "
             f"{len(members)} members, {moderators} moderator(s)"
         )
     else:
@@ -382,7 +383,8 @@ def _describe_run(
         _gateways_line(settings),
         f"web: {settings.web.host}:{settings.web.port}, public address {settings.web.public_url}",
         f"shop: {settings.store.name!r} in {settings.store.currency}, "
-        f"{len(settings.catalog)} items, tiers: {tiers}",
+        f"{len(settings.catalog)} items, tiers: {tiers} (each guild's shop starts as this; "
+        "one changed from Discord keeps its own)",
         f"mode: {mode}",
         _shards_line(settings, sandbox=sandbox),
         _interactions_line(settings, sandbox=sandbox, gateway_events=gateway_events),
@@ -404,7 +406,7 @@ def _shards_line(settings: Settings, *, sandbox: bool) -> str:
     if discord.shard_count is None:
         return "shards: none (one connection for every guild)"
     if sandbox:
-        return "shards: not used by the sandbox (one simulated guild, one process)"
+        return "shards: not used by the sandbox (simulated guilds, one process)"
     count, ids = discord.shard_count, discord.shards
     ours = "all" if len(ids) == count else ", ".join(map(str, ids))
     return (

@@ -49,6 +49,7 @@ from store.effects import (
 )
 from store.outbox import MAX_ATTEMPTS
 from store.shop import Shop
+from store.shops import ShopDefinition
 
 log = logging.getLogger("bot.effects")
 
@@ -118,8 +119,6 @@ class EffectDeliverer:
         client: discord.Client,
         shop: Shop,
         *,
-        audit_channel_id: int | None,
-        locale: str = "en_US",
         holds_guild: Callable[[int], bool] | None = None,
         ready: Callable[[], bool] | None = None,
         manage_link: Callable[[str | None], str | None] | None = None,
@@ -133,8 +132,6 @@ class EffectDeliverer:
         #: events); any other guild is asked for over REST. Default: every guild.
         self.holds_guild = holds_guild or (lambda guild_id: True)
         self.shop = shop
-        self.audit_channel_id = audit_channel_id
-        self.locale = locale
         #: Guilds this process does not hold, as last fetched over REST, and when: a
         #: burst of role changes asks once, and a role changed since is seen soon after.
         self._fetched_guilds: dict[int, tuple[float, discord.Guild]] = {}
@@ -214,7 +211,9 @@ class EffectDeliverer:
             error=error,
         )
         try:
-            await self.post_audit(embed, f"gave up on effect {stored.id}: {error}")
+            await self.post_audit(
+                embed, f"gave up on effect {stored.id}: {error}", _shop_id(stored)
+            )
         except Exception:
             log.exception("could not report giving up on effect %s", stored.id)
         await self.shop.outbox.done(stored.id, f"gave up after {stored.attempts} attempts: {error}")
@@ -315,7 +314,7 @@ class EffectDeliverer:
             f"could not {action} role {role_name} ({role_id}) in guild {guild.id} "
             f"for members {member_ids}: {why}"
         )
-        await self.post_audit(embed, summary)
+        await self.post_audit(embed, summary, guild.id)
 
     async def restore_roles(self, guild: discord.Guild, member_id: int | None = None) -> int:
         """Give back paid roles a member lacks; returns how many roles were given.
@@ -417,21 +416,21 @@ class EffectDeliverer:
     async def _receipt(self, stored: StoredEffect) -> str:
         assert isinstance(stored.effect, Receipt)
         embed = receipt_embed(
-            stored.effect, server=await self._server_name(stored), locale=self.locale
+            stored.effect, server=await self._server_name(stored), locale=await self._locale(stored)
         )
         return await self._dm(stored.effect.member_id, embed)
 
     async def _refund_notice(self, stored: StoredEffect) -> str:
         assert isinstance(stored.effect, RefundNotice)
         embed = refund_embed(
-            stored.effect, server=await self._server_name(stored), locale=self.locale
+            stored.effect, server=await self._server_name(stored), locale=await self._locale(stored)
         )
         return await self._dm(stored.effect.member_id, embed)
 
     async def _reminder(self, stored: StoredEffect) -> str:
         assert isinstance(stored.effect, ExpiryReminder)
         embed = reminder_embed(
-            stored.effect, server=await self._server_name(stored), locale=self.locale
+            stored.effect, server=await self._server_name(stored), locale=await self._locale(stored)
         )
         return await self._dm(stored.effect.member_id, embed)
 
@@ -482,30 +481,41 @@ class EffectDeliverer:
         effect = stored.effect
         embed = review_alert_embed(effect, server=await self._server_name(stored))
         summary = f"review needed for order {effect.order_id}: {effect.reason}"
-        return await self.post_audit(embed, summary)
+        return await self.post_audit(embed, summary, _shop_id(stored))
 
-    async def post_audit(self, embed: discord.Embed, summary: str) -> str:
-        """Post to the moderators; without a usable channel, a WARNING keeps it visible."""
-        if self.audit_channel_id is None:
-            log.warning("no audit channel configured; %s", summary)
+    async def post_audit(self, embed: discord.Embed, summary: str, shop_id: int) -> str:
+        """Post to the shop's moderators; without a usable channel, a WARNING keeps it
+        visible."""
+        channel_id = (await self._shop(shop_id)).profile.audit_channel_id
+        if channel_id is None:
+            log.warning("no audit channel configured for shop %s; %s", shop_id, summary)
             return NO_AUDIT_CHANNEL
-        channel = self.client.get_channel(self.audit_channel_id)
+        channel = self.client.get_channel(channel_id)
         try:
             if channel is None:
-                channel = await self.client.fetch_channel(self.audit_channel_id)
+                channel = await self.client.fetch_channel(channel_id)
             if not isinstance(channel, discord.abc.Messageable):
-                raise TypeError(f"channel {self.audit_channel_id} cannot hold messages")
+                raise TypeError(f"channel {channel_id} cannot hold messages")
             await channel.send(embed=embed, allowed_mentions=NO_MENTIONS)
         except (discord.Forbidden, discord.NotFound, TypeError) as error:
-            log.warning("audit channel %s unusable (%s); %s", self.audit_channel_id, error, summary)
+            log.warning("audit channel %s unusable (%s); %s", channel_id, error, summary)
             return f"audit channel unusable: {error}"
         return DELIVERED
+
+    async def _shop(self, shop_id: int) -> ShopDefinition:
+        """The effect's shop; an effect stored without one speaks as the file's shop."""
+        if not shop_id:
+            return self.shop.template
+        return await self.shop.shops.get(shop_id)
+
+    async def _locale(self, stored: StoredEffect) -> str:
+        return (await self._shop(_shop_id(stored))).locale
 
     # -- look-ups ---------------------------------------------------------------------------
 
     def _cached_guild(self, stored: StoredEffect) -> discord.Guild | None:
         """The shop's guild as the cache knows it; None where this process holds it not."""
-        guild_id = int(stored.extra.get("shop_id") or 0)
+        guild_id = _shop_id(stored)
         return self.client.get_guild(guild_id) if self.holds_guild(guild_id) else None
 
     async def _shop_guild(self, stored: StoredEffect) -> discord.Guild | None:
@@ -515,7 +525,7 @@ class EffectDeliverer:
         interactions alone caches none, while any process may claim any effect; without
         REST a role for a guild held elsewhere would count as gone.
         """
-        guild_id = int(stored.extra.get("shop_id") or 0)
+        guild_id = _shop_id(stored)
         if not guild_id:
             return None
         if self.holds_guild(guild_id):
@@ -538,7 +548,7 @@ class EffectDeliverer:
         """The shop's server, named in DMs; one held elsewhere is asked for over REST
         through `_shop_guild`'s cache, not once per DM (a DM is still sent, unnamed, if
         that fails)."""
-        guild_id = int(stored.extra.get("shop_id") or 0)
+        guild_id = _shop_id(stored)
         if self.holds_guild(guild_id):
             guild = self._cached_guild(stored)
         else:
@@ -556,3 +566,8 @@ class EffectDeliverer:
             return await guild.fetch_member(member_id)
         except discord.NotFound:
             return None
+
+
+def _shop_id(stored: StoredEffect) -> int:
+    """The guild whose shop stored the effect (0 for one stored without it)."""
+    return int(stored.extra.get("shop_id") or 0)

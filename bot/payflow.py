@@ -29,14 +29,24 @@ from payments.models import (
     CheckoutSession,
     EventKind,
     GatewayEvent,
+    Interval,
 )
 from store.carts import CartSummary
+from store.coupons import Coupon, spread
 from store.deployment import Deployment
 from store.effects import Effect
 from store.errors import StoreError
 from store.fulfilment import Applied, PaymentOutcome
-from store.orders import LAPSED_STATES, SETTLED_STATES, CheckoutResult, Order, OrderState
+from store.orders import (
+    LAPSED_STATES,
+    SETTLED_STATES,
+    CheckoutResult,
+    Order,
+    OrderLine,
+    OrderState,
+)
 from store.shop import Shop
+from store.shops import ShopDefinition
 
 log = logging.getLogger(__name__)
 
@@ -223,7 +233,7 @@ class PaymentFlow:
         if points == 0:
             cart = await self.shop.carts.view(shop_id, member_id)
             if not cart.is_empty:
-                renewing = self._cart_renews(cart)
+                renewing = await self._cart_renews(shop_id, cart)
                 usable = self._usable(renewing)
                 if len(usable) == 1:  # checked just now: no second look at the cart
                     return await self._checkout_with(shop_id, member_id, 0, usable[0])
@@ -244,10 +254,10 @@ class PaymentFlow:
         order is one session.
         """
         chosen = self.gateway_named(gateway) if gateway is not None else self.gateway
-        if self.shop.ctx.catalog.sells_subscriptions:
+        if (await self.shop.shops.get(shop_id)).catalog.sells_subscriptions:
             # Before the order is made: a cart a gateway cannot take stays a cart.
             cart = await self.shop.carts.view(shop_id, member_id)
-            if self._cart_renews(cart) and not chosen.supports_subscriptions:
+            if await self._cart_renews(shop_id, cart) and not chosen.supports_subscriptions:
                 usable = self._usable(True)
                 if gateway is not None:
                     raise PaymentUnavailable(
@@ -302,8 +312,8 @@ class PaymentFlow:
             )
         return usable
 
-    def _cart_renews(self, cart: CartSummary) -> bool:
-        catalog = self.shop.ctx.catalog
+    async def _cart_renews(self, shop_id: int, cart: CartSummary) -> bool:
+        catalog = (await self.shop.shops.get(shop_id)).catalog
         return any(
             (item := catalog.get(line.sku)) is not None and catalog.renews_every(item)
             for line in cart.lines
@@ -340,7 +350,11 @@ class PaymentFlow:
     async def session_for(self, order: Order, gateway: Gateway | None = None) -> CheckoutSession:
         """Open (or, for the same order, find again) the session on ``gateway``."""
         gateway = gateway or self.gateway_for(order)
-        request = self._request(order, await self.deployment.instance_id())
+        shop = await self.shop.shops.get(order.shop_id)
+        coupon = None
+        if order.coupon_code is not None and order.discounted and not order.points_applied:
+            coupon = await self.shop.coupons.find(order.shop_id, order.coupon_code)
+        request = self._request(order, shop, await self.deployment.instance_id(), coupon)
         try:
             return await gateway.create_checkout(request)
         except GatewayError as exc:
@@ -376,7 +390,13 @@ class PaymentFlow:
             )
         return order, stored
 
-    def _request(self, order: Order, instance_id: str) -> CheckoutRequest:
+    def _request(
+        self,
+        order: Order,
+        shop: ShopDefinition,
+        instance_id: str,
+        coupon: Coupon | None = None,
+    ) -> CheckoutRequest:
         ttl = timedelta(minutes=self.shop.ctx.config.checkout_ttl_minutes)
         if order.points_applied:
             # Points paid part: one line for what is left, so the lines sum to the charge.
@@ -388,16 +408,12 @@ class PaymentFlow:
                 ),
             )
         else:
-            catalog = self.shop.ctx.catalog
+            catalog = shop.catalog
+            renewing = [catalog.line_renews_every(line.kind, line.spec) for line in order.lines]
+            shares = _discount_shares(order, coupon, renewing)
             lines = tuple(
-                CheckoutLine(
-                    name=line.name,
-                    quantity=line.quantity,
-                    unit_amount=line.unit_price.amount,
-                    interval=catalog.line_renews_every(line.kind, line.spec),
-                    sku=line.sku,
-                )
-                for line in order.lines
+                _discounted_line(line, share, interval)
+                for line, share, interval in zip(order.lines, shares, renewing, strict=True)
             )
         return CheckoutRequest(
             order_id=str(order.id),
@@ -414,7 +430,9 @@ class PaymentFlow:
             cancel_url=f"{self.public_url}/checkout/cancel?order={order.id}",
             # From the order, not from now: a retry must send the very same request.
             expires_at=order.created_at + ttl,
-            description=f"{self.shop.ctx.config.name} order #{order.id}",
+            # The deployment's name, not the guild shop's: a shop renamed from Discord
+            # between two attempts would change the request its idempotency key names.
+            description=f"{self.shop.template.name} order #{order.id}",
             customer_ref=str(order.buyer_id),
             instance_id=instance_id,
         )
@@ -648,6 +666,43 @@ class PaymentFlow:
     async def _wake(self) -> None:
         if self._on_effects is not None:
             await self._on_effects()
+
+
+def _discount_shares(
+    order: Order, coupon: Coupon | None, renewing: Sequence[Interval | None]
+) -> list[int]:
+    """The order's discount spread over the lines the coupon applied to (never a
+    subscription's), so each line goes to the gateway less its share."""
+    discount = order.discount.amount if order.discount is not None else 0
+    if not discount:
+        return [0] * len(order.lines)
+    totals = [
+        0
+        if interval is not None or (coupon is not None and not coupon.applies_to(line.sku))
+        else line.total.amount
+        for line, interval in zip(order.lines, renewing, strict=True)
+    ]
+    if sum(totals) < discount:  # the coupon can't be read back: spread over every line
+        totals = [
+            0 if interval is not None else line.total.amount
+            for line, interval in zip(order.lines, renewing, strict=True)
+        ]
+    return spread(discount, totals)
+
+
+def _discounted_line(line: OrderLine, share: int, interval: Interval | None) -> CheckoutLine:
+    """The line less its share of the discount; when that does not divide by the
+    quantity, one line "Name × 3" of quantity 1 carrying the whole line's amount."""
+    total = line.total.amount - share
+    if share == 0 or total % line.quantity == 0:
+        return CheckoutLine(
+            name=line.name,
+            quantity=line.quantity,
+            unit_amount=total // line.quantity,
+            interval=interval,
+            sku=line.sku,
+        )
+    return CheckoutLine(name=f"{line.name} × {line.quantity}", quantity=1, unit_amount=total)
 
 
 class Throttle:

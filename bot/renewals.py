@@ -155,7 +155,7 @@ class Renewals:
     ) -> None:
         if order.state is not OrderState.FULFILLED:
             return  # held for review, refunded or charged back: nothing to renew yet
-        catalog = self.shop.ctx.catalog
+        catalog = (await self.shop.shops.get(order.shop_id)).catalog
         for line in order.lines:
             interval = catalog.line_renews_every(line.kind, line.spec)
             if interval is None:

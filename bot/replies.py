@@ -133,7 +133,7 @@ class Replies:
             with_cart(
                 reply.embed,
                 reply.summary,
-                locale=self.shop.ctx.config.locale,
+                locale=(await self.shop.shops.get(shop_id)).locale,
                 checkout_button=has_checkout,
             )
         return reply

@@ -69,7 +69,14 @@ def build_storefront(
             lock_timeout_ms=settings.database.lock_timeout_ms,
         )
     )
-    shop = Shop.build(database, settings.store, settings.memberships, clock=clock)
+    shop = Shop.build(
+        database,
+        settings.store,
+        settings.memberships,
+        clock=clock,
+        moderator_role_ids=discord_settings.moderator_role_ids,
+        audit_channel_id=discord_settings.audit_channel_id,
+    )
     context = GatewayContext(
         shop_name=settings.store.name,
         public_url=settings.web.public_url,
@@ -160,6 +167,9 @@ def storefront_workers(front: Storefront) -> list[Periodic]:
         days = shop.ctx.config.abandoned_cart_days
         await shop.carts.purge_abandoned(shop.ctx.now() - timedelta(days=days))
 
+    async def shops() -> None:
+        await shop.shops.refresh()
+
     return [
         bot.effects,
         Periodic("reconcile", timing.reconcile_seconds, lambda: front.flow.reconcile(pending_age)),
@@ -167,4 +177,5 @@ def storefront_workers(front: Storefront) -> list[Periodic]:
         Periodic("expiry", timing.expiry_seconds, expiry),
         Periodic("interaction-claims", PURGE_SECONDS, bot.claim_first.purge_old),
         Periodic("abandoned-carts", timing.abandoned_carts_seconds, abandoned_carts),
+        Periodic("shops", timing.shops_seconds, shops),
     ]

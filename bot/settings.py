@@ -38,6 +38,7 @@ from store.catalog import Catalog
 from store.config import StoreConfig, TierConfig
 from store.errors import ConfigError
 from store.kinds.registry import load_kinds
+from store.money import normalize_currency, normalize_locale
 
 if typing.TYPE_CHECKING:
     from payments.gateway import Gateway
@@ -317,17 +318,31 @@ class PaymentsSettings(BaseModel):
         (self.model_extra or {})[gateway] = _hide_secrets(table)
 
 
+#: The sandbox's guilds as a member names them: `guild_id`'s and `second_guild_id`'s.
+SandboxGuildKey = Literal["first", "second"]
+#: Roles and channels take ids a little above their guild's (see `bot.sandbox.world`),
+#: so the two guilds' ids must be at least this far apart.
+SANDBOX_GUILD_ID_SPACING = 1000
+
+
+def _both_guilds() -> list[SandboxGuildKey]:
+    return ["first", "second"]
+
+
 class SandboxMember(_Section):
     id: int = Field(gt=0)
     name: str = Field(min_length=1, max_length=32)
     roles: list[int] = Field(default_factory=list)
     moderator: bool = False
+    #: Both by default, so a member list written before there were two guilds fills both.
+    guilds: list[SandboxGuildKey] = Field(default_factory=_both_guilds, min_length=1)
 
 
 def _default_members() -> list[SandboxMember]:
     return [
         SandboxMember(id=100_000_000_000_000_001, name="alice"),
-        SandboxMember(id=100_000_000_000_000_002, name="bob"),
+        SandboxMember(id=100_000_000_000_000_002, name="bob", guilds=["first"]),
+        SandboxMember(id=100_000_000_000_000_003, name="carla", guilds=["second"]),
         SandboxMember(id=100_000_000_000_000_009, name="mod", moderator=True),
     ]
 
@@ -335,7 +350,24 @@ def _default_members() -> list[SandboxMember]:
 class SandboxSettings(_Section):
     guild_id: int = Field(default=900_000_000_000_000_001, gt=0)
     guild_name: str = Field(default="Storefront Sandbox", min_length=1, max_length=100)
+    #: A second guild, so a developer sees at once that each guild is its own shop: until
+    #: a moderator changes its shop from Discord, the sandbox sets it up at start in this
+    #: currency and locale with a smaller catalog (`bot.sandbox.second_shop`).
+    second_guild_id: int = Field(default=900_000_000_000_001_001, gt=0)
+    second_guild_name: str = Field(default="Sandbox Café", min_length=1, max_length=100)
+    second_guild_currency: str = "EUR"
+    second_guild_locale: str = "de_DE"
     members: list[SandboxMember] = Field(default_factory=_default_members)
+
+    @field_validator("second_guild_currency")
+    @classmethod
+    def _currency(cls, value: str) -> str:
+        return normalize_currency(value)
+
+    @field_validator("second_guild_locale")
+    @classmethod
+    def _locale(cls, value: str) -> str:
+        return normalize_locale(value)
 
     @field_validator("members")
     @classmethod
@@ -347,6 +379,16 @@ class SandboxSettings(_Section):
             seen.add(member.id)
         return members
 
+    @model_validator(mode="after")
+    def _guilds_apart(self) -> SandboxSettings:
+        if abs(self.guild_id - self.second_guild_id) < SANDBOX_GUILD_ID_SPACING:
+            raise ValueError(
+                f"sandbox.guild_id and sandbox.second_guild_id must be at least "
+                f"{SANDBOX_GUILD_ID_SPACING} apart (their roles and channels take the ids "
+                "just above them)"
+            )
+        return self
+
 
 class WorkerSettings(_Section):
     reconcile_seconds: int = Field(default=300, ge=10)
@@ -355,6 +397,8 @@ class WorkerSettings(_Section):
     expiry_seconds: int = Field(default=300, ge=10)
     outbox_seconds: float = Field(default=5.0, gt=0)
     abandoned_carts_seconds: int = Field(default=86_400, ge=60)
+    #: How often a process looks for shops changed by another (from Discord).
+    shops_seconds: float = Field(default=0.5, gt=0, le=60)
 
 
 class Settings(BaseSettings):

@@ -32,6 +32,7 @@ import pytest
 from payments.errors import GatewayError, WebhookVerificationError
 from payments.gateway import Gateway, GatewayOptions
 from payments.models import (
+    CheckoutLine,
     CheckoutRequest,
     CheckoutSession,
     EventKind,
@@ -85,6 +86,18 @@ class GatewayDriver(ABC):
 def recurring(request: CheckoutRequest) -> CheckoutRequest:
     """``request`` with every line charged again every month."""
     return replace(request, lines=tuple(replace(line, interval="month") for line in request.lines))
+
+
+def discounted(request: CheckoutRequest) -> CheckoutRequest:
+    """``request`` with lines as a coupon leaves them: one at a lower unit amount, and
+    one whose discounted total did not divide by its quantity, sent as a single
+    "Name × 3" line carrying the line's whole amount. They sum to 9.27 (in minor
+    units: 927), which the gateway must charge to the unit."""
+    lines = (
+        CheckoutLine("Contract item", 2, 199, sku="contract-item"),
+        CheckoutLine("Contract extra × 3", 1, 529),
+    )
+    return replace(request, lines=lines, total=sum(line.amount for line in lines))
 
 
 def _flip_one_byte(body: bytes) -> bytes:
@@ -171,6 +184,23 @@ class GatewayContract:
             )
         ]
         assert events[0].event_id
+
+    @pytest.mark.asyncio
+    async def test_discounted_lines_are_charged_exactly_their_total(
+        self, gateway: Gateway, driver: GatewayDriver
+    ) -> None:
+        """A checkout carrying a coupon's discount in its lines charges their sum, and
+        both the paid webhook and the session's state report exactly that amount."""
+        request = discounted(driver.checkout_request("contract-13", "key-13"))
+        session = await gateway.create_checkout(request)
+        await driver.pay(session)
+        body, headers = await driver.payment_webhook(session)
+        events = gateway.verify_webhook(body, headers)
+        assert [(e.kind, e.order_id, e.amount, e.currency) for e in events] == [
+            (EventKind.PAYMENT_SUCCEEDED, request.order_id, 927, request.currency)
+        ]
+        state = await gateway.fetch_session(session.session_id)
+        assert (state.paid, state.amount, state.currency) == (True, 927, request.currency)
 
     @pytest.mark.asyncio
     async def test_webhook_with_one_changed_byte_is_rejected(

@@ -49,9 +49,9 @@ class AccountCog(commands.Cog, name="Account"):
     async def account_command(self, interaction: discord.Interaction[Any]) -> None:
         await self.replies.guard(interaction, lambda: self._account(interaction))
 
-    @property
-    def _locale(self) -> str:
-        return self.shop.ctx.config.locale
+    async def _locale(self, interaction: discord.Interaction[Any]) -> str:
+        """The guild's shop's locale: every price a member sees is formatted in it."""
+        return (await self.shop.shops.get(shop_id(interaction))).locale
 
     async def _account(
         self, interaction: discord.Interaction[Any], notice: discord.Embed | None = None
@@ -69,7 +69,7 @@ class AccountCog(commands.Cog, name="Account"):
             account,
             orders,
             gifts,
-            locale=self._locale,
+            locale=await self._locale(interaction),
             now=now,
             gateways=gateways,
             subscriptions=listed,
@@ -81,7 +81,7 @@ class AccountCog(commands.Cog, name="Account"):
         view = render.account_view(
             member,
             orders,
-            locale=self._locale,
+            locale=await self._locale(interaction),
             now=now,
             gateways=gateways,
             subscriptions=listed,
@@ -111,7 +111,7 @@ class AccountCog(commands.Cog, name="Account"):
             order = await self.bot.flow.cancel(
                 shop_id(interaction), interaction.user.id, whole(order_id)
             )
-            return Reply(render.cancelled_embed(order, locale=self._locale))
+            return Reply(render.cancelled_embed(order, locale=await self._locale(interaction)))
 
         # The gateway call can take a while: acknowledge first, answer in a followup.
         await self.replies.guard(interaction, cancel, mutating=True, defer=True)
@@ -148,9 +148,9 @@ class AccountCog(commands.Cog, name="Account"):
             order = await self.shop.orders.get(
                 shop_id(interaction), whole(order_id), buyer_id=interaction.user.id
             )
-            receipt = self.shop.history.receipt(order)
+            receipt = self.shop.history.receipt(order, await self._locale(interaction))
             server = interaction.guild.name if interaction.guild is not None else None
-            embed = receipt_embed(receipt, server=server, locale=self._locale)
+            embed = receipt_embed(receipt, server=server, locale=await self._locale(interaction))
             if await self._dm(interaction.user.id, embed):
                 return Reply(render.receipt_sent_embed(order.id))
             embed.insert_field_at(0, name="Not sent by DM", value=render.DMS_CLOSED, inline=False)
@@ -191,7 +191,9 @@ class AccountCog(commands.Cog, name="Account"):
             ends = render.tier_ends(account).get(record.tier)
             notice = (
                 render.subscription_resume_embed(
-                    record, record.current_period_end or ends, locale=self._locale
+                    record,
+                    record.current_period_end or ends,
+                    locale=await self._locale(interaction),
                 )
                 if resume
                 else render.subscription_cancel_embed(record, ends)
@@ -214,8 +216,10 @@ class AccountCog(commands.Cog, name="Account"):
         gateway = self.bot.flow.gateways.get(order.gateway or "")
         label = gateway.label() if gateway is not None else order.gateway
         return Reply(
-            render.order_embed(detail, locale=self._locale, page=page, gateway=label),
-            render.order_view(owner, detail, locale=self._locale, page=page),
+            render.order_embed(
+                detail, locale=await self._locale(interaction), page=page, gateway=label
+            ),
+            render.order_view(owner, detail, locale=await self._locale(interaction), page=page),
         )
 
     async def _dm(self, user_id: int, embed: discord.Embed) -> bool:

@@ -15,12 +15,15 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.cogs.catalog_admin import CatalogCommands
+from bot.cogs.coupon_admin import CouponCommands
 from bot.render import admin as render
 from bot.render import report as report_render
 from bot.render import views
 from bot.replies import NO_MENTIONS, Refusal, Reply
 from store.money import Money
 from store.reports import DEFAULT_PERIOD, ReportPeriod
+from store.shops import ShopDefinition
 
 if TYPE_CHECKING:
     from bot.app import StorefrontBot
@@ -46,9 +49,12 @@ class AdminCog(commands.Cog, name="ShopAdmin"):
         self.bot = bot
         self.shop = bot.shop
         self.replies = bot.replies
-        self.moderator_roles = set(bot.settings.discord.moderator_role_ids)
-        self.audit_channel_id = bot.settings.discord.audit_channel_id
         self.may_grant_self = bot.settings.discord.moderators_may_grant_self
+        self.shopadmin.add_command(CouponCommands(self))
+        # The instance's copy of the group (discord.py copies class groups per cog in
+        # Cog.__new__), so the subgroup is registered with the cog's commands.
+        self.catalog = CatalogCommands(self)
+        self.shopadmin.add_command(self.catalog)
 
     # ---- points ------------------------------------------------------------
 
@@ -162,10 +168,11 @@ class AdminCog(commands.Cog, name="ShopAdmin"):
     async def _tier_autocomplete(
         self, interaction: discord.Interaction[Any], current: str
     ) -> list[app_commands.Choice[str]]:
+        if interaction.guild_id is None:
+            return []
+        tiers = (await self.shop.shops.get(interaction.guild_id)).tiers
         return [
-            app_commands.Choice(name=tier, value=tier)
-            for tier in self.shop.ctx.tiers
-            if current.lower() in tier
+            app_commands.Choice(name=tier, value=tier) for tier in tiers if current.lower() in tier
         ][:25]
 
     # ---- look-ups, refunds, panel -------------------------------------------
@@ -173,14 +180,14 @@ class AdminCog(commands.Cog, name="ShopAdmin"):
     @shopadmin.command(name="account", description="A member's account and ledger")
     async def account(self, interaction: discord.Interaction[Any], member: discord.Member) -> None:
         async def show() -> Reply:
-            self._require_moderator(interaction)
+            await self._require_moderator(interaction)
             shop_id = self._shop(interaction)
             account = await self.shop.accounts.account(shop_id, member.id, recent=0)
             ledger = await self.shop.accounts.ledger(shop_id, member.id, limit=12)
             orders = await self.shop.orders.recent(shop_id, member.id, limit=10)
             return Reply(
                 render.member_account_embed(
-                    member.id, account, ledger, orders, locale=self.shop.ctx.config.locale
+                    member.id, account, ledger, orders, locale=await self._locale(interaction)
                 )
             )
 
@@ -191,9 +198,9 @@ class AdminCog(commands.Cog, name="ShopAdmin"):
         self, interaction: discord.Interaction[Any], order_id: app_commands.Range[int, 1]
     ) -> None:
         async def show() -> Reply:
-            self._require_moderator(interaction)
+            await self._require_moderator(interaction)
             found = await self.shop.orders.get(self._shop(interaction), order_id)
-            return Reply(render.order_embed(found, locale=self.shop.ctx.config.locale))
+            return Reply(render.order_embed(found, locale=await self._locale(interaction)))
 
         await self.replies.guard(interaction, show)
 
@@ -209,7 +216,7 @@ class AdminCog(commands.Cog, name="ShopAdmin"):
         amount: app_commands.Range[int, 1] | None = None,
     ) -> None:
         async def refund() -> Reply:
-            self._require_moderator(interaction)
+            await self._require_moderator(interaction)
             # The store says whether this order's money can be refunded now, and why not.
             found = await self.shop.orders.refundable(self._shop(interaction), order_id, amount)
             # Same order state and amount give the same key: a double press refunds once.
@@ -218,7 +225,7 @@ class AdminCog(commands.Cog, name="ShopAdmin"):
             share = (
                 "all"
                 if amount is None
-                else Money(amount, found.cash_due.currency).format(self.shop.ctx.config.locale)
+                else Money(amount, found.cash_due.currency).format(await self._locale(interaction))
             )
             what = f"refund of order #{order_id} ({share}) requested"
             await self._audit(interaction, what, found.buyer_id, reason)
@@ -234,9 +241,9 @@ class AdminCog(commands.Cog, name="ShopAdmin"):
     @shopadmin.command(name="review", description="Orders waiting for a moderator")
     async def review(self, interaction: discord.Interaction[Any]) -> None:
         async def show() -> Reply:
-            self._require_moderator(interaction)
+            await self._require_moderator(interaction)
             waiting = await self.shop.orders.needing_review(self._shop(interaction), limit=20)
-            return Reply(render.review_embed(waiting, locale=self.shop.ctx.config.locale))
+            return Reply(render.review_embed(waiting, locale=await self._locale(interaction)))
 
         await self.replies.guard(interaction, show)
 
@@ -254,7 +261,7 @@ class AdminCog(commands.Cog, name="ShopAdmin"):
         reason: app_commands.Range[str, 1, 500],
     ) -> None:
         async def resolve() -> Reply:
-            self._require_moderator(interaction)
+            await self._require_moderator(interaction)
             shop_id = self._shop(interaction)
             if action == "fulfil":
                 order = await self.shop.fulfilment.resolve_paid(
@@ -288,12 +295,12 @@ class AdminCog(commands.Cog, name="ShopAdmin"):
     @shopadmin.command(name="panel", description="Post the public shop panel in this channel")
     async def panel(self, interaction: discord.Interaction[Any]) -> None:
         async def post() -> Reply:
-            self._require_moderator(interaction)
+            await self._require_moderator(interaction)
             channel = interaction.channel
             if not isinstance(channel, discord.abc.Messageable):
                 raise Refusal("Use this in a text channel.")
             await channel.send(
-                embed=render.panel_embed(self.shop.ctx.config.name),
+                embed=render.panel_embed((await self._definition(interaction)).name),
                 view=views.panel_view(),
                 allowed_mentions=NO_MENTIONS,
             )
@@ -317,8 +324,8 @@ class AdminCog(commands.Cog, name="ShopAdmin"):
         (deferred first: files cannot go in a first answer over HTTP)."""
 
         async def run() -> Reply:
-            self._require_moderator(interaction)  # before anything is read
-            locale = self.shop.ctx.config.locale
+            await self._require_moderator(interaction)  # before anything is read
+            locale = await self._locale(interaction)
             found = await self.shop.reports.sales(self._shop(interaction), ReportPeriod(period))
             return Reply(
                 report_render.report_embed(found, locale=locale),
@@ -326,13 +333,73 @@ class AdminCog(commands.Cog, name="ShopAdmin"):
             )
 
         # Only a moderator's answer waits for the work; a refusal is answered at once.
-        await self.replies.guard(interaction, run, defer=self.is_moderator(interaction))
+        await self.replies.guard(interaction, run, defer=await self.is_moderator(interaction))
+
+    # ---- the shop's setup and catalog forms --------------------------------------
+
+    @shopadmin.command(name="setup", description="The shop's name, currency, roles and channels")
+    @app_commands.describe(
+        name="The shop's name",
+        currency="ISO code, e.g. EUR (prices keep their minor units)",
+        locale="How prices and numbers are written, e.g. de_DE",
+        point_value="Minor units one point is worth",
+        minimum_cash="Minor units a card payment keeps at least",
+        audit_channel="Where every moderator action is posted",
+        moderator_role="A role whose members may use /shopadmin",
+        moderator_action="Add (default) or remove the moderator role",
+        tier="A membership tier (a new name creates the tier)",
+        tier_role="The role the tier gives",
+    )
+    async def shop_setup(
+        self,
+        interaction: discord.Interaction[Any],
+        name: app_commands.Range[str, 1, 80] | None = None,
+        currency: app_commands.Range[str, 3, 3] | None = None,
+        locale: app_commands.Range[str, 2, 20] | None = None,
+        point_value: app_commands.Range[int, 1, 1_000_000] | None = None,
+        minimum_cash: app_commands.Range[int, 0, 100_000_000] | None = None,
+        audit_channel: discord.TextChannel | None = None,
+        moderator_role: discord.Role | None = None,
+        moderator_action: Literal["add", "remove"] | None = None,
+        tier: app_commands.Range[str, 1, 32] | None = None,
+        tier_role: discord.Role | None = None,
+    ) -> None:
+        await self.catalog.run_setup(
+            interaction,
+            {
+                "name": name,
+                "currency": currency,
+                "locale": locale,
+                "point_value": point_value,
+                "minimum_cash": minimum_cash,
+                "audit_channel_id": None if audit_channel is None else audit_channel.id,
+            },
+            moderator_role=moderator_role,
+            moderator_action=moderator_action,
+            tier=tier,
+            tier_role=tier_role,
+        )
+
+    @shop_setup.autocomplete("tier")
+    async def _setup_tier_autocomplete(
+        self, interaction: discord.Interaction[Any], current: str
+    ) -> list[app_commands.Choice[str]]:
+        if interaction.guild_id is None:
+            return []
+        tiers = (await self.shop.shops.get(interaction.guild_id)).tiers
+        wanted = current.lower()
+        return [app_commands.Choice(name=t, value=t) for t in tiers if wanted in t][:25]
+
+    @commands.Cog.listener("on_interaction")
+    async def _on_catalog_form(self, interaction: discord.Interaction[Any]) -> None:
+        if interaction.type is discord.InteractionType.modal_submit:
+            await self.catalog.on_submit(interaction)
 
     # ---- helpers -------------------------------------------------------------
 
     async def _grant(self, interaction: discord.Interaction[Any], call: Any) -> None:
         async def run() -> Reply:
-            self._require_moderator(interaction)
+            await self._require_moderator(interaction)
             result = await call()
             await self._audit(interaction, result.summary, result.member_id, result.reason)
             await self.bot.kick_effects()
@@ -344,26 +411,34 @@ class AdminCog(commands.Cog, name="ShopAdmin"):
         assert interaction.guild_id is not None
         return interaction.guild_id
 
-    def _require_moderator(self, interaction: discord.Interaction[Any]) -> None:
-        if not self.is_moderator(interaction):
+    async def _definition(self, interaction: discord.Interaction[Any]) -> ShopDefinition:
+        return await self.shop.shops.get(self._shop(interaction))
+
+    async def _locale(self, interaction: discord.Interaction[Any]) -> str:
+        return (await self._definition(interaction)).locale
+
+    async def _require_moderator(self, interaction: discord.Interaction[Any]) -> None:
+        if not await self.is_moderator(interaction):
             raise Refusal("Only the shop's moderators can do that.")
 
-    def is_moderator(self, interaction: discord.Interaction[Any]) -> bool:
-        """From the member's roles in the guild, not from what the payload claims."""
+    async def is_moderator(self, interaction: discord.Interaction[Any]) -> bool:
+        """From the member's roles in the guild, not from what the payload claims; the
+        moderator roles are the guild's shop's own."""
         member = interaction.user
         guild = interaction.guild
         if not isinstance(member, discord.Member) or guild is None:
             return False
+        roles = set((await self.shop.shops.get(guild.id)).profile.moderator_role_ids)
         if not self.bot.holds_guild(guild.id):
             # No cache of this guild here (interactions over HTTP, no gateway): the
             # member's role ids and permissions as Discord signed them in the payload.
-            if self.moderator_roles.intersection(member._roles):
+            if roles.intersection(member._roles):
                 return True
             allowed = interaction.permissions
             return allowed.manage_guild or allowed.administrator
         if guild.owner_id == member.id:
             return True
-        if self.moderator_roles.intersection(role.id for role in member.roles):
+        if roles.intersection(role.id for role in member.roles):
             return True
         return any(
             role.permissions.manage_guild or role.permissions.administrator for role in member.roles
@@ -372,11 +447,13 @@ class AdminCog(commands.Cog, name="ShopAdmin"):
     async def _audit(
         self, interaction: discord.Interaction[Any], what: str, member_id: int | None, why: str
     ) -> None:
-        if self.audit_channel_id is None:
+        if (await self._definition(interaction)).profile.audit_channel_id is None:
             log.info("audit: %s %s %s: %s", interaction.user.id, what, member_id, why)
             return
         embed = render.audit_embed(interaction.user.id, what, member_id, why)
         try:
-            await self.bot.deliverer.post_audit(embed, f"{interaction.user.id} {what}: {why}")
+            await self.bot.deliverer.post_audit(
+                embed, f"{interaction.user.id} {what}: {why}", self._shop(interaction)
+            )
         except discord.HTTPException as error:
             log.warning("could not post to the audit channel: %s", error)

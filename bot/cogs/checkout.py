@@ -82,20 +82,24 @@ class CheckoutCog(commands.Cog, name="Checkout"):
             shown = render.checkout_embed(
                 order,
                 order.checkout_expires_at if url else None,
-                locale=self._locale,
+                locale=await self._locale(interaction),
                 test_payment=url is not None and flow.test_payment(order),
                 page=whole(page),
             )
             view = render.checkout_view(
-                order, interaction.user.id, url, locale=self._locale, page=whole(page)
+                order,
+                interaction.user.id,
+                url,
+                locale=await self._locale(interaction),
+                page=whole(page),
             )
             return Reply(shown, view, edit=True)
 
         await self.replies.guard(interaction, turn)
 
-    @property
-    def _locale(self) -> str:
-        return self.shop.ctx.config.locale
+    async def _locale(self, interaction: discord.Interaction[Any]) -> str:
+        """The guild's shop's locale: every price a member sees is formatted in it."""
+        return (await self.shop.shops.get(shop_id(interaction))).locale
 
     async def _checkout_guarded(
         self,
@@ -118,37 +122,49 @@ class CheckoutCog(commands.Cog, name="Checkout"):
                 points=ALL_POINTS if use_points else 0,
                 gateway=gateway,
             )
+            locale = await self._locale(interaction)
             if isinstance(outcome, PaymentChoice):
-                return self._choice(interaction, outcome)
-            return self._outcome(interaction, outcome)
+                return self._choice(interaction, outcome, locale)
+            return self._outcome(interaction, outcome, locale)
 
         # The gateway call can take a while: acknowledge first, answer in a followup.
         await self.replies.guard(interaction, checkout, mutating=True, defer=True)
 
-    def _choice(self, interaction: discord.Interaction[Any], choice: PaymentChoice) -> Reply:
+    def _choice(
+        self, interaction: discord.Interaction[Any], choice: PaymentChoice, locale: str
+    ) -> Reply:
         return Reply(
-            render.choice_embed(choice, locale=self._locale),
+            render.choice_embed(choice, locale=locale),
             render.choice_view(
-                interaction.user.id, choice.options, choice.points, locale=self._locale
+                interaction.user.id,
+                choice.options,
+                choice.points,
+                locale=locale,
             ),
             summary=choice.cart,
         )
 
-    def _outcome(self, interaction: discord.Interaction[Any], outcome: CheckoutOutcome) -> Reply:
+    def _outcome(
+        self, interaction: discord.Interaction[Any], outcome: CheckoutOutcome, locale: str
+    ) -> Reply:
         order, cart = outcome.order, outcome.cart
         if outcome.session is None:
             if outcome.already_paid:
                 return Reply(render.already_paid_embed(order), summary=cart)
             if outcome.paid_with_points:
                 return Reply(
-                    render.paid_with_points_embed(order, locale=self._locale), summary=cart
+                    render.paid_with_points_embed(order, locale=locale),
+                    summary=cart,
                 )
         expires = outcome.session.expires_at if outcome.session else None
         url = outcome.session.url if outcome.session else None
         return Reply(
             render.checkout_embed(
-                order, expires, locale=self._locale, test_payment=outcome.test_payment
+                order,
+                expires,
+                locale=locale,
+                test_payment=outcome.test_payment,
             ),
-            render.checkout_view(order, interaction.user.id, url, locale=self._locale),
+            render.checkout_view(order, interaction.user.id, url, locale=locale),
             summary=cart,
         )

@@ -12,12 +12,13 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.cogs.common import check_owner, picked, shop_id, whole
+from bot.cogs.common import check_owner, not_your_cart, owns, picked, shop_id, whole
 from bot.render import shop as render
 from bot.render import views
 from bot.render.pages import clamp
 from bot.replies import Refusal, Reply
 from store.carts import CartSummary
+from store.shops import ShopDefinition
 
 if TYPE_CHECKING:
     from bot.app import StorefrontBot
@@ -50,6 +51,8 @@ class ShopCog(commands.Cog, name="Shop"):
         router.route("cart:page", self._on_cart_page, args=2)
         router.route("cart:remove", self._on_remove, args=2)
         router.route("cart:clear", self._on_clear, args=1)
+        router.route("cart:coupon", self._on_coupon, args=1)
+        router.route("cart:uncoupon", self._on_uncoupon, args=1)
         router.route("panel:browse", self._on_pick_browse)
         router.route("panel:cart", self._on_cart)
 
@@ -70,7 +73,7 @@ class ShopCog(commands.Cog, name="Shop"):
     async def _item_autocomplete(
         self, interaction: discord.Interaction[Any], current: str
     ) -> list[app_commands.Choice[str]]:
-        return self._item_choices(current)
+        return await self._item_choices(interaction, current)
 
     cart = app_commands.Group(name="cart", description="Your cart", guild_only=True)
 
@@ -106,7 +109,7 @@ class ShopCog(commands.Cog, name="Shop"):
     async def _cart_add_autocomplete(
         self, interaction: discord.Interaction[Any], current: str
     ) -> list[app_commands.Choice[str]]:
-        return self._item_choices(current)
+        return await self._item_choices(interaction, current)
 
     @cart.command(name="remove", description="Remove a line from your cart")
     @app_commands.describe(line="The line to remove")
@@ -122,12 +125,22 @@ class ShopCog(commands.Cog, name="Shop"):
         if interaction.guild_id is None:
             return []
         summary = await self.shop.carts.view(interaction.guild_id, interaction.user.id)
+        locale = (await self._shop(interaction)).locale
         choices = []
         for index, line in enumerate(summary.lines, start=1):
-            name = f"{index}. {line.name} × {line.quantity} — {line.total.format(self._locale)}"
+            name = f"{index}. {line.name} × {line.quantity} — {line.total.format(locale)}"
             if current.lower() in name.lower():
                 choices.append(app_commands.Choice(name=name[:100], value=line.id))
         return choices[:25]
+
+    @cart.command(name="coupon", description="Apply a coupon code to your cart")
+    @app_commands.describe(code="The coupon code (remove it with the button on your cart)")
+    async def cart_coupon(
+        self, interaction: discord.Interaction[Any], code: app_commands.Range[str, 1, 40]
+    ) -> None:
+        await self.replies.guard(
+            interaction, lambda: self._apply_coupon(interaction, code), mutating=True
+        )
 
     @cart.command(name="clear", description="Empty your cart")
     async def cart_clear(self, interaction: discord.Interaction[Any]) -> None:
@@ -147,7 +160,8 @@ class ShopCog(commands.Cog, name="Shop"):
         kind = picked(item)
 
         async def show() -> Reply:
-            pages = render.shop_pages(self.shop.catalog, self._off_sale())
+            shop = await self._shop(interaction)
+            pages = render.shop_pages(shop.catalog, self._off_sale(shop))
             page = render.first_page_of(pages, kind)
             if page is None:
                 raise Refusal("The shop sells nothing of that kind now. Use /shop to look again.")
@@ -158,11 +172,13 @@ class ShopCog(commands.Cog, name="Shop"):
     async def _on_shop_page(
         self, interaction: discord.Interaction[Any], args: list[str], item: Any
     ) -> None:
-        pages = render.shop_pages(self.shop.catalog, self._off_sale())
-        page = clamp(whole(args[0]), max(1, len(pages)))
-        await self.replies.guard(
-            interaction, lambda: self._browse(interaction, page, edit=_in_place(interaction))
-        )
+        async def turn() -> Reply:
+            shop = await self._shop(interaction)
+            pages = render.shop_pages(shop.catalog, self._off_sale(shop))
+            page = clamp(whole(args[0]), max(1, len(pages)))
+            return await self._browse(interaction, page, edit=_in_place(interaction))
+
+        await self.replies.guard(interaction, turn)
 
     async def _on_pick_browse(
         self, interaction: discord.Interaction[Any], args: list[str], item: Any
@@ -190,7 +206,7 @@ class ShopCog(commands.Cog, name="Shop"):
         sku = args[0]
 
         async def ask() -> Reply:
-            catalog_item = self.shop.catalog.require(sku)
+            catalog_item = (await self._shop(interaction)).catalog.require(sku)
             if not catalog_item.giftable:
                 raise Refusal(f"{catalog_item.name} can't be given as a gift.")
             embed = discord.Embed(
@@ -213,7 +229,7 @@ class ShopCog(commands.Cog, name="Shop"):
             if not isinstance(recipient, discord.abc.User):  # not the member picker we sent
                 raise Refusal("That menu is out of date or not valid. Use /shop to start again.")
             recipient_id = self._recipient(interaction, recipient)
-            catalog_item = self.shop.catalog.require(sku)
+            catalog_item = (await self._shop(interaction)).catalog.require(sku)
             embed = discord.Embed(
                 title=f"Gift {catalog_item.name}",
                 description=f"For <@{recipient_id}>. Add it signed or anonymously; "
@@ -240,12 +256,43 @@ class ShopCog(commands.Cog, name="Shop"):
         # object: it then works after a restart and for members gifting the same thing.
         modal.stop()
 
+    async def _on_coupon(
+        self, interaction: discord.Interaction[Any], args: list[str], item: Any
+    ) -> None:
+        if not owns(interaction, args[0]):
+            await self.replies.guard(interaction, not_your_cart)
+            return
+        modal = views.coupon_modal(interaction.user.id)
+        await interaction.response.send_modal(modal)
+        modal.stop()  # the submit is handled from its custom_id in `on_interaction`
+
+    async def _on_uncoupon(
+        self, interaction: discord.Interaction[Any], args: list[str], item: Any
+    ) -> None:
+        async def remove() -> Reply:
+            check_owner(interaction, args[0])
+            summary = await self.shop.carts.remove_coupon(shop_id(interaction), interaction.user.id)
+            reply = await self._cart_reply(interaction, summary)
+            reply.edit = _in_place(interaction)
+            return reply
+
+        await self.replies.guard(interaction, remove, mutating=True)
+
     @commands.Cog.listener()
     async def on_interaction(self, interaction: discord.Interaction[Any]) -> None:
         if interaction.type is not discord.InteractionType.modal_submit:
             return
         data: dict[str, Any] = dict(interaction.data or {})
-        parts = str(data.get("custom_id", "")).split(":")
+        custom_id = str(data.get("custom_id", ""))
+        parts = custom_id.split(":")
+        if parts[0] == "coupon":
+            await self._on_coupon_submit(interaction, parts, data)
+            return
+        if parts[0] == "catalog":
+            return  # the admin cog's forms
+        if parts[0] != "gift":
+            await self._stale(interaction, custom_id)  # no dialog of ours: answered, not lost
+            return
         if len(parts) != 5 or parts[:2] != ["gift", "modal"] or not parts[3].isdigit():
             await self._stale(interaction, str(data.get("custom_id", "")))
             return
@@ -256,6 +303,21 @@ class ShopCog(commands.Cog, name="Shop"):
             lambda: self._add(interaction, sku, 1, recipient_id, is_anonymous, note),
             mutating=True,
         )
+
+    async def _on_coupon_submit(
+        self, interaction: discord.Interaction[Any], parts: list[str], data: dict[str, Any]
+    ) -> None:
+        """The coupon dialog's code, from any process: applied like `/cart coupon`."""
+        if len(parts) != 3 or parts[1] != "modal" or not parts[2].isdigit():
+            await self._stale(interaction, ":".join(parts))
+            return
+        code = views.modal_value(data.get("components", []), "code") or ""
+
+        async def apply() -> Reply:
+            check_owner(interaction, parts[2])
+            return await self._apply_coupon(interaction, code)
+
+        await self.replies.guard(interaction, apply, mutating=True)
 
     async def _on_cart_page(
         self, interaction: discord.Interaction[Any], args: list[str], item: Any
@@ -308,54 +370,54 @@ class ShopCog(commands.Cog, name="Shop"):
 
     # ---- the work behind commands and components ---------------------------
 
-    @property
-    def _locale(self) -> str:
-        """The shop's configured locale: every price a member sees is formatted in it."""
-        return self.shop.ctx.config.locale
+    async def _shop(self, interaction: discord.Interaction[Any]) -> ShopDefinition:
+        """The guild's shop (from memory): its catalog, and the locale every price a
+        member sees is formatted in."""
+        return await self.shop.shops.get(shop_id(interaction))
 
-    def _off_sale(self) -> frozenset[str]:
+    def _off_sale(self, shop: ShopDefinition) -> frozenset[str]:
         """Items outside their sale window now: /shop does not show them."""
-        return self.shop.catalog.off_sale(self.shop.ctx.now())
+        return shop.catalog.off_sale(self.shop.ctx.now())
 
     async def _browse(
         self, interaction: discord.Interaction[Any], page: int = 0, *, edit: bool = False
     ) -> Reply:
-        catalog = self.shop.catalog
-        hidden = self._off_sale()
-        sold_out = await self.shop.carts.sold_out(shop_id(interaction))
-        name = self.shop.ctx.config.name
+        shop = await self._shop(interaction)
+        catalog, locale = shop.catalog, shop.locale
+        hidden = self._off_sale(shop)
+        sold_out = await self.shop.carts.sold_out(shop.shop_id)
         return Reply(
             render.shop_embed(
-                catalog, name, locale=self._locale, page=page, hidden=hidden, sold_out=sold_out
+                catalog, shop.name, locale=locale, page=page, hidden=hidden, sold_out=sold_out
             ),
-            views.shop_view(
-                catalog, locale=self._locale, page=page, hidden=hidden, sold_out=sold_out
-            ),
+            views.shop_view(catalog, locale=locale, page=page, hidden=hidden, sold_out=sold_out),
             edit=edit,
         )
 
     async def _item(self, interaction: discord.Interaction[Any], sku: str) -> Reply:
-        item = self.shop.catalog.require(sku)
+        shop = await self._shop(interaction)
+        item = shop.catalog.require(sku)
         problem = item.window_problem(self.shop.ctx.now())
         if problem is not None:
             raise Refusal(f"{problem} Use /shop to see what is for sale.")
-        sold_out = item.stock is not None and sku in await self.shop.carts.sold_out(
-            shop_id(interaction)
-        )
+        sold_out = item.stock is not None and sku in await self.shop.carts.sold_out(shop.shop_id)
         return Reply(
-            render.item_embed(self.shop.catalog, item, locale=self._locale, sold_out=sold_out),
+            render.item_embed(shop.catalog, item, locale=shop.locale, sold_out=sold_out),
             views.item_view(item),
         )
 
     async def _cart(self, interaction: discord.Interaction[Any], *, page: int = 0) -> Reply:
         summary = await self.shop.carts.view(shop_id(interaction), interaction.user.id)
-        return self._cart_reply(summary, page)
+        return await self._cart_reply(interaction, summary, page)
 
-    def _cart_reply(self, summary: CartSummary, page: int = 0) -> Reply:
+    async def _cart_reply(
+        self, interaction: discord.Interaction[Any], summary: CartSummary, page: int = 0
+    ) -> Reply:
         """The cart at `page` (kept in range): embed and components cut from one page."""
+        locale = (await self._shop(interaction)).locale
         return Reply(
-            render.cart_embed(summary, locale=self._locale, page=page),
-            views.cart_view(summary, summary.points_available, locale=self._locale, page=page),
+            render.cart_embed(summary, locale=locale, page=page),
+            views.cart_view(summary, summary.points_available, locale=locale, page=page),
             summary=summary,
         )
 
@@ -377,10 +439,9 @@ class ShopCog(commands.Cog, name="Shop"):
             anonymous=anonymous,
             note=note,
         )
+        locale = (await self._shop(interaction)).locale
         return Reply(
-            render.added_embed(
-                summary, sku, recipient_id, locale=self._locale, anonymous=anonymous
-            ),
+            render.added_embed(summary, sku, recipient_id, locale=locale, anonymous=anonymous),
             views.added_view(summary),
             summary=summary,
         )
@@ -389,21 +450,32 @@ class ShopCog(commands.Cog, name="Shop"):
         self, interaction: discord.Interaction[Any], line_id: int, *, page: int = 0
     ) -> Reply:
         summary = await self.shop.carts.remove(shop_id(interaction), interaction.user.id, line_id)
-        return self._cart_reply(summary, page)
+        return await self._cart_reply(interaction, summary, page)
+
+    async def _apply_coupon(self, interaction: discord.Interaction[Any], code: str) -> Reply:
+        summary = await self.shop.carts.apply_coupon(
+            shop_id(interaction), interaction.user.id, code
+        )
+        return await self._cart_reply(interaction, summary)
 
     async def _clear(self, interaction: discord.Interaction[Any]) -> Reply:
         summary = await self.shop.carts.clear(shop_id(interaction), interaction.user.id)
-        return self._cart_reply(summary)
+        return await self._cart_reply(interaction, summary)
 
     # ---- small translations ------------------------------------------------
 
-    def _item_choices(self, current: str) -> list[app_commands.Choice[str]]:
+    async def _item_choices(
+        self, interaction: discord.Interaction[Any], current: str
+    ) -> list[app_commands.Choice[str]]:
         """Items whose name or code holds what was typed (any case); those that start
         with it first, each group in catalog order; at most what Discord shows."""
+        if interaction.guild_id is None:
+            return []
+        shop = await self._shop(interaction)
         needle = current.strip().casefold()
         starts, holds = [], []
-        hidden = self._off_sale()
-        for item in self.shop.catalog:
+        hidden = self._off_sale(shop)
+        for item in shop.catalog:
             if item.sku in hidden:
                 continue
             name, sku = item.name.casefold(), item.sku.casefold()
@@ -413,7 +485,7 @@ class ShopCog(commands.Cog, name="Shop"):
                 holds.append(item)
         return [
             app_commands.Choice(
-                name=f"{item.name} — {item.price.format(self._locale)}"[:100], value=item.sku
+                name=f"{item.name} — {item.price.format(shop.locale)}"[:100], value=item.sku
             )
             for item in (starts + holds)[:CHOICES]
         ]

@@ -18,7 +18,7 @@ from typing import Any
 import discord
 
 from bot.controls import button, finished, link, select, view
-from bot.render.lines import order_pages
+from bot.render.lines import discount_text, order_pages
 from bot.render.pages import clamp, page_buttons, page_label
 from bot.render.text import COLOUR, SUCCESS, fit_lines, number, safe, signed, until, when
 from store.gift_reference import gift_label
@@ -166,7 +166,7 @@ def account_embed(
         lines = [pending_line(o, locale=locale, now=now, gateways=gateways) for o in pending]
         _listed(embed, "Pending orders", lines)
     recent = [
-        f"#{o.id} — {_state(o.state)} — {o.subtotal.format(locale)}" for o in orders[:RECENT_SHOWN]
+        f"#{o.id} — {_state(o.state)} — {o.total.format(locale)}" for o in orders[:RECENT_SHOWN]
     ]
     _listed(embed, "Recent orders", recent)
     _listed(embed, "Gifts received", [gift_line(g) for g in gifts])
@@ -220,7 +220,7 @@ def account_view(
     if orders:
         options = [
             discord.SelectOption(
-                label=f"#{o.id} · {_state(o.state)} · {o.subtotal.format(locale)}"[:100],
+                label=f"#{o.id} · {_state(o.state)} · {o.total.format(locale)}"[:100],
                 value=str(o.id),
             )
             for o in orders[:OPTIONS_LIMIT]
@@ -270,7 +270,14 @@ def order_embed(
     pages = order_pages(order, locale=locale)
     index = clamp(page, len(pages))
     facts = [f"**State:** {_state(order.state)}", f"**Ordered:** {when(order.created_at)}"]
-    facts.append(f"**Total:** {order.subtotal.format(locale)}")
+    off = discount_text(order, locale=locale)
+    if off is None:
+        facts.append(f"**Total:** {order.subtotal.format(locale)}")
+    else:
+        facts.append(f"**Subtotal:** {order.subtotal.format(locale)}")
+        facts.append(f"**Coupon:** {off}")
+        assert order.discount is not None
+        facts.append(f"**Total:** {(order.subtotal - order.discount).format(locale)}")
     if order.points_applied:
         facts.append(
             f"**Points used:** {number(order.points_applied, locale)} "

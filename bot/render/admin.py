@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import discord
 
+from bot.render.lines import discount_text
 from bot.render.text import COLOUR, number, safe, signed, when
 from store.orders import REVIEW_STATES, Order, OrderState
 from store.views import AccountView, LedgerEntry
@@ -70,6 +71,9 @@ def order_embed(order: Order, *, locale: str) -> discord.Embed:
     embed.add_field(name="State", value=order.state.replace("_", " "))
     embed.add_field(name="Created", value=when(order.created_at))
     embed.add_field(name="Subtotal", value=order.subtotal.format(locale))
+    discount = discount_text(order, locale=locale)
+    if discount is not None:
+        embed.add_field(name="Coupon", value=discount)
     embed.add_field(name="Points", value=number(order.points_applied, locale))
     embed.add_field(
         name="Cash",

@@ -11,7 +11,7 @@ import discord
 
 from bot.controls import button, link, view
 from bot.payflow import GatewayOption, PaymentChoice
-from bot.render.lines import order_pages
+from bot.render.lines import discount_text, order_pages
 from bot.render.pages import clamp, page_buttons, page_label
 from bot.render.text import COLOUR, SUCCESS, number, until, when
 from store.orders import Order
@@ -39,12 +39,7 @@ def checkout_embed(
     index = clamp(page, len(pages))
     for field in pages[index]:
         embed.add_field(name=field.name, value=field.value, inline=False)
-    if order.points_applied:
-        embed.add_field(
-            name="Points applied",
-            value=f"{number(order.points_applied, locale)} ({order.points_value.format(locale)})",
-        )
-    embed.add_field(name="To pay", value=order.cash_due.format(locale))
+    _totals(embed, order, locale)
     if url_expires is not None:
         embed.description = (
             "Press **Pay** to pay on the secure checkout page. The link expires "
@@ -80,18 +75,32 @@ def choice_embed(choice: PaymentChoice, *, locale: str) -> discord.Embed:
             if choice.points
             else ""
         )
-        if choice.cart is not None:
-            embed.add_field(name="To pay", value=choice.cart.total.format(locale))
+        cart = choice.cart
+        if cart is not None:
+            if cart.coupon is not None and cart.discount.amount:
+                embed.add_field(name="Subtotal", value=cart.subtotal.format(locale))
+                off = f"−{cart.discount.format(locale)} (code {cart.coupon.code})"
+                embed.add_field(name="Coupon", value=off)
+            embed.add_field(name="To pay", value=cart.total.format(locale))
         return embed
     embed.title = f"Order #{order.id}: how would you like to pay?"
     embed.description = "Your order waits for payment. Choose how to pay below."
+    _totals(embed, order, locale)
+    return embed
+
+
+def _totals(embed: discord.Embed, order: Order, locale: str) -> None:
+    """Subtotal and coupon (when one took something off), points, and what is left."""
+    off = discount_text(order, locale=locale)
+    if off is not None:
+        embed.add_field(name="Subtotal", value=order.subtotal.format(locale))
+        embed.add_field(name="Coupon", value=off)
     if order.points_applied:
         embed.add_field(
             name="Points applied",
             value=f"{number(order.points_applied, locale)} ({order.points_value.format(locale)})",
         )
     embed.add_field(name="To pay", value=order.cash_due.format(locale))
-    return embed
 
 
 PRIMARY, SECONDARY = discord.ButtonStyle.primary, discord.ButtonStyle.secondary

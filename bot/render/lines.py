@@ -11,6 +11,14 @@ from bot.render.pages import Line, paginate
 from bot.render.text import safe
 from store.orders import Order, OrderLine
 
+
+def discount_text(order: Order, *, locale: str) -> str | None:
+    """ "−$1.20 (code SAVE20)" for an order a coupon took something off; else None."""
+    if not order.discounted or order.discount is None:
+        return None
+    return f"−{order.discount.format(locale)} (code {order.coupon_code})"
+
+
 #: Characters of a gift note a cart or order line shows (the whole note goes with the gift).
 NOTE_PREVIEW = 300
 

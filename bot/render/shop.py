@@ -38,7 +38,28 @@ def cart_line(summary: CartSummary, *, locale: str, checkout_button: bool = Fals
         return "Empty — add something with /shop."
     count = summary.item_count
     how = "press **Checkout** below or use /checkout" if checkout_button else "use /checkout"
-    return f"{count} item{'s' if count != 1 else ''} · {summary.total.format(locale)} — {how}"
+    total = summary.total.format(locale)
+    coupon = summary.coupon
+    if coupon is not None and summary.discount.amount:
+        total = (
+            f"~~{summary.subtotal.format(locale)}~~ {total} "
+            f"(code {coupon.code}: −{summary.discount.format(locale)})"
+        )
+    elif coupon is not None:
+        total += f" (code {coupon.code} takes nothing off: see /cart view)"
+    return f"{count} item{'s' if count != 1 else ''} · {total} — {how}"
+
+
+def coupon_text(summary: CartSummary, *, locale: str) -> str | None:
+    """The applied coupon as the cart shows it: what it takes off now, or why it
+    takes nothing off; None without a coupon."""
+    coupon = summary.coupon
+    if coupon is None:
+        return None
+    if coupon.problem is not None:
+        return f"⚠ {coupon.problem} It takes nothing off; remove it or change your cart."
+    text = f"−{summary.discount.format(locale)}"
+    return f"{text} · {coupon.text}" if coupon.text else text
 
 
 def with_cart(
@@ -177,6 +198,13 @@ class CartPage:
 
 def _cart_field(number: int, line: CartLine, locale: str) -> Line:
     details = [f"{line.description} · {line.total.format(locale)}"]
+    if line.retired:
+        details.append("⚠ No longer sold: remove it to check out.")
+    elif line.was_price is not None:
+        details.append(
+            f"⚠ Price changed: was {line.was_price.format(locale)}, now "
+            f"{line.unit_price.format(locale)} each."
+        )
     if line.is_gift:
         details += gift_details(line.recipient_id, line.anonymous, line.note)
     return Line(f"{number}. {line.name} × {line.quantity}", "\n".join(details))
@@ -208,6 +236,10 @@ def cart_embed(summary: CartSummary, *, locale: str, page: int = 0) -> discord.E
     shown = cart_page(summary, locale=locale, page=page)
     for field in shown.fields:
         embed.add_field(name=field.name, value=field.value, inline=False)
+    coupon = coupon_text(summary, locale=locale)
+    if coupon is not None and summary.coupon is not None:
+        embed.add_field(name="Subtotal", value=summary.subtotal.format(locale), inline=False)
+        embed.add_field(name=f"Coupon {summary.coupon.code}", value=coupon[:1024], inline=False)
     embed.add_field(name="Total", value=summary.total.format(locale), inline=False)
     if shown.pages > 1:
         embed.set_footer(text=page_label(shown.page, shown.pages))

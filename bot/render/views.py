@@ -111,7 +111,8 @@ def item_view(item: CatalogItem) -> discord.ui.View:
 def cart_view(
     summary: CartSummary, points_available: int, *, locale: str, page: int = 0
 ) -> discord.ui.View:
-    """Remove (this page's lines), Checkout, points, Empty cart, and ◀ ▶ over the pages."""
+    """Remove (this page's lines), Checkout, points, Coupon (or Remove coupon), Empty
+    cart, and ◀ ▶ over the pages."""
     if summary.is_empty:
         return view(button("panel:browse", "Browse the shop", style=PRIMARY))
     owner = summary.member_id
@@ -132,6 +133,10 @@ def cart_view(
         items.append(
             button(f"cart:points:{owner}", f"Use my {number(points_available, locale)} points")
         )
+    if summary.coupon is None:
+        items.append(button(f"cart:coupon:{owner}", "Coupon…", emoji="🏷️"))
+    else:
+        items.append(button(f"cart:uncoupon:{owner}", f"Remove {summary.coupon.code}"[:80]))
     items.append(button(f"cart:clear:{owner}", "Empty cart", style=DANGER))
     items.extend(page_buttons(f"cart:page:{owner}", shown.page, shown.pages))
     return view(*items)
@@ -148,7 +153,15 @@ def added_view(summary: CartSummary) -> discord.ui.View:
 
 #: Custom ids (or their `family:action:` prefixes) that already do what the cart row does.
 _CHECKOUT_IDS = ("cart:checkout:", "panel:checkout")
-_CART_IDS = ("shop:cart", "panel:cart", "cart:remove:", "cart:clear:", "cart:page:")
+_CART_IDS = (
+    "shop:cart",
+    "panel:cart",
+    "cart:remove:",
+    "cart:clear:",
+    "cart:page:",
+    "cart:coupon:",
+    "cart:uncoupon:",
+)
 #: A reply offering these already is the checkout (it asks how to pay): a Checkout
 #: button there would only ask again.
 _AT_CHECKOUT_IDS = ("checkout:via:",)
@@ -238,6 +251,24 @@ def gift_modal(custom_id: str, max_note: int) -> discord.ui.Modal:
             style=discord.TextStyle.paragraph,
             required=False,
             max_length=max(1, max_note),
+        )
+    )
+    return modal
+
+
+def coupon_modal(owner: int) -> discord.ui.Modal:
+    """The dialog a member types a coupon code in; its submit is routed by custom_id
+    (`coupon:modal:<owner>`, see the shop cog), so any process can answer it."""
+    modal = discord.ui.Modal(
+        title="Apply a coupon", custom_id=f"coupon:modal:{owner}", timeout=None
+    )
+    modal.add_item(
+        discord.ui.TextInput(
+            label="Coupon code",
+            custom_id="code",
+            placeholder="e.g. SUMMER20",
+            min_length=3,
+            max_length=32,
         )
     )
     return modal

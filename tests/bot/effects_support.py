@@ -167,9 +167,15 @@ async def open_scene(
         "paid": TierConfig(role_id=paid.id, reminder_days=[14, 3]),
         "premium": TierConfig(role_id=premium.id),
     }
-    shop = Shop.build(database, sample_store(), tiers, clock=clock)
+    shop = Shop.build(
+        database,
+        sample_store(),
+        tiers,
+        clock=clock,
+        audit_channel_id=audit.id if audit_channel else None,
+    )
     client = EffectsClient()
-    deliverer = EffectDeliverer(client, shop, audit_channel_id=audit.id if audit_channel else None)
+    deliverer = EffectDeliverer(client, shop)
     async with offline(client, world) as harness:
         yield Scene(
             world=world,

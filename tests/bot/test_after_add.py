@@ -95,5 +95,5 @@ async def test_keep_shopping_opens_the_shop(shopfront: Shopfront) -> None:
     h, alice = shopfront.harness, shopfront.alice
     added = await h.slash(alice, "cart", "add", options={"item": "paid-1m"})
     shop = await h.press(alice, added, "panel:browse")
-    assert shop.embed["title"] == shopfront.bot.shop.ctx.config.name
+    assert shop.embed["title"] == shopfront.bot.shop.template.name
     assert shop.final is not None and shop.final.find_component("shop:pick") is not None

@@ -91,7 +91,7 @@ async def test_panel_posted_before_a_restart_still_works(shopfront: Shopfront) -
         shopfront.world.guild.channel("general"), components=panel_view().to_components()
     )
     result = await shopfront.harness.press(shopfront.bob, message, "panel:browse")
-    assert result.ephemeral and result.embed["title"] == shopfront.bot.shop.ctx.config.name
+    assert result.ephemeral and result.embed["title"] == shopfront.bot.shop.template.name
 
 
 async def test_cooldown_refuses_a_burst_with_a_clear_answer(shopfront: Shopfront) -> None:

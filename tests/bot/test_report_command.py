@@ -119,7 +119,7 @@ async def test_an_empty_period_says_so_and_still_answers(
     assert embed["description"].endswith("\nNo sales, refunds or points in this period.")
     assert fields(embed)["Net"] == "$0.00" and fields(embed)["Top items"] == "none"
     assert uploads["report.csv"].decode().splitlines() == [
-        "order_id,paid_at,buyer_id,state,currency,subtotal,points_value,cash,refunded"
+        "order_id,paid_at,buyer_id,state,currency,subtotal,discount,points_value,cash,refunded"
     ]
     assert png_size(uploads["sales.png"])[0] >= 400
 

@@ -82,6 +82,8 @@ ROUTES = [
     "cart:checkout",
     "cart:points",
     "cart:page",
+    "cart:coupon",
+    "cart:uncoupon",
     "checkout:page",
     "checkout:via",
     "account:cancel",
@@ -114,6 +116,10 @@ COMMANDS = [
     ("shopadmin", ("points", "grant")),
     ("shopadmin", ("order",)),
     ("shopadmin", ("refund",)),
+    ("shopadmin", ("setup",)),
+    ("shopadmin", ("catalog", "retire")),
+    ("shopadmin", ("coupon", "create")),
+    ("cart", ("coupon",)),
 ]
 
 
@@ -188,6 +194,12 @@ def _base(front: Shopfront, name: str, path: tuple[str, ...]) -> dict[str, Any]:
         return {"order_id": 1}
     if path == ("refund",):
         return {"order_id": 1, "reason": "fuzz"}
+    if path == ("catalog", "retire"):
+        return {"item": "paid-1m"}
+    if path == ("coupon", "create"):
+        return {"code": "FUZZ10", "percent": 10}
+    if (name, path) == ("cart", ("coupon",)):
+        return {"code": "FUZZ10"}
     return {}
 
 
@@ -306,12 +318,16 @@ async def test_fuzzed_interactions_always_get_a_private_answer(
                     front.alice, message, custom_id, choices[:1], strict=False
                 )
             else:
-                gift = f"gift:note:points-100:{front.bob.id}:0"
-                message = _posted(front, {"type": 2, "style": 1, "label": "?", "custom_id": gift})
-                source = await front.harness.press(front.alice, message, gift)
+                # The gift note, or a coupon code: the member's own dialogs, any text.
+                typed = texts[0] if texts else str(values[0])
+                opener, data = (
+                    (f"gift:note:points-100:{front.bob.id}:0", {"note": typed[:200] or "-"})
+                    if len(values) % 2
+                    else (f"cart:coupon:{front.alice.id}", {"code": typed[:32] or "-"})
+                )
+                message = _posted(front, {"type": 2, "style": 1, "label": "?", "custom_id": opener})
+                source = await front.harness.press(front.alice, message, opener)
                 assert source.modal is not None
-                note = (texts[0] if texts else str(values[0]))[:200] or "-"
-                data = {"note": note}
                 result = await front.harness.submit_modal(front.alice, source, data, strict=False)
             assert failures.records == [], [r.getMessage() for r in failures.records]
             if result.type == AUTOCOMPLETE:
