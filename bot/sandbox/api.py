@@ -2,7 +2,9 @@
 
 The page uses exactly this API, so anything a person does in the browser can be
 scripted: run a slash command as a member, press a component, submit a modal,
-read a channel or a member's DMs, skip the clock ahead. Bad input is a 4xx with a
+read a channel or a member's DMs, skip the clock ahead. There are two guilds, each
+its own shop: a request names its guild (`guild`, or a channel or message, which
+belong to one), the first guild when it names none. Bad input is a 4xx with a
 message and changes nothing; what the bot answers is what the harness captured from
 discord.py. The API acts as whichever member a request names, so other sites' pages
 may not call it (403), and it takes only JSON bodies (415).
@@ -19,8 +21,15 @@ from typing import Any
 from aiohttp import web
 
 from bot.runtime import Storefront
-from bot.sandbox.world import SandboxLayout
-from bot.testing import DiscordHarness, FakeMember, FakeMessage, InteractionResult, RefusedByClient
+from bot.sandbox.world import SandboxGuild, SandboxLayout
+from bot.testing import (
+    DiscordHarness,
+    FakeMember,
+    FakeMessage,
+    FakeUser,
+    InteractionResult,
+    RefusedByClient,
+)
 from bot.web import FLOW_KEY
 from bot.workers import Periodic
 from payments.fake import FakeGateway
@@ -93,9 +102,12 @@ class SandboxApi:
         return same_site(run, public_url=self._public_url)
 
     async def state(self, request: web.Request) -> dict[str, Any]:
+        """One guild as its members see it (``?guild=<id>``, the first by default), with
+        the list of guilds to switch between."""
         harness = self._harness()
-        guild = self.layout.guild
-        moderators = {m for m in guild.members.values() if self.layout.moderator_role.id in m.roles}
+        where = self._guild(request.query.get("guild"))
+        guild = where.guild
+        moderators = {m for m in guild.members.values() if where.moderator_role.id in m.roles}
         members = [
             {
                 "id": str(member.id),
@@ -108,23 +120,18 @@ class SandboxApi:
                 ],
             }
             for member in guild.members.values()
-            if member.id in self.layout.members.values()
+            if member.id in where.members.values()
         ]
         channels = [
-            {
-                "id": str(self.layout.general.id),
-                "name": self.layout.general.name,
-                "moderators_only": False,
-            },
-            {
-                "id": str(self.layout.audit.id),
-                "name": self.layout.audit.name,
-                "moderators_only": True,
-            },
+            {"id": str(where.general.id), "name": where.general.name, "moderators_only": False},
+            {"id": str(where.audit.id), "name": where.audit.name, "moderators_only": True},
         ]
+        shop = await self._front().shop.shops.get(guild.id)
         bot_user = harness.world.bot_user
         return {
             "guild": {"id": str(guild.id), "name": guild.name},
+            "guilds": [{"id": str(g.id), "name": g.guild.name} for g in self.layout.guilds],
+            "shop": {"name": shop.name, "currency": shop.currency, "locale": shop.locale},
             "members": members,
             "channels": channels,
             "commands": self._commands(),
@@ -133,44 +140,47 @@ class SandboxApi:
         }
 
     async def channel(self, request: web.Request) -> dict[str, Any]:
-        member = self._member(request.query.get("member"))
         channel_id = _int(request.match_info["channel_id"], "channel")
-        if channel_id not in (self.layout.general.id, self.layout.audit.id):
+        where = self.layout.by_channel(channel_id)
+        if where is None:
             raise BadRequest("no such channel", 404)
-        if channel_id == self.layout.audit.id and self.layout.moderator_role.id not in member.roles:
+        member = self._member(request.query.get("member"), where)
+        if channel_id == where.audit.id and where.moderator_role.id not in member.roles:
             raise BadRequest("only moderators can read the audit channel", 403)
         messages = self._harness().world.channel_messages(channel_id, visible_to=member.id)
         return {"messages": [self._message(m) for m in messages]}
 
     async def dms(self, request: web.Request) -> dict[str, Any]:
-        member = self._member(request.match_info["member_id"])
-        return {"messages": [self._message(m) for m in self._harness().world.dms(member.id)]}
+        user = self._user(request.match_info["member_id"])
+        return {"messages": [self._message(m) for m in self._harness().world.dms(user.id)]}
 
     async def command(self, request: web.Request) -> dict[str, Any]:
         body = await _body(request)
-        member = self._member(body.get("member"))
+        where, channel = self._where(body)
+        member = self._member(body.get("member"), where)
         name, path = self._command_path(body)
-        options = self._options(name, path, body.get("options") or {})
+        options = self._options(name, path, body.get("options") or {}, where)
         result = await self._harness().slash(
-            member, name, *path, channel=self._channel_for(body), options=options, strict=False
+            member, name, *path, channel=channel, options=options, strict=False
         )
         return {"result": self._result(result)}
 
     async def autocomplete(self, request: web.Request) -> dict[str, Any]:
         body = await _body(request)
-        member = self._member(body.get("member"))
+        where, channel = self._where(body)
+        member = self._member(body.get("member"), where)
         name, path = self._command_path(body)
         focused = body.get("focused")
         if not isinstance(focused, str) or not focused:
             raise BadRequest("'focused' must name the option being typed")
-        options = self._options(name, path, body.get("options") or {}, partial=True)
+        options = self._options(name, path, body.get("options") or {}, where, partial=True)
         options.setdefault(focused, "")
         result = await self._harness().autocomplete(
             member,
             name,
             *path,
             focused=focused,
-            channel=self._channel_for(body),
+            channel=channel,
             options=options,
             strict=False,
         )
@@ -178,10 +188,16 @@ class SandboxApi:
 
     async def component(self, request: web.Request) -> dict[str, Any]:
         body = await _body(request)
-        member = self._member(body.get("member"))
         harness = self._harness()
         message_id = _int(body.get("message_id"), "message_id")
         message = harness.world.messages.get(message_id)
+        # A message in a guild is pressed as that guild's member; one in DMs as the user.
+        where = self.layout.by_id(message.guild_id) if message and message.guild_id else None
+        member: FakeMember | FakeUser = (
+            self._member(body.get("member"), where)
+            if where is not None
+            else self._user(body.get("member"))
+        )
         if message is None or not message.visible_to(member.id):
             raise BadRequest("no such message", 404)
         custom_id = body.get("custom_id")
@@ -197,21 +213,28 @@ class SandboxApi:
             if not isinstance(values, list) or not values:
                 raise BadRequest("'values' must be a non-empty list for a select")
             if component.get("type") == 5:
-                values = [self._member(v) for v in values]
+                values = [self._member(v, where or self.layout.first) for v in values]
             result = await harness.select(member, message, custom_id, values, strict=False)
         return {"result": self._result(result)}
 
     async def modal(self, request: web.Request) -> dict[str, Any]:
         body = await _body(request)
-        member = self._member(body.get("member"))
         source = self._modals.get(str(body.get("modal_id")))
         if source is None:
             raise BadRequest("no such modal (it may have been submitted already)", 404)
+        where = self.layout.by_id(source.guild_id) if source.guild_id else None
+        member: FakeMember | FakeUser = (
+            self._member(body.get("member"), where)
+            if where is not None
+            else self._user(body.get("member"))
+        )
         if source.user_id != member.id:
             raise BadRequest("that modal was shown to another member", 403)
         values = body.get("values") or {}
-        if not isinstance(values, dict) or not all(isinstance(v, str) for v in values.values()):
-            raise BadRequest("'values' must map input ids to text")
+        if not isinstance(values, dict) or not all(_modal_value(v) for v in values.values()):
+            raise BadRequest(
+                "'values' must map input ids to text (or, for a select, a list of its values)"
+            )
         result = await self._harness().submit_modal(member, source, values, strict=False)
         self._modals.pop(str(body.get("modal_id")), None)
         return {"result": self._result(result)}
@@ -274,21 +297,43 @@ class SandboxApi:
             raise BadRequest("the sandbox is still starting", 503)
         return self.harness
 
-    def _member(self, raw: Any) -> FakeMember:
-        member_id = _int(raw, "member")
-        member = self.layout.guild.members.get(member_id)
-        if member is None or member_id not in self.layout.members.values():
-            raise BadRequest(f"no sandbox member with id {raw}", 404)
-        return member
+    def _guild(self, raw: Any) -> SandboxGuild:
+        """The guild a request names; the first when it names none."""
+        if raw is None or raw == "":
+            return self.layout.first
+        found = self.layout.by_id(_int(raw, "guild"))
+        if found is None:
+            raise BadRequest(f"no sandbox guild with id {raw}", 404)
+        return found
 
-    def _channel_for(self, body: dict[str, Any]) -> int:
+    def _where(self, body: dict[str, Any]) -> tuple[SandboxGuild, int]:
+        """The guild and channel a command runs in: the channel's guild (which must be
+        `guild` when both are given), else `guild`'s #general."""
+        guild = self._guild(body.get("guild"))
         raw = body.get("channel")
         if raw is None:
-            return self.layout.general.id
+            return guild, guild.general.id
         channel_id = _int(raw, "channel")
-        if channel_id not in (self.layout.general.id, self.layout.audit.id):
+        owner = self.layout.by_channel(channel_id)
+        if owner is None:
             raise BadRequest("no such channel", 404)
-        return channel_id
+        if body.get("guild") not in (None, "") and owner is not guild:
+            raise BadRequest(f"that channel is not in {guild.guild.name}")
+        return owner, channel_id
+
+    def _user(self, raw: Any) -> FakeUser:
+        """A configured member as a Discord account, whichever guilds they are in."""
+        member_id = _int(raw, "member")
+        if member_id not in self.layout.members.values():
+            raise BadRequest(f"no sandbox member with id {raw}", 404)
+        return self._harness().world.users[member_id]
+
+    def _member(self, raw: Any, where: SandboxGuild) -> FakeMember:
+        user = self._user(raw)
+        member = where.guild.members.get(user.id)
+        if member is None or user.id not in where.members.values():
+            raise BadRequest(f"{user.name} is not a member of {where.guild.name}", 404)
+        return member
 
     def _commands(self) -> list[dict[str, Any]]:
         tree = self._harness().client.tree  # type: ignore[attr-defined]
@@ -304,7 +349,7 @@ class SandboxApi:
         return name, [str(p) for p in path]
 
     def _options(
-        self, name: str, path: list[str], raw: Any, *, partial: bool = False
+        self, name: str, path: list[str], raw: Any, where: SandboxGuild, *, partial: bool = False
     ) -> dict[str, Any]:
         """Turn JSON values into what each option's type wants (members for users...)."""
         if not isinstance(raw, dict):
@@ -319,13 +364,13 @@ class SandboxApi:
                 if partial:
                     result[key] = value or ""
                 continue
-            result[key] = self._convert(kind, key, value)
+            result[key] = self._convert(kind, key, value, where)
         return result
 
-    def _convert(self, kind: int, key: str, value: Any) -> Any:
+    def _convert(self, kind: int, key: str, value: Any, where: SandboxGuild) -> Any:
         try:
             if kind == USER:
-                return self._member(value)
+                return self._member(value, where)
             if kind == INTEGER:
                 if isinstance(value, bool):
                     raise ValueError
@@ -402,6 +447,13 @@ async def _body(request: web.Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise BadRequest("the request body must be a JSON object")
     return body
+
+
+def _modal_value(value: Any) -> bool:
+    """Text for a text input, a list of values for a select."""
+    if isinstance(value, list):
+        return all(isinstance(v, str) for v in value)
+    return isinstance(value, str)
 
 
 def _worker(front: Storefront, name: str) -> Periodic:

@@ -47,6 +47,12 @@ class SandboxPage:
     async def act_as(self, member: str) -> None:
         await self.page.get_by_label("Acting as").select_option(str(self.members[member]))
 
+    async def switch_guild(self, name: str) -> None:
+        """Click the guild in the server list on the left, as in Discord."""
+        servers = self.page.get_by_role("navigation", name="Servers")
+        await servers.get_by_role("button", name=name, exact=True).click()
+        await expect(self.page.get_by_role("heading", level=1)).to_have_text(name)
+
     async def open_channel(self, name: str) -> None:
         await self.page.get_by_role("navigation").get_by_role("button", name=name).click()
 

@@ -11,7 +11,9 @@
 
   const $ = (id) => document.getElementById(id);
   const ui = {
+    guildList: $("guild-list"),
     guildName: $("guild-name"),
+    shopSummary: $("shop-summary"),
     channels: $("channel-list"),
     dmButton: $("dm-button"),
     title: $("view-title"),
@@ -38,11 +40,12 @@
 
   const app = {
     state: null, // the last GET /state
+    guild: null, // id of the guild on show (each guild is its own shop)
     member: null, // id of the member we act as
     view: null, // {kind: "channel", id} or {kind: "dms"}
     chosen: null, // {command, path, leaf, label} picked in the command bar
     modalId: null,
-    signatures: { members: "", channels: "", roles: "" },
+    signatures: { guilds: "", members: "", channels: "", roles: "" },
     pollTimer: null,
     refreshing: null,
     offlineError: null, // the refresh error on show, cleared when the sandbox answers again
@@ -768,9 +771,59 @@
 
   function saveLocation() {
     const params = new URLSearchParams();
+    if (app.guild) params.set("guild", app.guild);
     if (app.member) params.set("member", app.member);
     params.set("view", app.view.kind === "dms" ? "dms" : app.view.id);
     history.replaceState(null, "", `#${params}`);
+  }
+
+  function initialsOf(name) {
+    const words = String(name || "?").split(/\s+/).filter(Boolean);
+    return words.slice(0, 2).map((w) => w[0].toUpperCase()).join("") || "?";
+  }
+
+  function renderGuilds() {
+    const guilds = (app.state && app.state.guilds) || [];
+    const signature = JSON.stringify([guilds, app.guild]);
+    if (signature === app.signatures.guilds) return;
+    app.signatures.guilds = signature;
+    const focusedId = document.activeElement && document.activeElement.dataset.guildId;
+    ui.guildList.replaceChildren(
+      ...guilds.map((guild) => {
+        const current = guild.id === app.guild;
+        const button = el("button", {
+          type: "button",
+          class: "guild-button" + (current ? " current" : ""),
+          "aria-label": guild.name,
+          "aria-current": current ? "true" : null,
+          title: guild.name,
+          text: initialsOf(guild.name),
+          dataset: { guildId: guild.id },
+          onclick: () => setGuild(guild.id),
+        });
+        return el("li", {}, button);
+      })
+    );
+    if (focusedId) {
+      const again = ui.guildList.querySelector(`[data-guild-id="${CSS.escape(focusedId)}"]`);
+      if (again) again.focus();
+    }
+  }
+
+  function setGuild(guildId) {
+    // As in Discord: another server shows its first channel; the member stays if they
+    // are in it too (loadState picks another otherwise).
+    if (guildId === app.guild) return;
+    app.guild = guildId;
+    app.view = null;
+    app.chosen = null;
+    ui.input.value = "";
+    renderOptionsForm();
+    ui.list.replaceChildren();
+    clearError();
+    app.signatures.guilds = "";
+    renderGuilds();
+    refresh({ scroll: true }).then(saveLocation);
   }
 
   function setView(view) {
@@ -801,9 +854,17 @@
   // ---- refresh and polling -----------------------------------------------------------------
 
   async function loadState() {
-    const state = await api("GET", "/state");
+    const asked = app.guild;
+    const query = asked ? `?guild=${encodeURIComponent(asked)}` : "";
+    const state = await api("GET", `/state${query}`);
+    if (asked !== app.guild) return; // switched guilds meanwhile: that load shows it
     app.state = state;
+    app.guild = state.guild ? state.guild.id : null;
     ui.guildName.textContent = state.guild ? state.guild.name : "Sandbox";
+    ui.shopSummary.textContent = state.shop
+      ? `Shop: ${state.shop.name} · ${state.shop.currency} · ${state.shop.locale}`
+      : "";
+    renderGuilds();
     if (!members().some((m) => m.id === app.member)) {
       app.member = members().length ? members()[0].id : null;
     }
@@ -1200,6 +1261,7 @@
       try {
         const body = {
           member: app.member,
+          guild: app.guild,
           command: chosen.command,
           path: chosen.path,
           focused: option.name,
@@ -1316,7 +1378,7 @@
       return;
     }
     const chosen = app.chosen;
-    const body = { member: app.member, command: chosen.command, path: chosen.path, options };
+    const body = { member: app.member, guild: app.guild, command: chosen.command, path: chosen.path, options };
     if (app.view.kind === "channel") body.channel = app.view.id;
     const send = $("send-button");
     send.disabled = true;
@@ -1336,48 +1398,98 @@
 
   // ---- modals ------------------------------------------------------------------------------
 
+  // A modal's inputs, however Discord nests them: action rows of text inputs (the classic
+  // form), or labels (type 18) around a text input or a select, with text displays (10).
+  function modalEntries(components) {
+    const entries = [];
+    for (const top of components || []) {
+      if (top.type === 1) {
+        for (const input of top.components || []) entries.push({ input, label: input.label });
+      } else if (top.type === 18 && top.component) {
+        entries.push({ input: top.component, label: top.label, description: top.description });
+      } else if (top.type === 10) {
+        entries.push({ text: top.content || "" });
+      } else {
+        entries.push({ input: top, label: top.label });
+      }
+    }
+    return entries;
+  }
+
+  function modalControl(input, id) {
+    if (input.type === 3) {
+      const multiple = (input.max_values || 1) > 1;
+      const control = el(
+        "select",
+        { id, name: input.custom_id, multiple, required: input.required !== false },
+        multiple ? null : el("option", { value: "", text: input.placeholder || "Choose…" }),
+        ...(input.options || []).map((o) =>
+          el("option", { value: o.value, text: o.label, selected: Boolean(o.default) })
+        )
+      );
+      control.dataset.kind = "select";
+      return control;
+    }
+    const control = el(input.style === 2 ? "textarea" : "input", {
+      id,
+      name: input.custom_id,
+      type: input.style === 2 ? null : "text",
+      rows: input.style === 2 ? 4 : null,
+      required: input.required !== false,
+      "aria-required": input.required !== false ? "true" : null,
+      maxlength: input.max_length,
+      minlength: input.min_length,
+      placeholder: input.placeholder,
+    });
+    if (typeof input.value === "string") control.value = input.value;
+    return control;
+  }
+
   function openModal(modal) {
     app.modalId = modal.id;
     ui.modalTitle.textContent = modal.title || "Form";
     ui.modalError.textContent = "";
     const fields = [];
-    for (const row of modal.components || []) {
-      for (const input of row.components || [row]) {
-        if (input.type !== 4) continue;
-        const id = `modal-input-${fields.length}`;
-        const label = el("label", { for: id }, input.label || input.custom_id);
-        const star = input.required !== false
-          ? el("span", { class: "required", "aria-hidden": "true", text: "*" })
-          : null;
-        const control = el(input.style === 2 ? "textarea" : "input", {
-          id,
-          name: input.custom_id,
-          type: input.style === 2 ? null : "text",
-          rows: input.style === 2 ? 4 : null,
-          required: input.required !== false,
-          "aria-required": input.required !== false ? "true" : null,
-          maxlength: input.max_length,
-          minlength: input.min_length,
-          placeholder: input.placeholder,
-        });
-        control.dataset.customId = input.custom_id;
-        if (typeof input.value === "string") control.value = input.value;
-        const counter = input.max_length
-          ? el("span", { class: "option-hint", "aria-live": "off" })
-          : null;
-        if (counter) {
-          const update = () => (counter.textContent = `${control.value.length} / ${input.max_length}`);
-          control.addEventListener("input", update);
-          update();
-        }
-        fields.push(
-          el("div", { class: "modal-field" }, el("div", { class: "label-line" }, label, star), control, counter)
-        );
+    for (const entry of modalEntries(modal.components)) {
+      if (entry.text !== undefined) {
+        fields.push(el("p", { class: "modal-text" }, markdown(entry.text)));
+        continue;
       }
+      const input = entry.input;
+      if (input.type !== 4 && input.type !== 3) continue;
+      const id = `modal-input-${fields.length}`;
+      const label = el("label", { for: id }, entry.label || input.custom_id);
+      const star = input.required !== false
+        ? el("span", { class: "required", "aria-hidden": "true", text: "*" })
+        : null;
+      const control = modalControl(input, id);
+      control.dataset.customId = input.custom_id;
+      const description = entry.description
+        ? el("p", { class: "modal-description", id: `${id}-description`, text: entry.description })
+        : null;
+      if (description) control.setAttribute("aria-describedby", description.id);
+      const counter = input.type === 4 && input.max_length
+        ? el("span", { class: "option-hint", "aria-live": "off" })
+        : null;
+      if (counter) {
+        const update = () => (counter.textContent = `${control.value.length} / ${input.max_length}`);
+        control.addEventListener("input", update);
+        update();
+      }
+      fields.push(
+        el(
+          "div",
+          { class: "modal-field" },
+          el("div", { class: "label-line" }, label, star),
+          description,
+          control,
+          counter
+        )
+      );
     }
     ui.modalFields.replaceChildren(...fields);
     if (!ui.modal.open) ui.modal.showModal();
-    const first = ui.modalFields.querySelector("input, textarea");
+    const first = ui.modalFields.querySelector("input, textarea, select");
     if (first) first.focus();
   }
 
@@ -1390,7 +1502,10 @@
         control.focus();
         return;
       }
-      values[control.dataset.customId] = control.value;
+      values[control.dataset.customId] =
+        control.dataset.kind === "select"
+          ? [...control.selectedOptions].map((o) => o.value).filter(Boolean)
+          : control.value;
     }
     const submit = $("modal-submit");
     submit.disabled = true;
@@ -1430,11 +1545,18 @@
 
   async function start() {
     const params = new URLSearchParams(location.hash.slice(1));
+    app.guild = params.get("guild");
     app.member = params.get("member");
     const view = params.get("view");
     app.view = view === "dms" ? { kind: "dms" } : view ? { kind: "channel", id: view } : null;
     try {
-      await loadState();
+      try {
+        await loadState();
+      } catch (err) {
+        if (!app.guild) throw err;
+        app.guild = null; // a link to a guild the sandbox no longer has: show the first
+        await loadState();
+      }
       saveLocation();
       await loadMessages();
       ui.messages.scrollTop = ui.messages.scrollHeight;
