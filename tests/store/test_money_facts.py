@@ -194,7 +194,7 @@ async def test_a_points_only_order_is_never_moved_by_a_gateway_event(shop: Shop)
         assert [e.kind for e in applied.effects] == ["review_alert"]
     assert await _state(shop, order) is S.FULFILLED
     assert await shop.accounts.account(GUILD, ALICE) == before
-    with pytest.raises(InvalidInput, match="points only"):
+    with pytest.raises(InvalidInput, match="not paid in cash"):
         await shop.orders.refundable(GUILD, order.id)
 
 
