@@ -171,22 +171,28 @@ class PaymentFlow:
         #: Subscriptions' own events, their start, and the member's actions on them.
         self.renewals = Renewals(shop, self.gateways, public_url=self.public_url)
 
-    @property
-    def choosing(self) -> bool:
-        """Whether members choose how to pay (more than one gateway is enabled)."""
-        return len(self.gateways) > 1
+    async def offered(self, shop_id: int) -> list[Gateway]:
+        """The gateways a guild's shop offers at checkout, the default first: those
+        its moderators chose (`/shopadmin setup gateways`) among the enabled ones, or
+        every enabled one. Never empty: a choice naming none enabled offers them all."""
+        chosen = (await self.shop.shops.get(shop_id)).profile.gateways
+        if chosen is None:
+            return list(self.gateways.values())
+        found = [gateway for name, gateway in self.gateways.items() if name in chosen]
+        return found or list(self.gateways.values())
 
-    @property
-    def options(self) -> tuple[GatewayOption, ...]:
+    @staticmethod
+    def options(gateways: Sequence[Gateway]) -> tuple[GatewayOption, ...]:
         return tuple(
-            GatewayOption(name, gateway.label(), not gateway.takes_real_money)
-            for name, gateway in self.gateways.items()
+            GatewayOption(gateway.name, gateway.label(), not gateway.takes_real_money)
+            for gateway in gateways
         )
 
-    def gateway_named(self, name: str) -> Gateway:
-        """An enabled gateway; a stale or forged choice is refused, not guessed at."""
+    def gateway_named(self, name: str, offered: Sequence[Gateway] | None = None) -> Gateway:
+        """An enabled (and, given `offered`, offered) gateway; a stale or forged choice
+        is refused, not guessed at."""
         gateway = self.gateways.get(name)
-        if gateway is None:
+        if gateway is None or (offered is not None and gateway not in offered):
             raise PaymentUnavailable(
                 "That way of paying is not offered here (any more). "
                 "Press Checkout again to see how you can pay."
@@ -228,22 +234,23 @@ class PaymentFlow:
         not even made an order (asked first, so a member who walks away leaves no
         order behind), unless points were asked for, which are applied first.
         """
-        if gateway is not None or not self.choosing:
+        offered = await self.offered(shop_id)
+        if gateway is not None or len(offered) == 1:
             return await self.checkout(shop_id, member_id, points=points, gateway=gateway)
         if points == 0:
             cart = await self.shop.carts.view(shop_id, member_id)
             if not cart.is_empty:
                 renewing = await self._cart_renews(shop_id, cart)
-                usable = self._usable(renewing)
+                usable = self._usable(offered, renewing)
                 if len(usable) == 1:  # checked just now: no second look at the cart
                     return await self._checkout_with(shop_id, member_id, 0, usable[0])
-                options = tuple(o for o in self.options if o.name in {g.name for g in usable})
+                options = self.options(usable)
                 # A subscription is never paid with points: none are offered beside it.
                 offered_points = 0 if renewing else cart.points_available
                 return PaymentChoice(None, options, offered_points, cart)
         # Points wanted, or an empty cart (its earlier order, if any, comes back).
         result = await self.shop.orders.checkout(shop_id, member_id, points=points)
-        return await self._proceed(result, None)
+        return await self._proceed(result, None, offered)
 
     async def checkout(
         self, shop_id: int, member_id: int, *, points: int = 0, gateway: str | None = None
@@ -253,12 +260,13 @@ class PaymentFlow:
         A pending order that already has a session keeps it, whatever was chosen: one
         order is one session.
         """
-        chosen = self.gateway_named(gateway) if gateway is not None else self.gateway
+        offered = await self.offered(shop_id)
+        chosen = self.gateway_named(gateway, offered) if gateway is not None else offered[0]
         if (await self.shop.shops.get(shop_id)).catalog.sells_subscriptions:
             # Before the order is made: a cart a gateway cannot take stays a cart.
             cart = await self.shop.carts.view(shop_id, member_id)
             if await self._cart_renews(shop_id, cart) and not chosen.supports_subscriptions:
-                usable = self._usable(True)
+                usable = self._usable(offered, True)
                 if gateway is not None:
                     raise PaymentUnavailable(
                         f"{chosen.label()} can't renew a subscription; pay with "
@@ -271,12 +279,12 @@ class PaymentFlow:
         self, shop_id: int, member_id: int, points: int, chosen: Gateway
     ) -> CheckoutOutcome:
         result = await self.shop.orders.checkout(shop_id, member_id, points=points)
-        outcome = await self._proceed(result, chosen)
+        outcome = await self._proceed(result, chosen, [chosen])
         assert isinstance(outcome, CheckoutOutcome)  # a chosen gateway never asks
         return outcome
 
     async def _proceed(
-        self, result: CheckoutResult, chosen: Gateway | None
+        self, result: CheckoutResult, chosen: Gateway | None, offered: Sequence[Gateway]
     ) -> CheckoutOutcome | PaymentChoice:
         order = result.order
         if result.effects:
@@ -295,16 +303,16 @@ class PaymentFlow:
                 order, stored, [], result.cart, test_payment=not holder.takes_real_money
             )
         if chosen is None:
-            return PaymentChoice(order, self.options, 0, result.cart)
+            return PaymentChoice(order, self.options(offered), 0, result.cart)
         order, session = await self._open_session(order, chosen)
         return CheckoutOutcome(
             order, session, [], result.cart, test_payment=not chosen.takes_real_money
         )
 
-    def _usable(self, renewing: bool) -> list[Gateway]:
-        """The gateways that can take a payment: any, or for a subscription those
-        that renew one; a shop with none of those cannot sell it now."""
-        usable = [g for g in self.gateways.values() if g.supports_subscriptions or not renewing]
+    def _usable(self, offered: Sequence[Gateway], renewing: bool) -> list[Gateway]:
+        """The offered gateways that can take a payment: any, or for a subscription
+        those that renew one; a shop with none of those cannot sell it now."""
+        usable = [g for g in offered if g.supports_subscriptions or not renewing]
         if not usable:
             raise PaymentUnavailable(
                 "None of this shop's ways of paying can renew a subscription, so it can't "

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
@@ -48,6 +48,8 @@ COMMON_OPTIONS = (
     "per_member_limit",
 )
 #: Setup fields `setup` takes as they are stored.
+#: `setup(gateways=ALL_GATEWAYS)`: offer every gateway the deployment enables.
+ALL_GATEWAYS: tuple[str, ...] = ("*",)
 SETUP_FIELDS = ("name", "currency", "locale", "point_value", "minimum_cash", "audit_channel_id")
 _KEY = re.compile(r"^[a-z_][a-z0-9_]*$")
 _TIER = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
@@ -196,12 +198,15 @@ class ShopAdmin:
         remove_moderator_role: int | None = None,
         tier: str | None = None,
         tier_role_id: int | None = None,
+        gateways: Sequence[str] | None = None,
     ) -> SetupChange:
         """Change the shop's settings; what is left out stays.
 
         A new currency keeps every amount's number of minor units (prices, point
         value, minimum cash): nothing is converted, the moderator reviews the prices.
         A tier name not yet known creates the tier (default reminder days).
+        `gateways` names the gateways checkout offers (the caller knows which exist);
+        `ALL_GATEWAYS` offers every one the deployment enables.
         """
         given = {
             "name": name,
@@ -215,7 +220,15 @@ class ShopAdmin:
         if (tier is None) != (tier_role_id is None):
             raise InvalidInput("Give a tier and the role it gives together.")
         tier_name = None if tier is None else _tier_name(tier)
-        if not plain and tier_name is None and not (add_moderator_role or remove_moderator_role):
+        if gateways is not None and not gateways:
+            raise InvalidInput("Name at least one way of paying, or all.")
+        offered = None if gateways is None or gateways == ALL_GATEWAYS else sorted(set(gateways))
+        if (
+            not plain
+            and tier_name is None
+            and gateways is None
+            and not (add_moderator_role or remove_moderator_role)
+        ):
             raise InvalidInput("Nothing to change: give at least one setting.")
 
         def change(profile: ShopProfile) -> ShopProfile:
@@ -231,6 +244,8 @@ class ShopAdmin:
                     raise InvalidInput(f"<@&{remove_moderator_role}> is not a moderator role.")
                 roles.remove(remove_moderator_role)
             profile.moderator_role_ids = roles
+            if gateways is not None:
+                profile.gateways = offered
             if tier_name is not None:
                 found = profile.tiers.get(tier_name)
                 tier_config = (
@@ -253,6 +268,7 @@ def setup_view(profile: ShopProfile) -> dict[str, Any]:
     """The settings a moderator sees and changes, flat, for the audit."""
     view: dict[str, Any] = {key: getattr(profile, key) for key in SETUP_FIELDS}
     view["moderator_role_ids"] = list(profile.moderator_role_ids)
+    view["gateways"] = "all" if profile.gateways is None else ", ".join(profile.gateways)
     for name, tier in profile.tiers.items():
         view[f"tier {name} role"] = tier.role_id
     return view

@@ -57,6 +57,10 @@ class ShopProfile(BaseModel):
     tiers: dict[str, TierConfig] = Field(default_factory=dict)
     moderator_role_ids: list[int] = Field(default_factory=list)
     audit_channel_id: int | None = None
+    #: The deployment's gateways this shop offers at checkout, by name; None offers
+    #: every one. Gateways hold the operator's merchant accounts, so a shop picks
+    #: among them but never adds one (the bot checks the names).
+    gateways: list[str] | None = Field(default=None, min_length=1)
 
     @field_validator("name")
     @classmethod

@@ -349,6 +349,7 @@ class AdminCog(commands.Cog, name="ShopAdmin"):
         moderator_action="Add (default) or remove the moderator role",
         tier="A membership tier (a new name creates the tier)",
         tier_role="The role the tier gives",
+        gateways="Ways of paying offered at checkout: names, comma-separated, or all",
     )
     async def shop_setup(
         self,
@@ -363,6 +364,7 @@ class AdminCog(commands.Cog, name="ShopAdmin"):
         moderator_action: Literal["add", "remove"] | None = None,
         tier: app_commands.Range[str, 1, 32] | None = None,
         tier_role: discord.Role | None = None,
+        gateways: app_commands.Range[str, 1, 200] | None = None,
     ) -> None:
         await self.catalog.run_setup(
             interaction,
@@ -378,6 +380,7 @@ class AdminCog(commands.Cog, name="ShopAdmin"):
             moderator_action=moderator_action,
             tier=tier,
             tier_role=tier_role,
+            gateways=gateways,
         )
 
     @shop_setup.autocomplete("tier")

@@ -28,7 +28,13 @@ from bot.render.views import modal_value
 from bot.replies import Refusal, Reply
 from store.config import ItemConfig
 from store.money import currency_digits
-from store.shop_admin import item_options, options_text, parse_options, parse_price
+from store.shop_admin import (
+    ALL_GATEWAYS,
+    item_options,
+    options_text,
+    parse_options,
+    parse_price,
+)
 from store.shops import ShopDefinition
 from store.stock import remaining
 
@@ -232,6 +238,7 @@ class CatalogCommands(app_commands.Group):
         moderator_action: str | None,
         tier: str | None,
         tier_role: discord.Role | None,
+        gateways: str | None = None,
     ) -> None:
         """With no option, the setup as it is; else change it, audit, show it."""
 
@@ -241,7 +248,14 @@ class CatalogCommands(app_commands.Group):
             given = {key: value for key, value in changes.items() if value is not None}
             if moderator_action is not None and moderator_role is None:
                 raise Refusal("Give the moderator_role to add or remove.")
-            if not given and moderator_role is None and tier is None and tier_role is None:
+            offered = None if gateways is None else self._gateway_names(gateways)
+            if (
+                not given
+                and moderator_role is None
+                and tier is None
+                and tier_role is None
+                and offered is None
+            ):
                 return Reply(render.setup_embed(await self.shop.shops.get(shop_id)))
             removing = moderator_action == "remove"
             if moderator_role is not None and not removing:
@@ -257,6 +271,7 @@ class CatalogCommands(app_commands.Group):
                 remove_moderator_role=moderator_role.id if removing and moderator_role else None,
                 tier=tier,
                 tier_role_id=None if tier_role is None else tier_role.id,
+                gateways=offered,
             )
             await self.audit(interaction, "changed the shop setup", change.before, change.after)
             note = "Saved."
@@ -271,6 +286,21 @@ class CatalogCommands(app_commands.Group):
         await self.admin.replies.guard(interaction, run, mutating=True)
 
     # ---- helpers -------------------------------------------------------------------
+
+    def _gateway_names(self, text: str) -> tuple[str, ...]:
+        """`all`, or names of gateways this deployment enables (the operator's merchant
+        accounts: a shop picks among them, never adds one)."""
+        names = tuple(dict.fromkeys(n.strip().lower() for n in text.split(",") if n.strip()))
+        if names == ("all",):
+            return ALL_GATEWAYS
+        enabled = self.admin.bot.flow.gateways
+        unknown = [name for name in names if name not in enabled]
+        if unknown or not names:
+            raise Refusal(
+                f"Not a way of paying here: {', '.join(unknown) or text[:40]}. Name some of "
+                f"{', '.join(enabled)}, comma-separated, or all."
+            )
+        return names
 
     async def audit(
         self,

@@ -114,6 +114,10 @@ def setup_embed(shop: ShopDefinition, note: str | None = None) -> discord.Embed:
         name="Audit channel",
         value=f"<#{profile.audit_channel_id}>" if profile.audit_channel_id else "none",
     )
+    embed.add_field(
+        name="Ways of paying",
+        value="all enabled" if profile.gateways is None else ", ".join(profile.gateways),
+    )
     roles = [f"<@&{role}>" for role in profile.moderator_role_ids]
     embed.add_field(
         name="Moderator roles",

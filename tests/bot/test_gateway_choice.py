@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
+from bot.payflow import PaymentUnavailable
 from bot.render.checkout import TEST_PAYMENT
 from store.db.engine import Database
 from tests.bot.conftest import Shopfront
@@ -186,3 +187,37 @@ async def test_a_gateway_not_enabled_is_refused_and_changes_nothing(front: Shopf
     refused = await front.harness.press(front.alice, _posted(front, custom_id), custom_id)
     assert "not offered here" in refused.embed["description"]
     assert await _orders(front, front.alice.id) == []
+
+
+async def test_a_shop_offering_one_gateway_goes_straight_to_it(front: Shopfront) -> None:
+    """The moderators chose the test gateway only: no question, its link at once; a
+    forged press of the other gateway's button is refused and makes no order."""
+    done = await front.harness.slash(front.mod, "shopadmin", "setup", options={"gateways": "fake"})
+    assert "fake" in str(done.embed["fields"])
+    asked = await _ask(front)
+    assert asked.embed["title"] != "How would you like to pay?"
+    assert "/fake-gateway/" in _pay_url(asked)
+
+
+async def test_a_gateway_the_shop_does_not_offer_is_refused(front: Shopfront) -> None:
+    await front.harness.slash(front.mod, "shopadmin", "setup", options={"gateways": "stripe"})
+    await front.harness.slash(front.alice, "cart", "add", options={"item": "paid-1m"})
+    with pytest.raises(PaymentUnavailable, match="not offered here"):
+        await front.bot.flow.begin_checkout(front.guild_id, front.alice.id, gateway="fake")
+    assert await _orders(front, front.alice.id) == []
+
+
+async def test_all_offers_every_enabled_gateway_again(front: Shopfront) -> None:
+    await front.harness.slash(front.mod, "shopadmin", "setup", options={"gateways": "fake"})
+    await front.harness.slash(front.mod, "shopadmin", "setup", options={"gateways": "all"})
+    asked = await _ask(front)
+    assert asked.embed["title"] == "How would you like to pay?"
+
+
+async def test_an_unknown_gateway_name_is_refused(front: Shopfront) -> None:
+    refused = await front.harness.slash(
+        front.mod, "shopadmin", "setup", options={"gateways": "paypal"}
+    )
+    assert "Not a way of paying here: paypal" in refused.embed["description"]
+    asked = await _ask(front)
+    assert asked.embed["title"] == "How would you like to pay?"
