@@ -483,10 +483,13 @@ class EffectDeliverer:
         summary = f"review needed for order {effect.order_id}: {effect.reason}"
         return await self.post_audit(embed, summary, _shop_id(stored))
 
-    async def post_audit(self, embed: discord.Embed, summary: str, shop_id: int) -> str:
-        """Post to the shop's moderators; without a usable channel, a WARNING keeps it
-        visible."""
-        channel_id = (await self._shop(shop_id)).profile.audit_channel_id
+    async def post_audit(
+        self, embed: discord.Embed, summary: str, shop_id: int, *, channel_id: int | None = None
+    ) -> str:
+        """Post to the shop's moderators (its audit channel, or `channel_id` of the same
+        server); without a usable channel, a WARNING keeps it visible."""
+        if channel_id is None:
+            channel_id = (await self._shop(shop_id)).profile.audit_channel_id
         if channel_id is None:
             log.warning("no audit channel configured for shop %s; %s", shop_id, summary)
             return NO_AUDIT_CHANNEL
@@ -496,6 +499,14 @@ class EffectDeliverer:
                 channel = await self.client.fetch_channel(channel_id)
             if not isinstance(channel, discord.abc.Messageable):
                 raise TypeError(f"channel {channel_id} cannot hold messages")
+            home = getattr(getattr(channel, "guild", None), "id", None)
+            if shop_id and home != shop_id:
+                # The file's channel, in the file's guild: a guild whose shop still
+                # follows the file must not post its moderators' actions there.
+                raise TypeError(
+                    f"channel {channel_id} is in another server; set this server's with "
+                    "/shopadmin setup audit_channel"
+                )
             await channel.send(embed=embed, allowed_mentions=NO_MENTIONS)
         except (discord.Forbidden, discord.NotFound, TypeError) as error:
             log.warning("audit channel %s unusable (%s); %s", channel_id, error, summary)

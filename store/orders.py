@@ -263,10 +263,12 @@ class OrderService:
         from store.fulfilment import settle_points_only  # the cycle is deliberate
 
         ctx = self.ctx
-        shop = await ctx.shops.get(shop_id)
 
         async def checkout(conn: Conn) -> CheckoutResult:
             now = ctx.now()
+            # The shop as it is now, not as this process last refreshed it: a price or
+            # stock changed a moment ago through another process is what is sold.
+            shop = await ctx.shops.current(shop_id, conn)
             cart_id, version, code = await lock_cart_row(conn, shop_id, member_id, now)
             rows = await load_lines(conn, cart_id)
             if not rows:

@@ -34,7 +34,7 @@ from sqlalchemy import BigInteger, bindparam, literal, select, tuple_, update
 
 from store.context import StoreContext
 from store.db.engine import Conn
-from store.db.schema import memberships, reminder_schedules
+from store.db.schema import memberships, reminder_schedules, shops
 from store.db.sql import insert_ignore
 from store.reminder_schedule import next_reminder_at
 
@@ -67,7 +67,8 @@ class ReminderSettings:
     def __init__(self, ctx: StoreContext, *, batch: int = BATCH) -> None:
         self.ctx = ctx
         self.batch = batch
-        # The file's tiers: a shop's own tiers keep the days it was created with.
+        # The file's tiers, for the shops that follow the file; a shop run from Discord
+        # keeps the days it has (its rows are left alone here).
         self._tiers = ctx.shops.template.tiers
 
     async def apply(self) -> int:
@@ -159,9 +160,14 @@ class ReminderSettings:
         if state.pending_days == wanted and state.done_shop_id is not None:
             after = (int(state.done_shop_id), int(state.done_member_id))
 
+        # Only shops that follow the file: a shop run from Discord keeps its own days.
+        managed = select(shops.c.id).where(
+            shops.c.id == memberships.c.shop_id, shops.c.managed.is_(True)
+        )
         running = (
             select(memberships.c.shop_id, memberships.c.member_id)
             .where(memberships.c.tier == tier)
+            .where(~managed.exists())
             .where(memberships.c.permanent.is_(False))
             .where(memberships.c.expires_at > now)
             .order_by(memberships.c.shop_id, memberships.c.member_id)

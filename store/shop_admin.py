@@ -13,6 +13,8 @@ Orders never change here: they copied name, price and spec when they were placed
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -29,10 +31,13 @@ from store.catalog import Catalog
 from store.config import ItemConfig, TierConfig
 from store.context import StoreContext
 from store.db.engine import Conn
-from store.db.schema import item_stock
+from store.db.schema import item_stock, memberships
+from store.db.sql import insert_ignore
+from store.effects import AddRole, Effect, RemoveRole
 from store.errors import ConfigError, InvalidInput
 from store.kinds.registry import load_kinds
 from store.money import currency_digits
+from store.outbox import store_effects
 from store.shops import ShopDefinition, ShopProfile
 
 #: Fields a modal has its own input for; options may not set them.
@@ -116,13 +121,23 @@ class ShopAdmin:
         _, after = await self.ctx.shops.change(shop_id, add)
         return ItemChange(entry.sku, None, _plain(entry), after)
 
-    async def edit_item(self, shop_id: int, sku: str, fields: Mapping[str, Any]) -> ItemChange:
+    async def edit_item(
+        self,
+        shop_id: int,
+        sku: str,
+        fields: Mapping[str, Any],
+        *,
+        fingerprint: str | None = None,
+    ) -> ItemChange:
         """Change an item's name, price, description or options.
 
         Keys not in `fields` keep their value; a key given as None goes back to its
         default (an option removed). The SKU and kind never change: old orders and
         carts name the SKU, and a kind's options mean nothing to another kind.
         A new stock moves the units left by the difference; units sold stay sold.
+        `fingerprint` is the `item_fingerprint` of the item as the moderator's form showed it:
+        an item changed since (by anyone, through any process) is refused, not
+        overwritten with the form's older values.
         """
         if "sku" in fields and fields["sku"] != sku:
             raise InvalidInput("An item's SKU can't change: retire it and add a new item instead.")
@@ -130,6 +145,12 @@ class ShopAdmin:
 
         def edit(profile: ShopProfile) -> ShopProfile:
             index, current = _find(profile, sku)
+            if fingerprint is not None and item_fingerprint(current) != fingerprint:
+                raise InvalidInput(
+                    f"{current.name} changed since this form was opened (another "
+                    "moderator, or another form). Nothing was saved: open it again "
+                    "with /shopadmin catalog edit."
+                )
             if "kind" in fields and fields["kind"] != current.kind:
                 raise InvalidInput(
                     f"An item's kind can't change ({sku!r} is a {current.kind} item): retire "
@@ -256,12 +277,55 @@ class ShopAdmin:
                 profile.tiers = {**profile.tiers, tier_name: tier_config}
             return profile
 
-        before, after = await self.ctx.shops.change(shop_id, change)
+        async def move_roles(conn: Conn, before: ShopDefinition, after: ShopDefinition) -> None:
+            if tier_name is not None:
+                await _move_tier_role(conn, shop_id, tier_name, before, after, self.ctx.now())
+
+        before, after = await self.ctx.shops.change(shop_id, change, then=move_roles)
         old, new = setup_view(before.profile), setup_view(after.profile)
         changed = [key for key in new if new[key] != old.get(key)]
         return SetupChange(
             {key: old.get(key) for key in changed}, {key: new[key] for key in changed}, after
         )
+
+
+async def _move_tier_role(
+    conn: Conn,
+    shop_id: int,
+    tier: str,
+    before: ShopDefinition,
+    after: ShopDefinition,
+    now: datetime,
+) -> None:
+    """A tier now gives another role: members holding its time swap the old role for
+    the new one (through the outbox, with the change), so nobody keeps a role the shop
+    no longer manages, and expiry removes the role they hold."""
+    old = before.tiers.get(tier)
+    old_role = None if old is None else old.role_id
+    new_role = after.tiers[tier].role_id
+    if old_role == new_role:
+        return
+    holders = (
+        await conn.execute(
+            select(memberships.c.member_id)
+            .where(memberships.c.shop_id == shop_id, memberships.c.tier == tier)
+            .where(memberships.c.permanent.is_(True) | (memberships.c.expires_at > now))
+        )
+    ).scalars()
+    effects: list[Effect] = []
+    for member_id in holders:
+        if old_role is not None:
+            effects.append(RemoveRole(member_id=int(member_id), tier=tier, role_id=old_role))
+        if new_role is not None:
+            effects.append(AddRole(member_id=int(member_id), tier=tier, role_id=new_role))
+    if effects:
+        await store_effects(conn, effects, order_id=None, now=now, shop_id=shop_id)
+
+
+def item_fingerprint(item: ItemConfig) -> str:
+    """The item as an edit form showed it, short enough for the form's custom id."""
+    stored = json.dumps(item.model_dump(mode="json", exclude_unset=True), sort_keys=True)
+    return hashlib.sha256(stored.encode()).hexdigest()[:12]
 
 
 def setup_view(profile: ShopProfile) -> dict[str, Any]:
@@ -462,16 +526,27 @@ async def _restock(conn: Conn, shop_id: int, sku: str, old: int | None, new: int
     if new is None:
         await conn.execute(delete(item_stock).where(where))
         return
-    left = (await conn.execute(select(item_stock.c.remaining).where(where))).scalar_one_or_none()
-    if left is None:
-        return
+    # The row exists from here on (seeded with the stock it had), so a checkout in a
+    # process still holding the old catalog takes units from it, never seeds anew.
+    await insert_ignore(
+        conn,
+        item_stock,
+        {"shop_id": shop_id, "sku": sku, "remaining": new if old is None else old},
+        conflict=["shop_id", "sku"],
+    )
     if old is None:
-        await conn.execute(update(item_stock).where(where).values(remaining=new))
         return
-    sold = old - int(left)
-    if new < sold:
+    # Relative, and only if it stays covered: a checkout taking units meanwhile (its
+    # row lock on PostgreSQL, the writer lock on SQLite) is counted, never overwritten.
+    moved = await conn.execute(
+        update(item_stock)
+        .where(where, item_stock.c.remaining + (new - old) >= 0)
+        .values(remaining=item_stock.c.remaining + (new - old))
+    )
+    if not moved.rowcount:
+        left = (await conn.execute(select(item_stock.c.remaining).where(where))).scalar_one()
+        sold = old - int(left)
         raise InvalidInput(
             f"{sold} unit(s) are already sold or held by checkouts, so the stock can't be "
             f"less than {sold}. Nothing changed."
         )
-    await conn.execute(update(item_stock).where(where).values(remaining=new - sold))

@@ -16,6 +16,7 @@ PostgreSQL, without LISTEN/NOTIFY's dedicated connection.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +35,8 @@ from store.kinds.base import ItemKind
 from store.kinds.registry import installed_kinds, load_kinds
 from store.money import Money, normalize_currency, normalize_locale
 from store.text import storable
+
+log = logging.getLogger("store.shops")
 
 #: A change that keeps losing the race to another process's change gives up.
 _CHANGE_ATTEMPTS = 5
@@ -240,12 +243,32 @@ class ShopDirectory:
         current = await self.db.read(versions)
         stale = [i for i in held if current.get(i, 0) != self._shops[i].version]
         for shop_id in stale:
-            loaded = await self.db.read(lambda c, s=shop_id: self._read(c, s))  # type: ignore[misc]
+            try:
+                loaded = await self.db.read(lambda c, s=shop_id: self._read(c, s))  # type: ignore[misc]
+            except ConfigError:
+                # One shop this process can't load (a kind plugin missing here) must not
+                # keep every other shop stale: it keeps serving the copy it has.
+                log.exception("shop %s could not be reloaded; serving the copy held", shop_id)
+                continue
             if loaded is not None:
                 self._hold(loaded)  # a change this process just made may be newer
             else:
                 self._shops.pop(shop_id, None)
         return stale
+
+    async def current(self, shop_id: int, conn: Conn) -> ShopDefinition:
+        """The shop as the database has it now, in the caller's unit of work: one
+        version read, and a reload only when another process changed it since the last
+        refresh. Checkout reads it so a price or stock changed a moment ago elsewhere
+        is never sold at what this process still holds."""
+        held = self._shops.get(shop_id)
+        if held is not None:
+            version = (
+                await conn.execute(select(shops.c.version).where(shops.c.id == shop_id))
+            ).scalar_one_or_none()
+            if version == held.version:
+                return held
+        return self._hold(await self._load(conn, shop_id))
 
     def _hold(self, loaded: ShopDefinition) -> ShopDefinition:
         # Another coroutine may have loaded it meanwhile: keep the newer.

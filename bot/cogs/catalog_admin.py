@@ -11,8 +11,6 @@ with before and after.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from collections.abc import Mapping
 from decimal import Decimal
@@ -30,6 +28,7 @@ from store.config import ItemConfig
 from store.money import currency_digits
 from store.shop_admin import (
     ALL_GATEWAYS,
+    item_fingerprint,
     item_options,
     options_text,
     parse_options,
@@ -95,7 +94,7 @@ class CatalogCommands(app_commands.Group):
             "options": options_text(entry),
         }
         title = f"Edit {entry.name}"
-        custom_id = f"catalog:{EDIT}:{entry.sku}:{_fingerprint(entry)}"
+        custom_id = f"catalog:{EDIT}:{entry.sku}:{item_fingerprint(entry)}"
         await self._send_modal(interaction, custom_id, title, values, False)
 
     @app_commands.command(name="retire", description="Stop selling an item for good")
@@ -204,16 +203,10 @@ class CatalogCommands(app_commands.Group):
             else:
                 sku, _, seen = target.rpartition(":")
                 current = next((i for i in shop.profile.items if i.sku == sku), None)
-                if current is not None and _fingerprint(current) != seen:
-                    # Saving would overwrite what changed since with the form's old values.
-                    raise Refusal(
-                        f"{current.name} changed since this form was opened (another "
-                        "moderator, or another form). Nothing was saved: open it again "
-                        "with /shopadmin catalog edit."
-                    )
                 gone = _removed(current, options)
+                # Checked by the store against the item as stored now, not as held here.
                 change = await self.shop.admin.edit_item(
-                    shop.shop_id, sku or target, {**fields, **options, **gone}
+                    shop.shop_id, sku or target, {**fields, **options, **gone}, fingerprint=seen
                 )
                 what, told = f"edited item {change.sku}", "is changed"
             await self.audit(interaction, what, change.before, change.after)
@@ -262,6 +255,8 @@ class CatalogCommands(app_commands.Group):
                 check_role_change(interaction, moderator_role, gives=False)
             if tier_role is not None:
                 check_role_change(interaction, tier_role, gives=True)
+            if "audit_channel_id" in given:
+                require_manager(interaction, "where the shop's actions are audited")
             change = await self.shop.admin.setup(
                 shop_id,
                 **given,
@@ -274,6 +269,16 @@ class CatalogCommands(app_commands.Group):
                 gateways=offered,
             )
             await self.audit(interaction, "changed the shop setup", change.before, change.after)
+            moved_from = change.before.get("audit_channel_id")
+            if moved_from is not None:
+                # The old channel is told too: a move away from it is never silent.
+                await self.audit(
+                    interaction,
+                    "changed the shop setup",
+                    change.before,
+                    change.after,
+                    channel_id=moved_from,
+                )
             note = "Saved."
             if change.currency_changed:
                 note += (
@@ -308,17 +313,19 @@ class CatalogCommands(app_commands.Group):
         what: str,
         before: Mapping[str, Any] | None,
         after: Mapping[str, Any] | None,
+        *,
+        channel_id: int | None = None,
     ) -> None:
         """Post the change, before and after, to the shop's audit channel (the one
-        set now: a change of channel is posted to the new one)."""
+        set now: a change of channel is posted to the new one), or to `channel_id`."""
         shop = await self.admin._definition(interaction)
-        if shop.profile.audit_channel_id is None:
+        if channel_id is None and shop.profile.audit_channel_id is None:
             log.info("audit: %s %s: %s -> %s", interaction.user.id, what, before, after)
             return
         embed = render.change_audit_embed(interaction.user.id, what, before, after)
         try:
             await self.admin.bot.deliverer.post_audit(
-                embed, f"{interaction.user.id} {what}", shop.shop_id
+                embed, f"{interaction.user.id} {what}", shop.shop_id, channel_id=channel_id
             )
         except discord.HTTPException as error:
             log.warning("could not post to the audit channel: %s", error)
@@ -347,6 +354,14 @@ DANGEROUS = discord.Permissions(
 )
 
 
+def require_manager(interaction: discord.Interaction[Any], what: str) -> None:
+    """Some settings decide who runs the shop and who watches it: only members who can
+    manage the server (as Discord signed the interaction) change them."""
+    allowed = interaction.permissions
+    if not (allowed.manage_guild or allowed.administrator):
+        raise Refusal(f"Only members who can manage this server choose {what}.")
+
+
 def check_role_change(
     interaction: discord.Interaction[Any], role: discord.Role, *, gives: bool
 ) -> None:
@@ -358,12 +373,7 @@ def check_role_change(
     manages (bots, boosts, integrations) are never the shop's; a tier's role, which
     the bot gives to whoever pays or is granted time, carries no moderation power.
     """
-    allowed = interaction.permissions
-    if not (allowed.manage_guild or allowed.administrator):
-        raise Refusal(
-            "Only members who can manage this server choose the shop's roles "
-            "(moderator roles and tier roles)."
-        )
+    require_manager(interaction, "the shop's roles (moderator roles and tier roles)")
     if role.is_default():
         raise Refusal("@everyone can't be one of the shop's roles.")
     if role.managed:
@@ -380,12 +390,6 @@ def check_role_change(
             f"{role.name} is above the bot's highest role, so the bot can't give it: move "
             "the bot's role above it, or choose a lower role."
         )
-
-
-def _fingerprint(item: ItemConfig) -> str:
-    """The item as the edit form saw it, short enough for the form's custom id."""
-    stored = json.dumps(item.model_dump(mode="json", exclude_unset=True), sort_keys=True)
-    return hashlib.sha256(stored.encode()).hexdigest()[:12]
 
 
 def _price_text(amount: int, shop: ShopDefinition) -> str:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, date, datetime, time
-from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -21,7 +20,8 @@ from discord import app_commands
 from bot.render import coupons as render
 from bot.replies import Refusal, Reply
 from store.coupons import Coupon, CouponSpec
-from store.money import currency_digits
+from store.errors import InvalidInput
+from store.shop_admin import parse_price
 from store.shops import ShopDefinition
 
 if TYPE_CHECKING:
@@ -30,25 +30,16 @@ if TYPE_CHECKING:
 log = logging.getLogger("bot.coupon_admin")
 
 
-def parse_amount(text: str, currency: str, field: str, *, zero: bool = False) -> int:
-    """ "5.00" or "5" in the shop's currency, as minor units; refused clearly otherwise
-    (zero only where `zero` allows it: no minimum order)."""
-    cleaned = text.strip().replace(",", ".")
+def parse_amount(text: str, currency: str, locale: str, field: str, *, zero: bool = False) -> int:
+    """An amount typed as a price is ("5.00", "5,00" in de_DE, "1,000.00"), read the
+    way the catalog's prices are, as minor units; zero only where `zero` allows it
+    (no minimum order). Refused naming the option."""
+    if zero and text.strip() in {"0", "0.0", "0.00", "0,00"}:
+        return 0
     try:
-        value = Decimal(cleaned)
-    except InvalidOperation:
-        raise Refusal(
-            f"{field}: {text.strip()[:40]!r} is not an amount; write it like 5.00."
-        ) from None
-    if not value.is_finite() or value < 0 or (value == 0 and not zero):
-        raise Refusal(f"{field}: the amount must be more than zero.")
-    digits = currency_digits(currency)
-    minor = value.scaleb(digits)
-    if minor != minor.to_integral_value():
-        raise Refusal(f"{field}: {currency} amounts have at most {digits} decimal places.")
-    if minor >= 2**53:
-        raise Refusal(f"{field}: that amount is too large.")
-    return int(minor)
+        return parse_price(text, currency, locale)
+    except InvalidInput as exc:
+        raise Refusal(f"{field}: {exc.message}") from None
 
 
 def parse_expiry(text: str) -> datetime:
@@ -108,13 +99,15 @@ class CouponCommands(app_commands.Group):
                 "kind": "percent" if percent is not None else "fixed",
                 "amount": percent
                 if percent is not None
-                else parse_amount(amount or "", shop.currency, "amount"),
+                else parse_amount(amount or "", shop.currency, shop.locale, "amount"),
                 "skus": parse_skus(items),
                 "max_uses": max_uses,
                 "per_member_limit": per_member_limit,
             }
             if min_order is not None:
-                fields["min_order"] = parse_amount(min_order, shop.currency, "min_order", zero=True)
+                fields["min_order"] = parse_amount(
+                    min_order, shop.currency, shop.locale, "min_order", zero=True
+                )
             if expires is not None:
                 fields["expires_at"] = parse_expiry(expires)
             spec = CouponSpec.of(fields)

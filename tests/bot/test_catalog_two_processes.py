@@ -82,3 +82,31 @@ async def test_a_form_opened_on_one_process_is_submitted_to_the_other(pair: Pair
     )
     done = await second.harness.submit_modal(pair.mod, form, {"price": "4.50"})
     assert done.embed["title"] == "Done" and "$4.50" in done.embed["description"]
+
+
+async def test_a_price_changed_through_one_process_is_never_charged_unseen_by_the_other(
+    pair: Pair,
+) -> None:
+    """The other process has not refreshed yet: its checkout still reads the price as
+    stored, so the member is told the new price before any charge."""
+    first, second = pair.processes
+    await second.harness.slash(pair.alice, "cart", "add", options={"item": "paid-1m"})
+    form = await first.harness.slash(
+        pair.mod, "shopadmin", "catalog", "edit", options={"item": "paid-1m"}
+    )
+    await first.harness.submit_modal(pair.mod, form, {"price": "4.50"})
+    refused = await second.harness.slash(pair.alice, "checkout")
+    assert "was $3.00, now $4.50" in refused.embed["description"]
+
+
+async def test_an_edit_form_older_than_another_processes_edit_saves_nothing(pair: Pair) -> None:
+    first, second = pair.processes
+    stale = await second.harness.slash(
+        pair.mod, "shopadmin", "catalog", "edit", options={"item": "paid-1m"}
+    )
+    form = await first.harness.slash(
+        pair.mod, "shopadmin", "catalog", "edit", options={"item": "paid-1m"}
+    )
+    await first.harness.submit_modal(pair.mod, form, {"price": "4.50"})
+    refused = await second.harness.submit_modal(pair.mod, stale, {"price": "5.00"})
+    assert "changed since this form was opened" in refused.embed["description"]

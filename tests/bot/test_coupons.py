@@ -55,7 +55,7 @@ async def test_a_fixed_amount_is_given_in_the_shop_currency(shopfront: Shopfront
     [
         ({"percent": None}, "Give either percent or amount"),
         ({"amount": "5.00"}, "Give either percent or amount"),
-        ({"percent": None, "amount": "5.001"}, "at most 2 decimal places"),
+        ({"percent": None, "amount": "5.001"}, "USD prices have 2 decimal places"),
         ({"items": "no-such-item"}, "The shop has no item no-such-item."),
         ({"expires": "31/12/2026"}, "write it as YYYY-MM-DD"),
         ({"code": "a!"}, "code: A coupon code is 3 to 32 characters"),
@@ -231,3 +231,9 @@ async def test_retiring_a_retired_code_says_so_and_is_not_audited_again(
 async def test_a_minimum_order_of_zero_is_no_minimum(shopfront: Shopfront) -> None:
     result = await create(shopfront, min_order="0")
     assert result.embed["title"] == "Coupon SAVE20 created"
+
+
+async def test_an_amount_is_read_with_its_thousands_separator(shopfront: Shopfront) -> None:
+    """1,000.00 is a thousand dollars, not one: read the way catalog prices are."""
+    result = await create(shopfront, percent=None, amount="1,000.00", code="big")
+    assert "$1,000.00 off" in result.embed["description"]

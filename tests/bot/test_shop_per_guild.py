@@ -21,6 +21,7 @@ from tests.support import FakeClock
 
 pytestmark = pytest.mark.asyncio
 
+MANAGE_GUILD = 1 << 5
 EURO_PACK = ItemConfig(sku="euro-pack", name="Euro-Paket", price=250, kind="points", points=100)
 
 
@@ -36,6 +37,9 @@ class TwoShops:
     mod_there: FakeMember
     audit_here: int
     audit_there: int
+    #: A third guild whose shop still follows the file, and a member who manages it.
+    boss_fresh: FakeMember
+    bob_fresh: FakeMember
 
 
 @pytest_asyncio.fixture
@@ -51,6 +55,10 @@ async def two_shops(
     alice_there = there.add_member(alice_here.user)
     mod_here = here.add_member("mod", roles=[mods_here.id])
     mod_there = there.add_member("mod2", roles=[mods_there.id])
+    fresh = world.add_guild("Fresh")
+    bosses = fresh.add_role("Bosses", permissions=MANAGE_GUILD)
+    boss_fresh = fresh.add_member("boss", roles=[bosses.id])
+    bob_fresh = fresh.add_member("bob")
     data = make_settings(
         database_url,
         _free_port(),
@@ -80,6 +88,8 @@ async def two_shops(
             mod_there,
             audit_here.id,
             audit_there.id,
+            boss_fresh,
+            bob_fresh,
         )
 
 
@@ -159,3 +169,33 @@ async def test_audit_posts_go_to_each_shops_own_channel(two_shops: TwoShops) -> 
     )
     assert world.channel_messages(two_shops.audit_there)
     assert not world.channel_messages(two_shops.audit_here)
+
+
+async def test_a_guild_following_the_file_never_posts_to_the_files_audit_channel(
+    two_shops: TwoShops,
+) -> None:
+    """The file names a channel of the first guild; a new guild's actions stay out of it."""
+    done = await two_shops.harness.slash(
+        two_shops.boss_fresh,
+        "shopadmin",
+        "points",
+        "grant",
+        options={"member": two_shops.bob_fresh.id, "amount": 5, "reason": "welcome"},
+    )
+    assert "granted" in str(done.embed).lower()
+    assert not two_shops.world.channel_messages(two_shops.audit_here)
+
+
+async def test_points_granted_in_one_guild_are_not_in_the_other(two_shops: TwoShops) -> None:
+    h = two_shops.harness
+    await h.slash(
+        two_shops.mod_there,
+        "shopadmin",
+        "points",
+        "grant",
+        options={"member": two_shops.alice_there.id, "amount": 50, "reason": "thanks"},
+    )
+    there = await h.slash(two_shops.alice_there, "account")
+    here = await h.slash(two_shops.alice_here, "account")
+    assert "50" in str(there.embed)
+    assert "50 points" not in str(here.embed) and "50" not in str(here.embed.get("fields"))

@@ -174,3 +174,37 @@ async def test_everyone_can_not_be_a_moderator_role(shopfront: Shopfront) -> Non
         manager, "shopadmin", "setup", options={"moderator_role": guild.roles[guild.id]}
     )
     assert "@everyone can't be one of the shop's roles" in refused.embed["description"]
+
+
+async def test_moving_the_audit_channel_needs_manage_server_and_tells_both_channels(
+    shopfront: Shopfront,
+) -> None:
+    guild = shopfront.world.guilds[shopfront.guild_id]
+    hidden = guild.add_text_channel("quiet-corner")
+    await shopfront.harness.dispatch("CHANNEL_CREATE", payloads.channel_payload(hidden))
+    refused = await shopfront.harness.slash(
+        shopfront.mod, "shopadmin", "setup", options={"audit_channel": hidden}
+    )
+    assert "Only members who can manage this server" in refused.embed["description"]
+    manager = await server_manager(shopfront)
+    await shopfront.harness.slash(manager, "shopadmin", "setup", options={"audit_channel": hidden})
+    assert shopfront.audit_posts(), "the old channel is told where auditing went"
+    assert shopfront.world.channel_messages(hidden.id)
+
+
+async def test_members_holding_a_tier_swap_to_its_new_role(shopfront: Shopfront) -> None:
+    """Bob holds Paid time (the Paid role); Paid now gives Premium: he swaps, at once."""
+    await shopfront.bot.shop.grants.grant_time(
+        shopfront.guild_id, shopfront.mod.id, shopfront.bob.id, "paid", "test", days=3
+    )
+    await shopfront.effects_delivered()
+    assert shopfront.paid_role in shopfront.world.member(shopfront.bob.id).roles
+    await shopfront.harness.slash(
+        await server_manager(shopfront),
+        "shopadmin",
+        "setup",
+        options={"tier": "paid", "tier_role": shopfront.world.guild.role("Premium")},
+    )
+    await shopfront.effects_delivered()
+    roles = shopfront.world.member(shopfront.bob.id).roles
+    assert shopfront.premium_role in roles and shopfront.paid_role not in roles

@@ -298,3 +298,20 @@ async def test_a_tier_taken_out_and_put_back_reminds_its_members_again(
     assert "paid" not in await _schedules(database)
     back = _shop(database, clock, paid=[14, 3])
     assert [r.days for r in await back.memberships.claim_reminders()] == [14]
+
+
+async def test_a_shop_run_from_discord_keeps_its_own_days_when_the_file_changes(
+    database: Database, clock: FakeClock
+) -> None:
+    """The file's Paid goes from [14, 3] to [7]: the guild following the file is
+    rescheduled; the guild whose moderators took over its shop keeps 14 and 3."""
+    other_guild = GUILD + 1
+    first = _shop(database, clock, paid=[14, 3])
+    await first.shops.change(other_guild, lambda p: p.model_copy(update={"name": "Own"}))
+    await first.grants.grant_time(GUILD, MOD, ALICE, "paid", "r", days=20)
+    await first.grants.grant_time(other_guild, MOD, ALICE + 1, "paid", "r", days=20)
+    assert await first.memberships.claim_reminders() == []  # Paid's days are recorded
+    kept = await _remind_at(database, ALICE + 1)
+    moved = await ReminderSettings(_shop(database, clock, paid=[7]).ctx).apply()
+    assert moved == 1
+    assert await _remind_at(database, ALICE + 1) == kept

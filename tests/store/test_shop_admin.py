@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import pytest_asyncio
 
 from store.config import ItemConfig
+from store.db.engine import Database, create_engine
 from store.errors import InvalidInput
 from store.shop import Shop
 from store.shop_admin import options_text, parse_options, parse_price
 from store.stock import remaining
 from tests.store.helpers import checkout_paid_by_card, snapshot
-from tests.support import ALICE, BOB, GUILD, PAID_ROLE
+from tests.support import ALICE, BOB, GUILD, PAID_ROLE, FakeClock, sample_store, sample_tiers
 
 pytestmark = pytest.mark.asyncio
 
@@ -324,3 +327,42 @@ async def test_options_text_reads_back_as_the_same_options() -> None:
         "stock": 5,
         "available_until": datetime(2027, 1, 1, tzinfo=UTC),
     }
+
+
+@pytest_asyncio.fixture
+async def other_process(database_url: str, database: Database, clock: FakeClock) -> Any:
+    db = Database(create_engine(database_url))
+    yield Shop.build(db, sample_store(), sample_tiers(), clock=clock)
+    await db.dispose()
+
+
+async def test_a_stock_cut_racing_checkouts_never_oversells(
+    shop: Shop, other_process: Shop
+) -> None:
+    """Stock 5, five carts of one; the stock is cut to 2 while all five check out on two
+    processes: however they interleave, no more is sold than the stock allows, and the
+    units left are exactly the stock less what sold."""
+    await shop.admin.add_item(GUILD, {**STICKER, "stock": 5})
+    members = [ALICE + 200 + i for i in range(5)]
+    for member in members:
+        await shop.carts.add(GUILD, member, "sticker")
+    results = await asyncio.gather(
+        shop.admin.edit_item(GUILD, "sticker", {"stock": 2}),
+        *(
+            (shop if i % 2 else other_process).orders.checkout(GUILD, member)
+            for i, member in enumerate(members)
+        ),
+        return_exceptions=True,
+    )
+    unexpected = [
+        r for r in results if isinstance(r, BaseException) and not isinstance(r, InvalidInput)
+    ]
+    assert unexpected == []
+    await shop.shops.refresh()
+    stock = (await shop.shops.get(GUILD)).catalog.require("sticker").stock
+    assert stock is not None
+    sold = sum(1 for r in results[1:] if not isinstance(r, BaseException))
+    item = (await shop.shops.get(GUILD)).catalog.require("sticker")
+    left = await shop.ctx.db.read(lambda c: remaining(c, GUILD, [item]))
+    assert sold <= stock
+    assert left == {"sticker": stock - sold}
