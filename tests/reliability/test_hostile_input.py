@@ -323,7 +323,7 @@ async def test_fuzzed_interactions_always_get_a_private_answer(
                 opener, data = (
                     (f"gift:note:points-100:{front.bob.id}:0", {"note": typed[:200] or "-"})
                     if len(values) % 2
-                    else (f"cart:coupon:{front.alice.id}", {"code": typed[:32] or "-"})
+                    else (f"cart:coupon:{front.alice.id}", {"code": typed[:32].ljust(3, "-")})
                 )
                 message = _posted(front, {"type": 2, "style": 1, "label": "?", "custom_id": opener})
                 source = await front.harness.press(front.alice, message, opener)
