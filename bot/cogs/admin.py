@@ -55,6 +55,7 @@ class AdminCog(commands.Cog, name="ShopAdmin"):
         # Cog.__new__), so the subgroup is registered with the cog's commands.
         self.catalog = CatalogCommands(self)
         self.shopadmin.add_command(self.catalog)
+        bot.router.route("catalog:pick", self.catalog.on_pick)
 
     # ---- points ------------------------------------------------------------
 

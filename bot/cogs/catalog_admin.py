@@ -20,6 +20,8 @@ import discord
 from babel.numbers import get_decimal_symbol
 from discord import app_commands
 
+from bot.cogs.common import picked
+from bot.controls import select, view
 from bot.render import shop_admin as render
 from bot.render.admin import done_embed
 from bot.render.views import modal_value
@@ -71,8 +73,43 @@ class CatalogCommands(app_commands.Group):
     # ---- commands ------------------------------------------------------------------
 
     @app_commands.command(name="edit", description="Change an item's name, price or options")
-    @app_commands.describe(item="The item (retired items stay retired)")
-    async def edit(self, interaction: discord.Interaction[Any], item: str) -> None:
+    @app_commands.describe(item="The item (left out: choose it from a menu)")
+    async def edit(self, interaction: discord.Interaction[Any], item: str | None = None) -> None:
+        if item is None:
+            await self.admin.replies.guard(interaction, lambda: self._item_menu(interaction))
+            return
+        await self._open_edit(interaction, item)
+
+    async def on_pick(
+        self, interaction: discord.Interaction[Any], args: list[str], control: Any
+    ) -> None:
+        """The menu `edit` without an item showed: open the chosen item's form."""
+        await self._open_edit(interaction, picked(control))
+
+    async def _item_menu(self, interaction: discord.Interaction[Any]) -> Reply:
+        await self.admin._require_moderator(interaction)
+        shop = await self.admin._definition(interaction)
+        items = list(shop.catalog)
+        if not items:
+            raise Refusal("The shop sells nothing yet: add an item with /shopadmin catalog add.")
+        options = [
+            discord.SelectOption(
+                label=f"{item.name}"[:100],
+                value=item.sku,
+                description=f"{item.sku} · {item.price.format(shop.locale)}"[:100],
+            )
+            for item in items[:CHOICES]
+        ]
+        more = len(items) - len(options)
+        text = "Choose the item to edit."
+        if more > 0:
+            text += f" {more} more are not in this menu: give the item's name in `item:`."
+        return Reply(
+            discord.Embed(title="Edit an item", description=text),
+            view(select("catalog:pick", "Choose an item…", options)),
+        )
+
+    async def _open_edit(self, interaction: discord.Interaction[Any], item: str) -> None:
         if not await self.admin.is_moderator(interaction):
             await self._refuse(interaction, "Only the shop's moderators can do that.")
             return

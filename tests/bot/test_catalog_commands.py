@@ -229,3 +229,31 @@ async def test_a_dialog_no_cog_knows_is_answered_as_out_of_date(shopfront: Shopf
     result = await shopfront.harness.submit_modal(shopfront.mod, unknown, WEEKLY)
     assert result.final is not None and result.final.ephemeral
     assert "out of date" in result.embed["description"]
+
+
+async def test_edit_without_an_item_offers_a_menu_whose_choice_opens_the_form(
+    shopfront: Shopfront,
+) -> None:
+    h, mod = shopfront.harness, shopfront.mod
+    menu = await h.slash(mod, "shopadmin", "catalog", "edit")
+    assert menu.embed["title"] == "Edit an item" and menu.ephemeral
+    form = await h.select(mod, menu, "catalog:pick", ["paid-1m"])
+    assert form.modal is not None and form.modal["custom_id"].startswith("catalog:edit:paid-1m:")
+    done = await h.submit_modal(mod, form, {"price": "4.50"})
+    assert done.embed["title"] == "Done"
+    assert "**Paid account, 1 month** — $4.50" in await shop_listing(shopfront)
+
+
+async def test_a_member_pressing_the_edit_menu_gets_no_form(shopfront: Shopfront) -> None:
+    """A copy of the menu in a member's hands (forged): no form, a refusal."""
+    menu = {
+        "type": 3,
+        "custom_id": "catalog:pick",
+        "options": [{"label": "Paid", "value": "paid-1m"}],
+    }
+    message = shopfront.world.post_message(
+        shopfront.world.guild.channel("general"), components=[{"type": 1, "components": [menu]}]
+    )
+    result = await shopfront.harness.select(shopfront.alice, message, "catalog:pick", ["paid-1m"])
+    assert result.modal is None
+    assert result.embed["description"] == "Only the shop's moderators can do that."

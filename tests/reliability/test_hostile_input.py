@@ -84,6 +84,7 @@ ROUTES = [
     "cart:page",
     "cart:coupon",
     "cart:uncoupon",
+    "catalog:pick",
     "checkout:page",
     "checkout:via",
     "account:cancel",
