@@ -540,7 +540,7 @@ class EffectDeliverer:
         if not guild_id:
             return None
         if self.holds_guild(guild_id):
-            guild = self._cached_guild(stored)
+            guild = self.client.get_guild(guild_id)
             if guild is not None and guild.unavailable:
                 raise Transient(f"guild {guild.id} is unavailable (Discord outage)")
             return guild  # absent from the cache means the bot left it
@@ -561,7 +561,7 @@ class EffectDeliverer:
         that fails)."""
         guild_id = _shop_id(stored)
         if self.holds_guild(guild_id):
-            guild = self._cached_guild(stored)
+            guild = self.client.get_guild(guild_id)
         else:
             try:
                 guild = await self._shop_guild(stored)

@@ -32,7 +32,7 @@ from payments.models import (
     Interval,
 )
 from store.carts import CartSummary
-from store.coupons import Coupon, spread
+from store.coupons import Coupon, discount_shares
 from store.deployment import Deployment
 from store.effects import Effect
 from store.errors import StoreError
@@ -418,7 +418,14 @@ class PaymentFlow:
         else:
             catalog = shop.catalog
             renewing = [catalog.line_renews_every(line.kind, line.spec) for line in order.lines]
-            shares = _discount_shares(order, coupon, renewing)
+            shares = discount_shares(
+                order.discount.amount if order.discount is not None else 0,
+                [
+                    (line.sku, line.total.amount, interval is not None)
+                    for line, interval in zip(order.lines, renewing, strict=True)
+                ],
+                coupon,
+            )
             lines = tuple(
                 _discounted_line(line, share, interval)
                 for line, share, interval in zip(order.lines, shares, renewing, strict=True)
@@ -674,28 +681,6 @@ class PaymentFlow:
     async def _wake(self) -> None:
         if self._on_effects is not None:
             await self._on_effects()
-
-
-def _discount_shares(
-    order: Order, coupon: Coupon | None, renewing: Sequence[Interval | None]
-) -> list[int]:
-    """The order's discount spread over the lines the coupon applied to (never a
-    subscription's), so each line goes to the gateway less its share."""
-    discount = order.discount.amount if order.discount is not None else 0
-    if not discount:
-        return [0] * len(order.lines)
-    totals = [
-        0
-        if interval is not None or (coupon is not None and not coupon.applies_to(line.sku))
-        else line.total.amount
-        for line, interval in zip(order.lines, renewing, strict=True)
-    ]
-    if sum(totals) < discount:  # the coupon can't be read back: spread over every line
-        totals = [
-            0 if interval is not None else line.total.amount
-            for line, interval in zip(order.lines, renewing, strict=True)
-        ]
-    return spread(discount, totals)
 
 
 def _discounted_line(line: OrderLine, share: int, interval: Interval | None) -> CheckoutLine:

@@ -167,9 +167,6 @@ def storefront_workers(front: Storefront) -> list[Periodic]:
         days = shop.ctx.config.abandoned_cart_days
         await shop.carts.purge_abandoned(shop.ctx.now() - timedelta(days=days))
 
-    async def shops() -> None:
-        await shop.shops.refresh()
-
     return [
         bot.effects,
         Periodic("reconcile", timing.reconcile_seconds, lambda: front.flow.reconcile(pending_age)),
@@ -177,5 +174,5 @@ def storefront_workers(front: Storefront) -> list[Periodic]:
         Periodic("expiry", timing.expiry_seconds, expiry),
         Periodic("interaction-claims", PURGE_SECONDS, bot.claim_first.purge_old),
         Periodic("abandoned-carts", timing.abandoned_carts_seconds, abandoned_carts),
-        Periodic("shops", timing.shops_seconds, shops),
+        Periodic("shops", timing.shops_seconds, shop.shops.refresh),
     ]

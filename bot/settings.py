@@ -493,9 +493,7 @@ class Settings(BaseSettings):
                     f"store.items[{index}].tier: item {item.sku!r} names tier {tier!r}, which has "
                     f"no [memberships.{tier}] table (configured tiers: {known})"
                 )
-        self._catalog = Catalog.from_config(
-            self.store, self.memberships, load_kinds(self.memberships)
-        )
+        self._catalog = Catalog.from_config(self.store, load_kinds(self.memberships))
         return self
 
     @property

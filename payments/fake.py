@@ -751,10 +751,7 @@ class FakeGateway(Gateway):
             raise IllegalAction(f"cannot refund a session that is {session.status}")
         if session.dispute in ("open", "lost"):
             raise IllegalAction("cannot refund a disputed payment")
-        remaining = session.total - session.refunded
-        amount = remaining if amount is None else amount
-        if amount <= 0 or amount > remaining:
-            raise IllegalAction(f"refund amount must be between 1 and {remaining}")
+        amount = _refund_amount(amount, session.total - session.refunded)
         refund = FakeRefund(f"fr_{secrets.token_hex(8)}", amount, key)
         session.refunds.append(refund)
         self._emit(session, EventKind.REFUND_SUCCEEDED, amount, subject_id=refund.refund_id)
@@ -938,9 +935,7 @@ class FakeGateway(Gateway):
             raise IllegalAction(f"cannot {action} an invoice with a dispute {invoice.dispute}")
         remaining = invoice.amount - invoice.refunded
         if action == "refund":
-            amount = remaining if amount is None else amount
-            if amount <= 0 or amount > remaining:
-                raise IllegalAction(f"refund amount must be between 1 and {remaining}")
+            amount = _refund_amount(amount, remaining)
             refund = FakeRefund(
                 f"fr_{secrets.token_hex(8)}", amount, f"page-{secrets.token_hex(8)}"
             )
@@ -1221,15 +1216,7 @@ class FakeGateway(Gateway):
             return_url=subscription.return_url,
             actions=self._subscription_actions(subscription),
             invoices=[
-                InvoiceRow(
-                    invoice_id=invoice.invoice_id,
-                    amount=invoice.amount,
-                    period_end=invoice.period_end,
-                    status=invoice.status,
-                    refunded=self._invoice_record(subscription, invoice).refunded,
-                    dispute=self._invoice_record(subscription, invoice).dispute,
-                )
-                for invoice in subscription.invoices
+                self._invoice_row(subscription, invoice) for invoice in subscription.invoices
             ],
         )
         return web.Response(text=render_manage_page(page), content_type="text/html")
@@ -1245,11 +1232,18 @@ class FakeGateway(Gateway):
             actions.append("fail-next-renewal")
         return actions
 
-    def _invoice_record(
-        self, subscription: FakeSubscription, invoice: FakeInvoice
-    ) -> FakeSession | FakeInvoice:
-        """Where an invoice's refunds and dispute live: the first one's are the session's."""
-        return self._sessions[subscription.session_id] if invoice.first else invoice
+    def _invoice_row(self, subscription: FakeSubscription, invoice: FakeInvoice) -> InvoiceRow:
+        """An invoice as its page shows it. Its refunds and dispute are its own, except
+        the first one's, which are the session's (see ``_act_invoice``)."""
+        record = self._sessions[subscription.session_id] if invoice.first else invoice
+        return InvoiceRow(
+            invoice_id=invoice.invoice_id,
+            amount=invoice.amount,
+            period_end=invoice.period_end,
+            status=invoice.status,
+            refunded=record.refunded,
+            dispute=record.dispute,
+        )
 
     async def _advance_handler(self, request: web.Request) -> web.Response:
         return web.json_response(self.advance_subscriptions())
@@ -1287,6 +1281,15 @@ def _invoice_fields(subscription: FakeSubscription, invoice: FakeInvoice | None)
         "cancel_at_period_end": subscription.cancel_at_period_end,
         "first_invoice": invoice is not None and invoice.first,
     }
+
+
+def _refund_amount(amount: int | None, remaining: int) -> int:
+    """What a refund takes: ``amount``, or all that is left when None; a session's and
+    an invoice's refunds are bounded alike."""
+    amount = remaining if amount is None else amount
+    if amount <= 0 or amount > remaining:
+        raise IllegalAction(f"refund amount must be between 1 and {remaining}")
+    return amount
 
 
 def _optional(data: Mapping[str, Any], key: str, kind: type) -> Any:

@@ -51,11 +51,6 @@ class CartLine:
     retired: bool = False
 
     @property
-    def stale(self) -> bool:
-        """Whether the member must see this line again before paying for it."""
-        return self.retired or self.was_price is not None
-
-    @property
     def total(self) -> Money:
         return self.unit_price * self.quantity
 
@@ -109,10 +104,6 @@ class CartSummary:
     @property
     def is_empty(self) -> bool:
         return not self.lines
-
-    @property
-    def stale_lines(self) -> tuple[CartLine, ...]:
-        return tuple(line for line in self.lines if line.stale)
 
 
 @dataclass(frozen=True)
@@ -201,6 +192,20 @@ def coupon_problem(
     return why
 
 
+def coupon_discount(
+    shop: ShopDefinition,
+    state: CouponState,
+    lines: Sequence[tuple[str, int, int]],
+    now: datetime,
+) -> tuple[str | None, int]:
+    """(why the coupon can't be used on these lines now, 0), or (None, what it takes
+    off them): the cart's summary and checkout judge it alike."""
+    why = coupon_problem(shop, state, lines, now)
+    if why is not None or state.coupon is None:
+        return why, 0
+    return None, coupons.discount(state.coupon, coupon_lines(shop, lines), shop.currency)
+
+
 class CartLineContext:
     """LineContext for kinds: the cart's other lines and read access to memberships.
 
@@ -257,9 +262,7 @@ class CartService:
             why = coupon_problem(shop, state, self._priced(shop, rows), self.ctx.now())
             if why is not None:
                 raise InvalidInput(why)
-            await conn.execute(
-                update(carts).where(carts.c.id == cart_id).values(coupon_code=wanted)
-            )
+            await set_coupon(conn, cart_id, wanted)
             points = await free_points(conn, shop_id, member_id)
             return self.summary(shop, member_id, rows, version, points, state)
 
@@ -273,19 +276,23 @@ class CartService:
             cart_id, version, code = await lock_cart_row(conn, shop_id, member_id, self.ctx.now())
             if code is None:
                 raise InvalidInput("Your cart has no coupon to remove.")
-            await conn.execute(update(carts).where(carts.c.id == cart_id).values(coupon_code=None))
+            await set_coupon(conn, cart_id, None)
             rows = await load_lines(conn, cart_id)
             points = await free_points(conn, shop_id, member_id)
             return self.summary(shop, member_id, rows, version, points)
 
         return await self.ctx.db.write(remove)
 
-    async def sold_out(self, shop_id: int) -> frozenset[str]:
-        """SKUs with no stock left in the shop, for /shop; asks nothing without stock."""
+    async def units_left(self, shop_id: int) -> dict[str, int]:
+        """Units left of each stocked item of the shop; asks nothing without stock."""
         catalog = (await self.ctx.shops.get(shop_id)).catalog
         if not catalog.has_stock:
-            return frozenset()
-        left = await self.ctx.db.read(lambda conn: stock.remaining(conn, shop_id, catalog))
+            return {}
+        return await self.ctx.db.read(lambda conn: stock.remaining(conn, shop_id, catalog))
+
+    async def sold_out(self, shop_id: int) -> frozenset[str]:
+        """SKUs with no stock left in the shop, for /shop."""
+        left = await self.units_left(shop_id)
         return frozenset(sku for sku, units in left.items() if units <= 0)
 
     async def add(
@@ -407,9 +414,7 @@ class CartService:
             cart_id, version, code = await lock_cart_row(conn, shop_id, member_id, self.ctx.now())
             await conn.execute(delete(cart_lines).where(cart_lines.c.cart_id == cart_id))
             if code is not None:
-                await conn.execute(
-                    update(carts).where(carts.c.id == cart_id).values(coupon_code=None)
-                )
+                await set_coupon(conn, cart_id, None)
             points = await free_points(conn, shop_id, member_id)
             return self.summary(shop, member_id, [], version, points)
 
@@ -563,13 +568,10 @@ class CartService:
         self, shop: ShopDefinition, state: CouponState, lines: Sequence[CartLine]
     ) -> CartCoupon:
         priced = [(line.sku, line.unit_price.amount, line.quantity) for line in lines]
-        why = coupon_problem(shop, state, priced, self.ctx.now())
+        why, off = coupon_discount(shop, state, priced, self.ctx.now())
         found = state.coupon
         text = "" if found is None else found.describe(shop.locale, _names(shop, found))
-        if why is not None or found is None:
-            return CartCoupon(state.code, text, shop.money(0), why)
-        off = coupons.discount(found, coupon_lines(shop, priced), shop.currency)
-        return CartCoupon(state.code, text, shop.money(off))
+        return CartCoupon(state.code, text, shop.money(off), why)
 
     @staticmethod
     def _priced(shop: ShopDefinition, rows: Sequence[CartRow]) -> list[tuple[str, int, int]]:
@@ -631,24 +633,24 @@ async def note_prices(conn: Conn, prices: Mapping[int, Money]) -> None:
     )
 
 
-async def lock_cart(conn: Conn, shop_id: int, member_id: int, now: datetime) -> tuple[int, int]:
-    """Create the member's cart if needed, lock it and count a change, in one statement.
-
-    Returns (id, version after this change). INSERT … ON CONFLICT DO UPDATE takes the
-    row lock on PostgreSQL as SELECT … FOR UPDATE would; on SQLite the writer lock
-    already serializes writers. A refused change rolls back, version bump included.
-    """
-    cart_id, version, _ = await lock_cart_row(conn, shop_id, member_id, now)
-    return cart_id, version
-
-
 async def lock_cart_row(
     conn: Conn, shop_id: int, member_id: int, now: datetime
 ) -> tuple[int, int, str | None]:
-    """`lock_cart`, and the coupon code the cart applies (None without one)."""
+    """Create the member's cart if needed, lock it and count a change, in one statement.
+
+    Returns (id, version after this change, the coupon code the cart applies or None).
+    INSERT … ON CONFLICT DO UPDATE takes the row lock on PostgreSQL as SELECT … FOR
+    UPDATE would; on SQLite the writer lock already serializes writers. A refused
+    change rolls back, version bump included.
+    """
     parameters = {"shop_id": shop_id, "member_id": member_id, "now": now}
     row = (await conn.execute(_LOCK_CART[conn.dialect.name], parameters)).one()
     return int(row.id), int(row.version), row.coupon_code
+
+
+async def set_coupon(conn: Conn, cart_id: int, code: str | None) -> None:
+    """Apply `code` to the locked cart, or take its coupon off (None)."""
+    await conn.execute(update(carts).where(carts.c.id == cart_id).values(coupon_code=code))
 
 
 async def free_points(conn: Conn, shop_id: int, member_id: int) -> int:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from store.config import ItemConfig, StoreConfig, TierConfig
+from store.config import ItemConfig, StoreConfig
 from store.errors import ConfigError, InvalidInput
 from store.kinds.base import Interval, ItemKind
 from store.money import Money
@@ -72,13 +72,8 @@ class Catalog:
         self.sells_subscriptions = any(self.renews_every(item) is not None for item in items)
 
     @classmethod
-    def from_config(
-        cls,
-        store: StoreConfig,
-        tiers: Mapping[str, TierConfig],
-        kinds: Mapping[str, ItemKind],
-    ) -> Catalog:
-        """The file's catalog (`tiers` are the ones `kinds` were loaded with)."""
+    def from_config(cls, store: StoreConfig, kinds: Mapping[str, ItemKind]) -> Catalog:
+        """The file's catalog, checked by `kinds` (loaded with the file's tiers)."""
         return cls.from_items(store.items, store.currency, kinds)
 
     @classmethod

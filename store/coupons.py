@@ -40,7 +40,7 @@ from store.context import StoreContext
 from store.db.engine import Conn
 from store.db.schema import coupon_uses, coupons
 from store.db.sql import insert_ignore
-from store.errors import InvalidInput
+from store.errors import InvalidInput, validation_parts
 from store.money import Money, normalize_currency
 
 CouponKind = Literal["percent", "fixed"]
@@ -268,8 +268,27 @@ def spread(amount: int, line_totals: Sequence[int]) -> list[int]:
 
 def line_discounts(coupon: Coupon, lines: Sequence[Line], currency: str) -> list[int]:
     """`discount` split over the lines it applies to (0 for the others), in line order."""
-    totals = [price * quantity if _applies(coupon, sku) else 0 for sku, price, quantity in lines]
-    return spread(discount(coupon, lines, currency), totals)
+    totals = [(sku, price * quantity, False) for sku, price, quantity in lines]
+    return discount_shares(discount(coupon, lines, currency), totals, coupon)
+
+
+def discount_shares(
+    amount: int, lines: Sequence[tuple[str, int, bool]], coupon: Coupon | None
+) -> list[int]:
+    """An order's discount spread over its lines (sku, line total, renews), so each
+    can go to a gateway less its share: over the one-off lines the coupon applies to
+    (a subscription is never discounted), or over every one-off line when the coupon
+    can no longer be read back as it was."""
+    if not amount:
+        return [0] * len(lines)
+    one_off = [0 if renews else total for _, total, renews in lines]
+    totals = [
+        total if coupon is None or coupon.applies_to(sku) else 0
+        for (sku, _, _), total in zip(lines, one_off, strict=True)
+    ]
+    if sum(totals) < amount:
+        totals = one_off
+    return spread(amount, totals)
 
 
 class Coupons:
@@ -286,10 +305,13 @@ class Coupons:
         by: int,
         currency: str,
         known_skus: Collection[str] | None = None,
+        renewing: Mapping[str, str] | None = None,
     ) -> Coupon:
         """A new coupon in the shop's `currency`. A code already used in the shop, even
         by a retired coupon, is refused: members may still hold it, and orders name it.
-        `known_skus`, when given, are the shop's items; a coupon for others is refused."""
+        `known_skus`, when given, are the shop's items; a coupon for others is refused.
+        `renewing` names the items sold as subscriptions (sku -> name): a coupon never
+        discounts one (it would discount every renewal), so naming one is refused."""
         now = self.ctx.now()
         if spec.expires_at is not None and spec.expires_at <= now:
             raise InvalidInput(
@@ -299,6 +321,13 @@ class Coupons:
             unknown = [sku for sku in spec.skus if sku not in known_skus]
             if unknown:
                 raise InvalidInput(f"The shop has no item {', '.join(unknown)}.")
+        subscriptions = [renewing[sku] for sku in spec.skus if renewing and sku in renewing]
+        if subscriptions:
+            raise InvalidInput(
+                f"{', '.join(subscriptions)} renew(s) every period, and a coupon never "
+                "discounts a subscription (it would discount every renewal). Leave "
+                "it out of items."
+            )
         try:
             currency = normalize_currency(currency)
         except ValueError as error:
@@ -528,9 +557,4 @@ def _coupon(row: Any) -> Coupon:
 def _describe(error: ValidationError) -> str:
     """ "amount: a percent coupon takes 1 to 100 percent off; code: …", without the
     input values."""
-    parts = []
-    for item in error.errors():
-        message = str(item["msg"]).removeprefix("Value error, ").rstrip(".")
-        field = ".".join(str(part) for part in item["loc"])
-        parts.append(f"{field}: {message}" if field else message)
-    return "; ".join(parts) + "."
+    return "; ".join(part.rstrip(".") for part in validation_parts(error)) + "."

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
 
 class StoreError(Exception):
     """Base of every refusal: the operation changed nothing."""
@@ -51,3 +56,14 @@ class LimitExceeded(InvalidInput):
 
 class ConfigError(ValueError):
     """Configuration that cannot be used; the message names the key."""
+
+
+def validation_parts(error: ValidationError) -> list[str]:
+    """Each of pydantic's refusals as "field: message", without pydantic's "Value
+    error, " prefix or the input values, for a person to act on."""
+    parts = []
+    for item in error.errors():
+        where = ".".join(str(part) for part in item["loc"])
+        message = str(item["msg"]).removeprefix("Value error, ")
+        parts.append(f"{where}: {message}" if where else message)
+    return parts

@@ -94,11 +94,22 @@ class MembershipWorkers:
             by_shop: dict[int, list[ExpiryReminder]] = {}
             updates: list[dict[str, Any]] = []
             tiers = await self._tiers(conn, {int(row.shop_id) for row in rows})
-            steps = [(row, self._step(row, now, tiers[int(row.shop_id)])) for row in rows]
-            renewing = await _renewing(conn, [row for row, step in steps if step is not None])
-            for row, step in steps:
+            steps = []
+            for row in rows:
+                # The tier's reminder days as its shop configures them now.
                 tier = tiers[int(row.shop_id)].get(row.tier)
                 days = tier.reminder_days if tier is not None else []
+                step = step_due(
+                    row.expires_at,
+                    now,
+                    permanent=bool(row.permanent),
+                    reminder_days=days,
+                    sent_days=row.reminded_days,
+                )
+                steps.append((row, days, step))
+            # Asked once for the batch: which of the reminded memberships renew.
+            renewing = await _renewing(conn, [row for row, _, step in steps if step is not None])
+            for row, days, step in steps:
                 permanent = bool(row.permanent)
                 reminded = row.reminded_days
                 if step is not None:
@@ -143,19 +154,6 @@ class MembershipWorkers:
     async def _tiers(self, conn: Conn, shop_ids: set[int]) -> dict[int, Mapping[str, TierConfig]]:
         """Each shop's tiers, as that shop configures them now."""
         return {shop_id: (await self.ctx.shops.get(shop_id, conn)).tiers for shop_id in shop_ids}
-
-    def _step(
-        self, row: Row[*TupleAny], now: datetime, tiers: Mapping[str, TierConfig]
-    ) -> int | None:
-        """The reminder step due for a claimed membership now, if any."""
-        tier = tiers.get(row.tier)
-        return step_due(
-            row.expires_at,
-            now,
-            permanent=bool(row.permanent),
-            reminder_days=tier.reminder_days if tier is not None else [],
-            sent_days=row.reminded_days,
-        )
 
     async def claim_expired(self, limit: int = BATCH) -> list[RemoveRole]:
         """Memberships that ran out and still hold their role: claim every removal once,

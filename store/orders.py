@@ -24,18 +24,18 @@ from store.carts import (
     CartRow,
     CartService,
     CartSummary,
-    coupon_lines,
-    coupon_problem,
+    coupon_discount,
     free_points,
     load_coupon,
     load_lines,
     lock_cart_row,
     note_prices,
+    set_coupon,
 )
 from store.catalog import CatalogItem
 from store.context import StoreContext
 from store.db.engine import Conn
-from store.db.schema import cart_lines, carts, order_lines, orders
+from store.db.schema import cart_lines, order_lines, orders
 from store.effects import Effect
 from store.errors import EmptyCart, IllegalTransition, InvalidInput, NotFound
 from store.kinds.base import LineDraft
@@ -384,9 +384,7 @@ class OrderService:
                     discount=discount,
                     now=now,
                 )
-                await conn.execute(
-                    update(carts).where(carts.c.id == cart_id).values(coupon_code=None)
-                )
+                await set_coupon(conn, cart_id, None)
             await conn.execute(delete(cart_lines).where(cart_lines.c.cart_id == cart_id))
             effects: list[Effect] = []
             if cash_due == 0:
@@ -688,9 +686,7 @@ async def lapse_order(
     if row.coupon_code is not None and cart_code is None:
         # Its lines go back to the cart, and so does the code they were to be paid with
         # (the summary says so if it no longer applies).
-        await conn.execute(
-            update(carts).where(carts.c.id == cart_id).values(coupon_code=row.coupon_code)
-        )
+        await set_coupon(conn, cart_id, row.coupon_code)
     lines = (
         await conn.execute(
             select(order_lines)
@@ -738,12 +734,11 @@ async def _coupon_for(
     if state is None:
         return None, 0
     priced = [(item.sku, item.price.amount, row.quantity) for row, item in drafts]
-    why = coupon_problem(shop, state, priced, now)
-    if why is not None or state.coupon is None:
+    why, off = coupon_discount(shop, state, priced, now)
+    if why is not None:
         raise InvalidInput(
             f"{why} Nothing was charged; remove the coupon from your cart to check out without it."
         )
-    off = coupons.discount(state.coupon, coupon_lines(shop, priced), shop.currency)
     return state.coupon, off
 
 

@@ -184,6 +184,16 @@ def _in(column: Any, period: Period) -> Any:
 
 
 _capture = aliased(order_money_facts, name="capture")
+#: Joins an order to its capture fact, when it has one.
+_CAPTURE_OF_ORDER = and_(
+    _capture.c.order_id == orders.c.id, _capture.c.kind == FactKind.CAPTURED.value
+)
+
+
+def _captured(row: Any) -> int:
+    """What the order's capture took: a capture that did not say how much paid what the
+    order was due (as settled)."""
+    return int(row.cash_due) if row.captured is None else int(row.captured)
 
 
 async def _paid_orders(conn: Conn, shop_id: int, period: Period) -> list[OrderRow]:
@@ -202,23 +212,13 @@ async def _paid_orders(conn: Conn, shop_id: int, period: Period) -> list[OrderRo
             _capture.c.amount.label("captured"),
             _capture.c.currency.label("captured_currency"),
         )
-        .select_from(
-            orders.outerjoin(
-                _capture,
-                and_(
-                    _capture.c.order_id == orders.c.id,
-                    _capture.c.kind == FactKind.CAPTURED.value,
-                ),
-            )
-        )
+        .select_from(orders.outerjoin(_capture, _CAPTURE_OF_ORDER))
         .where(orders.c.shop_id == shop_id, _in(orders.c.paid_at, period))
         .order_by(orders.c.paid_at, orders.c.id)
     )
     found = []
     for row in rows:
         currency = str(row.currency)
-        # A capture that did not say how much paid what the order was due (as settled).
-        cash = int(row.cash_due) if row.captured is None else int(row.captured)
         paid_in = str(row.captured_currency or currency).upper()
         found.append(
             OrderRow(
@@ -230,7 +230,7 @@ async def _paid_orders(conn: Conn, shop_id: int, period: Period) -> list[OrderRo
                 subtotal=Money(int(row.subtotal), currency),
                 discount=Money(int(row.discount), currency),
                 points_value=Money(int(row.points_value), currency),
-                cash=Money(cash, paid_in),
+                cash=Money(_captured(row), paid_in),
                 refunded=Money(int(row.refunded), currency),
             )
         )
@@ -252,11 +252,7 @@ async def _refunds(conn: Conn, shop_id: int, period: Period) -> list[tuple[datet
         )
         .select_from(
             refund.join(orders, orders.c.id == refund.c.order_id).outerjoin(
-                _capture,
-                and_(
-                    _capture.c.order_id == orders.c.id,
-                    _capture.c.kind == FactKind.CAPTURED.value,
-                ),
+                _capture, _CAPTURE_OF_ORDER
             )
         )
         .where(
@@ -273,10 +269,7 @@ async def _refunds(conn: Conn, shop_id: int, period: Period) -> list[tuple[datet
     found = []
     for row in rows:
         # A refund that did not say how much returned everything captured (settlement's rule).
-        if row.amount is not None:
-            amount = int(row.amount)
-        else:
-            amount = int(row.cash_due) if row.captured is None else int(row.captured)
+        amount = _captured(row) if row.amount is None else int(row.amount)
         currency = str(row.currency or row.order_currency).upper()
         found.append((row.recorded_at, Money(amount, currency)))
     return found

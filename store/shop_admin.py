@@ -42,19 +42,9 @@ from store.shops import ShopDefinition, ShopProfile
 
 #: Fields a modal has its own input for; options may not set them.
 OWN_FIELDS = ("sku", "name", "price", "description", "kind")
-#: Options every kind takes, besides its own.
-COMMON_OPTIONS = (
-    "giftable",
-    "max_quantity",
-    "image_url",
-    "stock",
-    "available_from",
-    "available_until",
-    "per_member_limit",
-)
-#: Setup fields `setup` takes as they are stored.
 #: `setup(gateways=ALL_GATEWAYS)`: offer every gateway the deployment enables.
 ALL_GATEWAYS: tuple[str, ...] = ("*",)
+#: Setup fields `setup` takes as they are stored.
 SETUP_FIELDS = ("name", "currency", "locale", "point_value", "minimum_cash", "audit_channel_id")
 _KEY = re.compile(r"^[a-z_][a-z0-9_]*$")
 _TIER = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
@@ -144,7 +134,7 @@ class ShopAdmin:
         seen: dict[str, ItemConfig] = {}
 
         def edit(profile: ShopProfile) -> ShopProfile:
-            index, current = _find(profile, sku)
+            index, current = find_item(profile, sku)
             if fingerprint is not None and item_fingerprint(current) != fingerprint:
                 raise InvalidInput(
                     f"{current.name} changed since this form was opened (another "
@@ -185,7 +175,7 @@ class ShopAdmin:
         seen: dict[str, ItemConfig] = {}
 
         def retire(profile: ShopProfile) -> ShopProfile:
-            _, current = _find(profile, sku)
+            _, current = find_item(profile, sku)
             seen["before"] = current
             # Assigned, not appended: a field assigned is stored even if it was unset.
             profile.items = [item for item in profile.items if item.sku != sku]
@@ -324,7 +314,7 @@ async def _move_tier_role(
 
 def item_fingerprint(item: ItemConfig) -> str:
     """The item as an edit form showed it, short enough for the form's custom id."""
-    stored = json.dumps(item.model_dump(mode="json", exclude_unset=True), sort_keys=True)
+    stored = json.dumps(_plain(item), sort_keys=True)
     return hashlib.sha256(stored.encode()).hexdigest()[:12]
 
 
@@ -341,8 +331,9 @@ def setup_view(profile: ShopProfile) -> dict[str, Any]:
 # ---- text from modals ---------------------------------------------------------------
 
 
-def parse_price(text: str, currency: str, locale: str) -> int:
-    """A price as a moderator types it ("4.99", "4,99" in de_DE, "$4.99"), in minor units."""
+def parse_price(text: str, currency: str, locale: str, *, zero: bool = False) -> int:
+    """A price as a moderator types it ("4.99", "4,99" in de_DE, "$4.99"), in minor units;
+    zero only where `zero` allows it (a coupon's minimum order of nothing)."""
     cleaned = text.strip()
     for mark in {currency, get_currency_symbol(currency, locale), get_currency_symbol(currency)}:
         cleaned = cleaned.replace(mark, "")
@@ -357,7 +348,7 @@ def parse_price(text: str, currency: str, locale: str) -> int:
     if minor != minor.to_integral_value():
         places = f"{digits} decimal place{'s' if digits != 1 else ''}" if digits else "no decimals"
         raise InvalidInput(f"{currency} prices have {places}; {text.strip()!r} has more.")
-    if minor <= 0:
+    if minor < 0 or (minor == 0 and not zero):
         raise InvalidInput("The price must be more than zero.")
     return int(minor)
 
@@ -458,7 +449,8 @@ def _tier_name(text: str) -> str:
     return name
 
 
-def _find(profile: ShopProfile, sku: str) -> tuple[int, ItemConfig]:
+def find_item(profile: ShopProfile, sku: str) -> tuple[int, ItemConfig]:
+    """The item on sale with `sku` and its place; refused, saying why, for any other."""
     for index, item in enumerate(profile.items):
         if item.sku == sku:
             return index, item

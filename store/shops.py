@@ -30,7 +30,7 @@ from store.config import ItemConfig, StoreConfig, TierConfig
 from store.db.engine import Conn, Database, StoreUnavailable
 from store.db.schema import shops
 from store.db.sql import insert_ignore
-from store.errors import ConfigError, InvalidInput
+from store.errors import ConfigError, InvalidInput, validation_parts
 from store.kinds.base import ItemKind
 from store.kinds.registry import installed_kinds, load_kinds
 from store.money import Money, normalize_currency, normalize_locale
@@ -350,10 +350,5 @@ class ShopDirectory:
 def _plain(exc: Exception) -> str:
     """A validation failure as one line a moderator can act on."""
     if isinstance(exc, ValidationError):
-        parts = []
-        for error in exc.errors():
-            where = ".".join(str(p) for p in error["loc"])
-            message = str(error["msg"]).removeprefix("Value error, ")
-            parts.append(f"{where}: {message}" if where else message)
-        return "; ".join(parts)
+        return "; ".join(validation_parts(exc))
     return str(exc)

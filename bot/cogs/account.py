@@ -65,11 +65,12 @@ class AccountCog(commands.Cog, name="Account"):
         now, gateways = self.shop.ctx.now(), self.bot.flow.gateways.keys()
         listed = render.shown_subscriptions(subscriptions, now)
         manage_urls = self._manage_urls(listed)
+        locale = await self._locale(interaction)
         embed = render.account_embed(
             account,
             orders,
             gifts,
-            locale=await self._locale(interaction),
+            locale=locale,
             now=now,
             gateways=gateways,
             subscriptions=listed,
@@ -81,7 +82,7 @@ class AccountCog(commands.Cog, name="Account"):
         view = render.account_view(
             member,
             orders,
-            locale=await self._locale(interaction),
+            locale=locale,
             now=now,
             gateways=gateways,
             subscriptions=listed,
@@ -148,9 +149,10 @@ class AccountCog(commands.Cog, name="Account"):
             order = await self.shop.orders.get(
                 shop_id(interaction), whole(order_id), buyer_id=interaction.user.id
             )
-            receipt = self.shop.history.receipt(order, await self._locale(interaction))
+            locale = await self._locale(interaction)
+            receipt = self.shop.history.receipt(order, locale)
             server = interaction.guild.name if interaction.guild is not None else None
-            embed = receipt_embed(receipt, server=server, locale=await self._locale(interaction))
+            embed = receipt_embed(receipt, server=server, locale=locale)
             if await self._dm(interaction.user.id, embed):
                 return Reply(render.receipt_sent_embed(order.id))
             embed.insert_field_at(0, name="Not sent by DM", value=render.DMS_CLOSED, inline=False)
@@ -215,11 +217,10 @@ class AccountCog(commands.Cog, name="Account"):
         owner = interaction.user.id
         gateway = self.bot.flow.gateways.get(order.gateway or "")
         label = gateway.label() if gateway is not None else order.gateway
+        locale = await self._locale(interaction)
         return Reply(
-            render.order_embed(
-                detail, locale=await self._locale(interaction), page=page, gateway=label
-            ),
-            render.order_view(owner, detail, locale=await self._locale(interaction), page=page),
+            render.order_embed(detail, locale=locale, page=page, gateway=label),
+            render.order_view(owner, detail, locale=locale, page=page),
         )
 
     async def _dm(self, user_id: int, embed: discord.Embed) -> bool:

@@ -164,18 +164,6 @@ class AdminCog(commands.Cog, name="ShopAdmin"):
             ),
         )
 
-    @time_grant.autocomplete("tier")
-    @time_revoke.autocomplete("tier")
-    async def _tier_autocomplete(
-        self, interaction: discord.Interaction[Any], current: str
-    ) -> list[app_commands.Choice[str]]:
-        if interaction.guild_id is None:
-            return []
-        tiers = (await self.shop.shops.get(interaction.guild_id)).tiers
-        return [
-            app_commands.Choice(name=tier, value=tier) for tier in tiers if current.lower() in tier
-        ][:25]
-
     # ---- look-ups, refunds, panel -------------------------------------------
 
     @shopadmin.command(name="account", description="A member's account and ledger")
@@ -384,15 +372,19 @@ class AdminCog(commands.Cog, name="ShopAdmin"):
             gateways=gateways,
         )
 
+    @time_grant.autocomplete("tier")
+    @time_revoke.autocomplete("tier")
     @shop_setup.autocomplete("tier")
-    async def _setup_tier_autocomplete(
+    async def _tier_autocomplete(
         self, interaction: discord.Interaction[Any], current: str
     ) -> list[app_commands.Choice[str]]:
+        """The guild's shop's tiers holding what was typed."""
         if interaction.guild_id is None:
             return []
         tiers = (await self.shop.shops.get(interaction.guild_id)).tiers
-        wanted = current.lower()
-        return [app_commands.Choice(name=t, value=t) for t in tiers if wanted in t][:25]
+        return [
+            app_commands.Choice(name=tier, value=tier) for tier in tiers if current.lower() in tier
+        ][:25]
 
     @commands.Cog.listener("on_interaction")
     async def _on_catalog_form(self, interaction: discord.Interaction[Any]) -> None:
@@ -455,9 +447,21 @@ class AdminCog(commands.Cog, name="ShopAdmin"):
             log.info("audit: %s %s %s: %s", interaction.user.id, what, member_id, why)
             return
         embed = render.audit_embed(interaction.user.id, what, member_id, why)
+        await self._post_audit(interaction, embed, f"{interaction.user.id} {what}: {why}")
+
+    async def _post_audit(
+        self,
+        interaction: discord.Interaction[Any],
+        embed: discord.Embed,
+        summary: str,
+        *,
+        channel_id: int | None = None,
+    ) -> None:
+        """Post to the shop's audit channel (or `channel_id`); a Discord error is logged,
+        never raised: the change it reports is already made."""
         try:
             await self.bot.deliverer.post_audit(
-                embed, f"{interaction.user.id} {what}: {why}", self._shop(interaction)
+                embed, summary, self._shop(interaction), channel_id=channel_id
             )
         except discord.HTTPException as error:
             log.warning("could not post to the audit channel: %s", error)

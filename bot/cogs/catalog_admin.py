@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -24,12 +23,14 @@ from bot.cogs.common import picked
 from bot.controls import select, view
 from bot.render import shop_admin as render
 from bot.render.admin import done_embed
+from bot.render.text import major_units
 from bot.render.views import modal_value
 from bot.replies import Refusal, Reply
 from store.config import ItemConfig
-from store.money import currency_digits
+from store.errors import InvalidInput
 from store.shop_admin import (
     ALL_GATEWAYS,
+    find_item,
     item_fingerprint,
     item_options,
     options_text,
@@ -37,7 +38,6 @@ from store.shop_admin import (
     parse_price,
 )
 from store.shops import ShopDefinition
-from store.stock import remaining
 
 if TYPE_CHECKING:
     from bot.cogs.admin import AdminCog
@@ -94,7 +94,7 @@ class CatalogCommands(app_commands.Group):
             raise Refusal("The shop sells nothing yet: add an item with /shopadmin catalog add.")
         options = [
             discord.SelectOption(
-                label=f"{item.name}"[:100],
+                label=item.name[:100],
                 value=item.sku,
                 description=f"{item.sku} · {item.price.format(shop.locale)}"[:100],
             )
@@ -114,15 +114,10 @@ class CatalogCommands(app_commands.Group):
             await self._refuse(interaction, "Only the shop's moderators can do that.")
             return
         shop = await self.admin._definition(interaction)
-        entry = next((i for i in shop.profile.items if i.sku == item), None)
-        if entry is None:
-            retired = any(i.sku == item for i in shop.profile.retired)
-            await self._refuse(
-                interaction,
-                f"{item!r} was retired; a retired item stays retired."
-                if retired
-                else f"The shop has no item {item!r}.",
-            )
+        try:
+            _, entry = find_item(shop.profile, item)
+        except InvalidInput as exc:
+            await self._refuse(interaction, exc.message)
             return
         values = {
             "name": entry.name,
@@ -156,11 +151,7 @@ class CatalogCommands(app_commands.Group):
         async def run() -> Reply:
             await self.admin._require_moderator(interaction)
             shop = await self.admin._definition(interaction)
-            left: Mapping[str, int] = {}
-            if shop.catalog.has_stock:
-                left = await self.shop.ctx.db.read(
-                    lambda conn: remaining(conn, shop.shop_id, shop.catalog)
-                )
+            left = await self.shop.carts.units_left(shop.shop_id)
             return Reply(render.catalog_embed(shop, left))
 
         await self.admin.replies.guard(interaction, run)
@@ -360,12 +351,9 @@ class CatalogCommands(app_commands.Group):
             log.info("audit: %s %s: %s -> %s", interaction.user.id, what, before, after)
             return
         embed = render.change_audit_embed(interaction.user.id, what, before, after)
-        try:
-            await self.admin.bot.deliverer.post_audit(
-                embed, f"{interaction.user.id} {what}", shop.shop_id, channel_id=channel_id
-            )
-        except discord.HTTPException as error:
-            log.warning("could not post to the audit channel: %s", error)
+        await self.admin._post_audit(
+            interaction, embed, f"{interaction.user.id} {what}", channel_id=channel_id
+        )
 
     async def _refuse(self, interaction: discord.Interaction[Any], message: str) -> None:
         async def refuse() -> Reply:
@@ -431,8 +419,7 @@ def check_role_change(
 
 def _price_text(amount: int, shop: ShopDefinition) -> str:
     """A price as the edit form shows it: the number alone, in the shop's locale."""
-    text = f"{Decimal(amount).scaleb(-currency_digits(shop.currency)):f}"
-    return text.replace(".", get_decimal_symbol(shop.locale))
+    return major_units(shop.money(amount)).replace(".", get_decimal_symbol(shop.locale))
 
 
 def _removed(current: ItemConfig | None, options: Mapping[str, Any]) -> dict[str, None]:

@@ -79,10 +79,11 @@ class CheckoutCog(commands.Cog, name="Checkout"):
             )
             flow = self.bot.flow
             url = flow.stored_link(order)
+            locale = await self._locale(interaction)
             shown = render.checkout_embed(
                 order,
                 order.checkout_expires_at if url else None,
-                locale=await self._locale(interaction),
+                locale=locale,
                 test_payment=url is not None and flow.test_payment(order),
                 page=whole(page),
             )
@@ -90,7 +91,7 @@ class CheckoutCog(commands.Cog, name="Checkout"):
                 order,
                 interaction.user.id,
                 url,
-                locale=await self._locale(interaction),
+                locale=locale,
                 page=whole(page),
             )
             return Reply(shown, view, edit=True)

@@ -10,7 +10,6 @@ comma-separated — and renders.
 
 from __future__ import annotations
 
-import logging
 from datetime import UTC, date, datetime, time
 from typing import TYPE_CHECKING, Any
 
@@ -27,17 +26,13 @@ from store.shops import ShopDefinition
 if TYPE_CHECKING:
     from bot.cogs.admin import AdminCog
 
-log = logging.getLogger("bot.coupon_admin")
-
 
 def parse_amount(text: str, currency: str, locale: str, field: str, *, zero: bool = False) -> int:
     """An amount typed as a price is ("5.00", "5,00" in de_DE, "1,000.00"), read the
     way the catalog's prices are, as minor units; zero only where `zero` allows it
     (no minimum order). Refused naming the option."""
-    if zero and text.strip() in {"0", "0.0", "0.00", "0,00"}:
-        return 0
     try:
-        return parse_price(text, currency, locale)
+        return parse_price(text, currency, locale, zero=zero)
     except InvalidInput as exc:
         raise Refusal(f"{field}: {exc.message}") from None
 
@@ -110,25 +105,14 @@ class CouponCommands(app_commands.Group):
                 )
             if expires is not None:
                 fields["expires_at"] = parse_expiry(expires)
-            spec = CouponSpec.of(fields)
-            renewing = [
-                item.name
-                for sku in spec.skus
-                if (item := shop.catalog.get(sku)) is not None
-                and shop.catalog.renews_every(item) is not None
-            ]
-            if renewing:
-                raise Refusal(
-                    f"{', '.join(renewing)} renew(s) every period, and a coupon never "
-                    "discounts a subscription (it would discount every renewal). Leave "
-                    "it out of items."
-                )
+            catalog = shop.catalog
             coupon = await self.shop.coupons.create(
                 shop.shop_id,
-                spec,
+                CouponSpec.of(fields),
                 by=interaction.user.id,
                 currency=shop.currency,
-                known_skus={item.sku for item in shop.catalog},
+                known_skus={item.sku for item in catalog},
+                renewing={i.sku: i.name for i in catalog if catalog.renews_every(i) is not None},
             )
             await self._audit(interaction, shop, "created coupon", coupon)
             return Reply(render.created_embed(coupon, locale=shop.locale, names=_names(shop)))
@@ -177,10 +161,7 @@ class CouponCommands(app_commands.Group):
             interaction.user.id, what, coupon, locale=shop.locale, names=names
         )
         summary = f"{interaction.user.id} {what} {coupon.code}: {coupon.describe(shop.locale)}"
-        try:
-            await self.admin.bot.deliverer.post_audit(embed, summary, shop.shop_id)
-        except discord.HTTPException as error:
-            log.warning("could not post to the audit channel: %s", error)
+        await self.admin._post_audit(interaction, embed, summary)
 
 
 def _names(shop: ShopDefinition) -> dict[str, str]:

@@ -290,11 +290,8 @@ class ShopCog(commands.Cog, name="Shop"):
             return
         if parts[0] == "catalog":
             return  # the admin cog's forms
-        if parts[0] != "gift":
-            await self._stale(interaction, custom_id)  # no dialog of ours: answered, not lost
-            return
         if len(parts) != 5 or parts[:2] != ["gift", "modal"] or not parts[3].isdigit():
-            await self._stale(interaction, str(data.get("custom_id", "")))
+            await self._stale(interaction, custom_id)  # no dialog of ours: answered, not lost
             return
         sku, recipient_id, is_anonymous = parts[2], int(parts[3]), parts[4] == "1"
         note = views.modal_value(data.get("components", []), "note") or None

@@ -193,7 +193,8 @@ def account_view(
     """
     result = discord.ui.View(timeout=None)
     rows = subscription_rows(owner, subscriptions, manage_urls or {})
-    if any(o.state is OrderState.PENDING for o in orders):
+    pending = [o for o in orders if o.state is OrderState.PENDING]
+    if pending:
         rows = rows[: min(SUBSCRIPTION_ROWS, PENDING_WITH_BUTTONS - 1)]
     else:
         rows = rows[:PENDING_WITH_BUTTONS]
@@ -202,7 +203,6 @@ def account_view(
             item.row = row
             result.add_item(item)
     row = len(rows)
-    pending = [o for o in orders if o.state is OrderState.PENDING]
     for order in pending[: PENDING_WITH_BUTTONS - len(rows)]:
         if order.payable(now, gateways):
             assert order.checkout_url is not None

@@ -11,13 +11,12 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-from decimal import Decimal
 
 import discord
 from babel.dates import format_date
 
-from bot.render.text import COLOUR, fit_lines, number, safe
-from store.money import Money, currency_digits
+from bot.render.text import COLOUR, fit_lines, major_units, number, safe
+from store.money import Money
 from store.reports import ReportPeriod, SalesReport
 
 CSV_NAME = "report.csv"
@@ -92,12 +91,6 @@ def report_embed(report: SalesReport, *, locale: str) -> discord.Embed:
     return embed
 
 
-def _decimal(money: Money) -> str:
-    """Major units with the currency's own decimals ("12.50", "300" for JPY): what a
-    spreadsheet reads as a number whatever its language, unlike a formatted price."""
-    return str(Decimal(money.amount).scaleb(-currency_digits(money.currency)))
-
-
 def orders_csv(report: SalesReport) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -110,11 +103,11 @@ def orders_csv(report: SalesReport) -> bytes:
                 row.buyer_id,
                 row.state.value,
                 row.currency,
-                _decimal(row.subtotal),
-                _decimal(row.discount),
-                _decimal(row.points_value),
-                _decimal(row.cash),
-                _decimal(row.refunded),
+                major_units(row.subtotal),
+                major_units(row.discount),
+                major_units(row.points_value),
+                major_units(row.cash),
+                major_units(row.refunded),
             )
         )
     return out.getvalue().encode("utf-8")
@@ -131,7 +124,7 @@ def sales_chart(report: SalesReport, *, locale: str) -> bytes:
     axes = figure.add_subplot()
     positions = list(range(len(report.daily)))
     # Floats only to place the bars; every figure shown as text is the exact Money.
-    values = [float(_decimal(daily.net)) for daily in report.daily]
+    values = [float(major_units(daily.net)) for daily in report.daily]
     colours = ["#3ba55d" if value >= 0 else "#ed4245" for value in values]
     axes.bar(positions, values, color=colours, width=0.8)
     axes.axhline(0, color="#4f545c", linewidth=0.8)

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from decimal import Decimal
 
 import discord
 from babel.numbers import format_decimal
+
+from store.money import Money, currency_digits
 
 COLOUR = discord.Colour.blurple()
 REFUSAL = discord.Colour.orange()
@@ -21,6 +24,12 @@ def safe(text: str, limit: int = 1000) -> str:
     """Member text shown as written: no markdown tricks, no mentions, bounded."""
     escaped = discord.utils.escape_mentions(discord.utils.escape_markdown(text))
     return escaped if len(escaped) <= limit else escaped[: limit - 1] + "…"
+
+
+def major_units(money: Money) -> str:
+    """Major units with the currency's own decimals ("12.50", "300" for JPY), a plain
+    number: what a spreadsheet or a form field reads back, unlike a formatted price."""
+    return str(Decimal(money.amount).scaleb(-currency_digits(money.currency)))
 
 
 def fit_lines(lines: Sequence[str], limit: int) -> str:

@@ -191,13 +191,8 @@ class SandboxApi:
         harness = self._harness()
         message_id = _int(body.get("message_id"), "message_id")
         message = harness.world.messages.get(message_id)
-        # A message in a guild is pressed as that guild's member; one in DMs as the user.
         where = self.layout.by_id(message.guild_id) if message and message.guild_id else None
-        member: FakeMember | FakeUser = (
-            self._member(body.get("member"), where)
-            if where is not None
-            else self._user(body.get("member"))
-        )
+        member = self._acting(body.get("member"), where)
         if message is None or not message.visible_to(member.id):
             raise BadRequest("no such message", 404)
         custom_id = body.get("custom_id")
@@ -223,11 +218,7 @@ class SandboxApi:
         if source is None:
             raise BadRequest("no such modal (it may have been submitted already)", 404)
         where = self.layout.by_id(source.guild_id) if source.guild_id else None
-        member: FakeMember | FakeUser = (
-            self._member(body.get("member"), where)
-            if where is not None
-            else self._user(body.get("member"))
-        )
+        member = self._acting(body.get("member"), where)
         if source.user_id != member.id:
             raise BadRequest("that modal was shown to another member", 403)
         values = body.get("values") or {}
@@ -327,6 +318,10 @@ class SandboxApi:
         if member_id not in self.layout.members.values():
             raise BadRequest(f"no sandbox member with id {raw}", 404)
         return self._harness().world.users[member_id]
+
+    def _acting(self, raw: Any, where: SandboxGuild | None) -> FakeMember | FakeUser:
+        """Who presses or submits: in a guild, that guild's member; in DMs, the user."""
+        return self._user(raw) if where is None else self._member(raw, where)
 
     def _member(self, raw: Any, where: SandboxGuild) -> FakeMember:
         user = self._user(raw)

@@ -223,12 +223,11 @@ class DiscordHarness:
             self._session_id = id(client.http._HTTPClient__session)  # type: ignore[attr-defined]
             self._router = _WebhookRouter.current()
             self._router.fakes[self._session_id] = self.rest
-            if not self.connect:
-                pass
-            elif self.shard_count is None:
-                self._connect(None, self.world.guilds.values())
-            else:
-                self._connect_shards(self.shard_count)
+            if self.connect:  # else logged in over REST only, as an HTTP-interactions process
+                if self.shard_count is None:
+                    self._connect(None, self.world.guilds.values())
+                else:
+                    self._connect_shards(self.shard_count)
         finally:
             self._current.reset(token)
         if self.connect:

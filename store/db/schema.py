@@ -288,8 +288,6 @@ effects = Table(
     Index("ix_effects_pending", "done_at", "id"),
 )
 
-# One row: this deployment's instance id, marked on everything sent to the gateway so
-# deployments sharing one gateway account can tell their events apart.
 # What is left of an item's configured stock in a shop. Seeded from the configuration
 # the first time the item is sold there; checkout takes units, a lapsed order gives
 # them back (see store.stock). Below zero only when a lapsed order was paid after all.
@@ -301,6 +299,8 @@ item_stock = Table(
     Column("remaining", Integer, nullable=False),
 )
 
+# One row: this deployment's instance id, marked on everything sent to the gateway so
+# deployments sharing one gateway account can tell their events apart.
 deployment = Table(
     "deployment",
     metadata,

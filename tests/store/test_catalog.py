@@ -22,7 +22,7 @@ from tests.support import sample_store, sample_tiers
 def _catalog(*items: dict[str, Any]) -> Catalog:
     config = StoreConfig.model_validate({"items": list(items)})
     tiers = sample_tiers()
-    return Catalog.from_config(config, tiers, load_kinds(tiers))
+    return Catalog.from_config(config, load_kinds(tiers))
 
 
 def test_builtin_kinds_are_registered_as_entry_points() -> None:
@@ -33,7 +33,7 @@ def test_builtin_kinds_are_registered_as_entry_points() -> None:
 def test_sample_catalog_loads_with_descriptions() -> None:
     """Each item describes what it gives."""
     tiers = sample_tiers()
-    catalog = Catalog.from_config(sample_store(), tiers, load_kinds(tiers))
+    catalog = Catalog.from_config(sample_store(), load_kinds(tiers))
     assert catalog.describe(catalog.require("paid-1m"), 3) == "3 months of Paid"
     assert catalog.describe(catalog.require("points-100"), 2) == "200 points"
     assert catalog.describe(catalog.require("paid-forever")) == "Permanent Paid membership"
@@ -109,7 +109,7 @@ def test_a_plugin_kind_joins_the_catalog_without_core_changes() -> None:
     config = StoreConfig(
         items=[ItemConfig(sku="rename", name="Rename", price=100, kind="rename", tokens=2)]
     )
-    catalog = Catalog.from_config(config, tiers, kinds)
+    catalog = Catalog.from_config(config, kinds)
     assert catalog.describe(catalog.require("rename"), 2) == "4 rename token(s)"
 
 

@@ -138,6 +138,20 @@ async def test_a_coupon_for_an_item_the_shop_lacks_is_refused(service: Coupons) 
 
 
 @pytest.mark.asyncio
+async def test_a_coupon_naming_a_subscription_is_refused(service: Coupons) -> None:
+    """It would discount every renewal: refused, naming the item, and nothing stored."""
+    with pytest.raises(InvalidInput, match="Gold monthly renew"):
+        await service.create(
+            GUILD,
+            spec(skus=["gold-sub"]),
+            by=MOD,
+            currency="USD",
+            renewing={"gold-sub": "Gold monthly"},
+        )
+    assert await service.list(GUILD) == []
+
+
+@pytest.mark.asyncio
 async def test_retiring_marks_the_coupon_and_is_idempotent(
     service: Coupons, clock: FakeClock
 ) -> None:

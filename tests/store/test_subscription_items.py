@@ -52,7 +52,7 @@ def shop(database: Database, clock: FakeClock) -> Shop:
 def _catalog(**options: Any) -> Catalog:
     config = StoreConfig.model_validate({"items": [{**MONTHLY, "tier": "paid", **options}]})
     tiers = sample_tiers()
-    return Catalog.from_config(config, tiers, load_kinds(tiers))
+    return Catalog.from_config(config, load_kinds(tiers))
 
 
 def test_a_subscription_item_renews_every_its_interval_and_is_never_a_gift() -> None:
